@@ -1,0 +1,145 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
+import type { StartOptions } from './index.js';
+
+/** Flags and environment -> StartOptions; pure, so it is unit-tested without a process. */
+
+export const HELP = `frontier-gateway-mock: a local stand-in for Baseten Frontier Gateway
+
+Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
+
+Server
+  --port N                 port to listen on (env PORT; default 4010; 0 = any free port)
+  --host ADDR              address to bind (env HOST; default 127.0.0.1)
+  --no-admin               do not serve the /_mock/ admin routes
+  --quiet                  no request log
+
+Who may call it
+  --config FILE            JSON file with "workspaces" and "management_keys"
+                           (see scenarios/example-config.json); replaces the defaults
+  --management-key K[:WS[:SCOPE]]
+                           a management key (repeatable); replaces the default keys.
+                           WS defaults to workspace-a, SCOPE to management (or view)
+  --view-scope MODE        reads (default): view-scope keys may call every read;
+                           list-only: they may only list groups
+
+Inference
+  --reject-bearer          federated keys must use "Authorization: Api-Key"; Bearer is 401
+                           (env FGW_REJECT_BEARER=1). Default: both accepted, as the
+                           OpenAI SDK sends Bearer
+  --latency-ms N           delay each completion by N ms (env FGW_LATENCY_MS; default 0)
+  --token-limit-policy P   strict (default): a request that would take a TOKEN bucket
+                           past its threshold is refused; overshoot: admitted while the
+                           bucket is below its threshold
+
+Billing webhooks
+  --webhook-url URL        receiver of API_BILLING_USAGE events (env FGW_WEBHOOK_URL)
+  --webhook-secret S       HMAC signing secret (env FGW_WEBHOOK_SECRET;
+                           default mock-webhook-secret)
+
+  -h, --help               this help
+  -v, --version            the version
+
+Embedded defaults (replaced by --config or --management-key):
+${DEFAULT_CONFIG.management_keys.map((k) => `  ${k.key.padEnd(26)} ${k.workspace}, ${k.scope} scope`).join('\n')}
+  (workspace-c is not onboarded: every /v1/gateway/ route answers 403)
+
+Examples
+  npm start
+  npm start -- --port 8080 --webhook-url http://127.0.0.1:9000/hooks
+  curl -s http://127.0.0.1:4010/v1/gateway/groups -H "Authorization: Api-Key mock-management-key"
+`;
+
+export class UsageError extends Error {}
+
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: StartOptions & { port: number; host: string }; quiet: boolean } | 'help' | 'version' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'no-admin': { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        config: { type: 'string' },
+        'management-key': { type: 'string', multiple: true },
+        'view-scope': { type: 'string' },
+        'reject-bearer': { type: 'boolean' },
+        'latency-ms': { type: 'string' },
+        'token-limit-policy': { type: 'string' },
+        'webhook-url': { type: 'string' },
+        'webhook-secret': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+
+  const port = intOf(values.port ?? env.PORT ?? '4010', '--port', 0, 65535);
+  const host = values.host ?? env.HOST ?? '127.0.0.1';
+  let config: MockConfig | undefined = values.config ? loadConfigFile(values.config) : undefined;
+  if (values['management-key']?.length) {
+    config = { workspaces: config?.workspaces ?? DEFAULT_CONFIG.workspaces, management_keys: values['management-key'].map(parseKeyFlag) };
+  }
+  const viewScope = values['view-scope'] ?? 'reads';
+  if (viewScope !== 'reads' && viewScope !== 'list-only') throw new UsageError(`--view-scope must be reads or list-only, not "${viewScope}"`);
+  const policy = values['token-limit-policy'] ?? 'strict';
+  if (policy !== 'strict' && policy !== 'overshoot') throw new UsageError(`--token-limit-policy must be strict or overshoot, not "${policy}"`);
+  const webhookUrl = values['webhook-url'] ?? env.FGW_WEBHOOK_URL;
+  if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) throw new UsageError(`--webhook-url must be an http(s) URL, not "${webhookUrl}"`);
+  const webhookSecret = values['webhook-secret'] ?? env.FGW_WEBHOOK_SECRET;
+  if (webhookSecret === '') throw new UsageError('--webhook-secret must not be empty');
+
+  return {
+    quiet: values.quiet === true,
+    options: {
+      port,
+      host,
+      admin: values['no-admin'] !== true,
+      viewScope,
+      ...(config ? { config } : {}),
+      webhook: {
+        ...(webhookUrl !== undefined ? { url: webhookUrl } : {}),
+        ...(webhookSecret !== undefined ? { secret: webhookSecret } : {}),
+      },
+      inference: {
+        allowBearer: !(values['reject-bearer'] === true || truthy(env.FGW_REJECT_BEARER)),
+        latencyMs: intOf(values['latency-ms'] ?? env.FGW_LATENCY_MS ?? '0', '--latency-ms', 0, 600_000),
+        tokenLimitPolicy: policy,
+      },
+    },
+  };
+}
+
+function intOf(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, not "${value}"`);
+  return n;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
+
+export function banner(url: string, options: StartOptions, config: MockConfig): string {
+  const keys = config.management_keys.map((k) => {
+    const ws = config.workspaces.find((w) => w.id === k.workspace);
+    const note = ws && !ws.onboarded ? ', not onboarded' : '';
+    return `    ${k.key.padEnd(28)} ${k.workspace} (${k.scope} scope${note})`;
+  });
+  return [
+    `frontier-gateway-mock listening on ${url}`,
+    `  management API:  ${url}/v1/gateway/groups`,
+    `  inference (OpenAI baseURL): ${url}/v1`,
+    options.admin === false ? '  admin routes:    off (--no-admin)' : `  admin routes:    ${url}/_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks`,
+    `  webhooks:        ${options.webhook?.url ?? 'no receiver (events are still listed at /_mock/webhooks)'}`,
+    '  management keys (Authorization: Api-Key <key>):',
+    ...keys,
+  ].join('\n');
+}
+

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './config.js';
+import { banner, HELP, parseCli, UsageError } from './cli-options.js';
+import { RegistryMismatchError } from './http/registry.js';
+import { startMock } from './index.js';
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseCli(process.argv.slice(2), process.env);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      process.stderr.write(`frontier-gateway-mock: ${e.message}\nRun with --help for the options.\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (parsed === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return;
+  }
+  const { options, quiet } = parsed;
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  try {
+    const running = await startMock({ ...options, ...(quiet ? {} : { log }) });
+    log(banner(running.url, options, running.mock.config));
+    const stop = () => {
+      void running.close().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') {
+      process.stderr.write(`frontier-gateway-mock: ${options.host}:${options.port} is already in use; pick another with --port.\n`);
+    } else if (err instanceof RegistryMismatchError) {
+      process.stderr.write(`frontier-gateway-mock: cannot start.\n${err.message}\n`);
+    } else {
+      process.stderr.write(`frontier-gateway-mock: cannot start: ${err.message}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+void main();

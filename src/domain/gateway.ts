@@ -1,0 +1,422 @@
+import type { Clock } from './clock.js';
+import { rfc3339 } from './clock.js';
+import { badRequest, forbidden, GatewayError, notFound, unauthorized } from './errors.js';
+import { newGroupId } from './ids.js';
+import { mintKey, prefixOf, verifyKey } from './keys.js';
+import {
+  checkCascade,
+  effectiveModels,
+  MAX_DEPTH,
+  normalizeModels,
+  type EffectiveModel,
+  type Enforcement,
+  type ModelConfig,
+  type ModelConfigInput,
+} from './limits.js';
+import { bucketKey, Meter, type Charge } from './meter.js';
+import { CursorCodec, paginate, SeqIndex, type Page } from './pagination.js';
+import { externalIdKey, State, type GroupRecord, type KeyRecord, type Workspace } from '../store/state.js';
+
+/**
+ * The gateway's backend: every documented rule of groups, keys, usage and limit
+ * admission, over the State. No HTTP here; handlers call these methods and the HTTP
+ * layer turns the GatewayErrors they throw into responses.
+ */
+
+export interface GroupView {
+  id: string;
+  metadata: { name: string | null; external_entity_id: string };
+  models: ModelConfig[];
+  effective_models: EffectiveModel[];
+  hierarchy: { limit_enforcement: Enforcement; parent_group_id: string | null };
+  created_at: string;
+}
+
+export interface CreateGroupInput {
+  metadata: { name?: string | null; external_entity_id: string };
+  models: ModelConfigInput[];
+  hierarchy?: { limit_enforcement?: Enforcement; parent_group_id?: string | null };
+}
+
+export interface UpdateGroupInput {
+  metadata?: { name?: string | null; external_entity_id?: string };
+  models?: ModelConfigInput[];
+  hierarchy?: { limit_enforcement?: Enforcement; parent_group_id?: string | null };
+}
+
+export interface UsageEntry {
+  type: string;
+  unit: string;
+  threshold: number;
+  current_usage: number | null;
+  reset_at: string | null;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+export interface FederatedCaller {
+  key: KeyRecord;
+  group: GroupRecord;
+  workspace: Workspace;
+}
+
+/** A charge that remembers which limit it enforces, to name it in a 429. */
+interface LimitCharge extends Charge {
+  sourceGroup: string;
+  slug: string;
+  kind: 'rate' | 'usage';
+}
+
+export class Gateway {
+  readonly cursors = new CursorCodec();
+
+  constructor(
+    readonly state: State,
+    readonly meter: Meter,
+    readonly clock: Clock,
+  ) {}
+
+  // ---- groups -------------------------------------------------------------
+
+  createGroup(workspaceId: string, input: CreateGroupInput): GroupView {
+    const models = normalizeModels(input.models);
+    if (models.length === 0) throw badRequest('models must list at least one model.', 'models_required', 'models');
+    const externalId = input.metadata.external_entity_id;
+    this.assertExternalIdFree(workspaceId, externalId);
+
+    const parentId = input.hierarchy?.parent_group_id ?? null;
+    let mode: Enforcement = input.hierarchy?.limit_enforcement ?? 'INDEPENDENT';
+    let ancestors: GroupRecord[] = [];
+    if (parentId !== null) {
+      const parent = this.state.groups.get(parentId);
+      if (!parent || parent.workspaceId !== workspaceId) {
+        throw notFound(`Parent group ${parentId} not found in this workspace.`, 'parent_not_found', 'hierarchy.parent_group_id');
+      }
+      const declared = input.hierarchy?.limit_enforcement;
+      if (declared !== undefined && declared !== parent.mode) {
+        throw badRequest(
+          `hierarchy.limit_enforcement must be ${parent.mode}, the mode of the parent's tree; a tree has one mode.`,
+          'enforcement_mismatch',
+          'hierarchy.limit_enforcement',
+        );
+      }
+      mode = parent.mode;
+      ancestors = this.pathToRoot(parent);
+      if (ancestors.length + 1 > MAX_DEPTH) {
+        throw badRequest(`A hierarchy is at most ${MAX_DEPTH} levels deep; group ${parentId} is at level ${ancestors.length}.`, 'hierarchy_too_deep', 'hierarchy.parent_group_id');
+      }
+    }
+
+    const id = this.uniqueGroupId();
+    if (mode === 'CASCADING') checkCascade({ id, models }, ancestors, []);
+
+    const group: GroupRecord = {
+      id,
+      workspaceId,
+      seq: this.state.nextSeq(),
+      name: input.metadata.name ?? null,
+      externalEntityId: externalId,
+      models,
+      mode,
+      parentId,
+      children: new Set(),
+      createdAt: this.clock.now(),
+    };
+    this.state.groups.set(id, group);
+    this.indexOf(this.state.groupIndex, workspaceId).add(group);
+    this.state.externalIds.set(externalIdKey(workspaceId, externalId), id);
+    if (parentId !== null) this.state.groups.get(parentId)?.children.add(id);
+    return this.view(group);
+  }
+
+  listGroups(workspaceId: string, page: PageRequest & { externalEntityId?: string }): Page<GroupView> {
+    const ext = page.externalEntityId;
+    const scope = `groups:${workspaceId}:${ext === undefined ? '*' : `=${ext}`}`;
+    let result: Page<GroupRecord>;
+    if (ext === undefined) {
+      result = paginate(this.state.groupIndex.get(workspaceId), this.cursors, scope, page.limit, page.cursor);
+    } else {
+      // At most one group matches: a one-item list, with the same cursor contract.
+      const id = this.state.externalIds.get(externalIdKey(workspaceId, ext));
+      const only = new SeqIndex<GroupRecord>();
+      const g = id === undefined ? undefined : this.state.groups.get(id);
+      if (g) only.add(g);
+      result = paginate(only, this.cursors, scope, page.limit, page.cursor);
+    }
+    return { items: result.items.map((g) => this.view(g)), pagination: result.pagination };
+  }
+
+  getGroup(workspaceId: string, groupId: string): GroupView {
+    return this.view(this.findGroup(workspaceId, groupId));
+  }
+
+  updateGroup(workspaceId: string, groupId: string, input: UpdateGroupInput): GroupView {
+    const group = this.findGroup(workspaceId, groupId);
+    const hasName = input.metadata !== undefined && 'name' in input.metadata;
+    if (!hasName && input.models === undefined) {
+      throw badRequest('Provide at least one of metadata.name or models.', 'empty_update', null);
+    }
+    const ext = input.metadata?.external_entity_id;
+    if (ext !== undefined && ext !== group.externalEntityId) {
+      throw badRequest(
+        'metadata.external_entity_id cannot be changed. To re-key a group, delete it and create a new one.',
+        'immutable_field',
+        'metadata.external_entity_id',
+      );
+    }
+    const h = input.hierarchy;
+    if (h !== undefined) {
+      const changesMode = h.limit_enforcement !== undefined && h.limit_enforcement !== group.mode;
+      const changesParent = 'parent_group_id' in h && (h.parent_group_id ?? null) !== group.parentId;
+      if (changesMode || changesParent) {
+        throw badRequest('hierarchy is immutable after creation (parent_group_id and limit_enforcement).', 'immutable_field', 'hierarchy');
+      }
+    }
+    let models = group.models;
+    if (input.models !== undefined) {
+      models = normalizeModels(input.models);
+      if (group.mode === 'CASCADING') {
+        checkCascade({ id: group.id, models }, this.pathToRoot(group).slice(1), this.subtree(group).slice(1));
+      }
+    }
+    if (hasName) group.name = input.metadata?.name ?? null;
+    group.models = models;
+    return this.view(group);
+  }
+
+  deleteGroup(workspaceId: string, groupId: string): { id: string; metadata: GroupView['metadata']; deleted_at: string } {
+    const group = this.findGroup(workspaceId, groupId);
+    const doomed = this.subtree(group);
+    for (const g of doomed) {
+      for (const key of [...(this.state.keyIndex.get(g.id) ?? [])]) this.state.keys.delete(key.prefix);
+      this.state.keyIndex.delete(g.id);
+      this.state.groups.delete(g.id);
+      this.state.groupIndex.get(g.workspaceId)?.remove(g.seq);
+      this.state.externalIds.delete(externalIdKey(g.workspaceId, g.externalEntityId));
+    }
+    if (group.parentId !== null) this.state.groups.get(group.parentId)?.children.delete(group.id);
+    this.meter.forgetGroups(new Set(doomed.map((g) => g.id)));
+    return {
+      id: group.id,
+      metadata: { name: group.name, external_entity_id: group.externalEntityId },
+      deleted_at: rfc3339(this.clock.now()),
+    };
+  }
+
+  groupUsage(workspaceId: string, groupId: string): { customer_id: string; usage: Record<string, UsageEntry[]> } {
+    const group = this.findGroup(workspaceId, groupId);
+    const now = this.clock.now();
+    const usage: Record<string, UsageEntry[]> = {};
+    for (const m of this.effective(group)) {
+      if (m.usage_limits.length === 0) continue;
+      usage[m.slug] = m.usage_limits.map((l) => {
+        const counter = this.meter.dailyUsage(this.bucketFor(group, m.slug, l), now);
+        return {
+          type: l.type,
+          unit: l.unit,
+          threshold: l.threshold,
+          current_usage: counter ? counter.used : null,
+          reset_at: counter ? rfc3339(counter.resetAt) : null,
+        };
+      });
+    }
+    return { customer_id: group.externalEntityId, usage };
+  }
+
+  // ---- keys ---------------------------------------------------------------
+
+  mintKey(workspaceId: string, groupId: string, name: string | null | undefined): { api_key: string; prefix: string; name: string | null } {
+    const group = this.findGroup(workspaceId, groupId);
+    let minted = mintKey();
+    while (this.state.keys.has(minted.prefix)) minted = mintKey();
+    const record: KeyRecord = {
+      prefix: minted.prefix,
+      groupId: group.id,
+      workspaceId,
+      name: name ?? null,
+      hash: minted.hash,
+      seq: this.state.nextSeq(),
+      createdAt: this.clock.now(),
+    };
+    this.state.keys.set(record.prefix, record);
+    this.indexOf(this.state.keyIndex, group.id).add(record);
+    return { api_key: minted.apiKey, prefix: record.prefix, name: record.name };
+  }
+
+  listKeys(workspaceId: string, groupId: string, page: PageRequest): Page<{ prefix: string; name: string | null }> {
+    const group = this.findGroup(workspaceId, groupId);
+    const result = paginate(this.state.keyIndex.get(group.id), this.cursors, `keys:${group.id}`, page.limit, page.cursor);
+    return { items: result.items.map(keyView), pagination: result.pagination };
+  }
+
+  getKey(workspaceId: string, groupId: string, prefix: string): { prefix: string; name: string | null } {
+    return keyView(this.findKey(workspaceId, groupId, prefix));
+  }
+
+  revokeKey(workspaceId: string, groupId: string, prefix: string): { prefix: string } {
+    const key = this.findKey(workspaceId, groupId, prefix);
+    this.state.keys.delete(key.prefix);
+    this.state.keyIndex.get(key.groupId)?.remove(key.seq);
+    return { prefix: key.prefix };
+  }
+
+  // ---- inference ----------------------------------------------------------
+
+  /** The caller behind a federated key; 401 for anything but a live key of a live group. */
+  authenticateFederated(apiKey: string): FederatedCaller {
+    const key = this.state.keys.get(prefixOf(apiKey));
+    if (!key || !verifyKey(apiKey, key.hash)) {
+      throw unauthorized('Invalid API key: unknown, revoked, or its group was deleted.', 'invalid_api_key');
+    }
+    const group = this.state.groups.get(key.groupId);
+    const workspace = this.state.workspaces.get(key.workspaceId);
+    if (!group || !workspace) throw unauthorized('Invalid API key: its group was deleted.', 'invalid_api_key');
+    return { key, group, workspace };
+  }
+
+  /** The slugs a group's keys may call: its effective model set. */
+  callableSlugs(group: GroupRecord): string[] {
+    return group.models.map((m) => m.slug);
+  }
+
+  /**
+   * Admits a request of `totalTokens` tokens to `slug` for `group`, charging every limit
+   * that applies, or throws a 404 (slug not callable) or a 429 naming the first limit hit.
+   */
+  admit(group: GroupRecord, slug: string, totalTokens: number): void {
+    const model = this.effective(group).find((m) => m.slug === slug);
+    if (!model) {
+      throw notFound(
+        `The model \`${slug}\` does not exist or this key's group may not call it. Callable: ${this.callableSlugs(group).join(', ') || 'none'}.`,
+        'model_not_found',
+        'model',
+      );
+    }
+    const charges: LimitCharge[] = [
+      ...model.rate_limits.map((l) => ({ l, kind: 'rate' as const })),
+      ...model.usage_limits.map((l) => ({ l, kind: 'usage' as const })),
+    ].map(({ l, kind }) => ({
+      bucket: this.bucketFor(group, slug, l),
+      type: l.type,
+      unit: l.unit,
+      threshold: l.threshold,
+      amount: l.type === 'TOKEN' ? totalTokens : 1,
+      sourceGroup: l.source_group,
+      slug,
+      kind,
+    }));
+    const result = this.meter.admit(this.clock.now(), charges);
+    if (!result.ok) {
+      const c = result.refused;
+      const what = c.kind === 'rate' ? 'Rate limit' : 'Usage limit';
+      throw new GatewayError(
+        'rate_limited',
+        `${what} exceeded: ${c.type} per ${c.unit} threshold ${c.threshold} of group ${c.sourceGroup} for ${slug}.`,
+        c.kind === 'rate' ? 'rate_limit_exceeded' : 'usage_limit_exceeded',
+        null,
+        result.retryAfterSeconds,
+      );
+    }
+  }
+
+  // ---- shared -------------------------------------------------------------
+
+  /** 404 when no such live group exists; 403 when it lives in another workspace. */
+  findGroup(workspaceId: string, groupId: string): GroupRecord {
+    const group = this.state.groups.get(groupId);
+    if (!group) throw notFound(`Group ${groupId} not found.`, 'group_not_found', 'group_id');
+    if (group.workspaceId !== workspaceId) {
+      throw forbidden(`Group ${groupId} is not in your workspace.`, 'group_in_other_workspace');
+    }
+    return group;
+  }
+
+  effective(group: GroupRecord): EffectiveModel[] {
+    return effectiveModels(group.mode, this.pathToRoot(group));
+  }
+
+  view(group: GroupRecord): GroupView {
+    return {
+      id: group.id,
+      metadata: { name: group.name, external_entity_id: group.externalEntityId },
+      models: structuredClone(group.models),
+      effective_models: this.effective(group),
+      hierarchy: { limit_enforcement: group.mode, parent_group_id: group.parentId },
+      created_at: rfc3339(group.createdAt),
+    };
+  }
+
+  /**
+   * The bucket a limit draws on. INDEPENDENT: the group's own (usage is metered per
+   * group even for inherited limits). CASCADING: the declaring group's, shared by its
+   * whole subtree.
+   */
+  private bucketFor(group: GroupRecord, slug: string, l: { type: Charge['type']; unit: Charge['unit']; source_group: string }): string {
+    return bucketKey(group.mode === 'CASCADING' ? l.source_group : group.id, slug, l.type, l.unit);
+  }
+
+  private findKey(workspaceId: string, groupId: string, prefix: string): KeyRecord {
+    const group = this.findGroup(workspaceId, groupId);
+    const key = this.state.keys.get(prefix);
+    if (!key || key.groupId !== group.id) {
+      throw notFound(`API key ${prefix} not found in group ${groupId}.`, 'api_key_not_found', 'api_key_prefix');
+    }
+    return key;
+  }
+
+  /** The group, its parent, ... up to the root. */
+  private pathToRoot(group: GroupRecord): GroupRecord[] {
+    const path: GroupRecord[] = [];
+    for (let g: GroupRecord | undefined = group; g; g = g.parentId === null ? undefined : this.state.groups.get(g.parentId)) {
+      path.push(g);
+    }
+    return path;
+  }
+
+  /** The group and all its descendants, the group first. */
+  private subtree(group: GroupRecord): GroupRecord[] {
+    const out: GroupRecord[] = [];
+    const stack = [group];
+    while (stack.length) {
+      const g = stack.pop() as GroupRecord;
+      out.push(g);
+      for (const id of g.children) {
+        const child = this.state.groups.get(id);
+        if (child) stack.push(child);
+      }
+    }
+    return out;
+  }
+
+  private assertExternalIdFree(workspaceId: string, externalId: string): void {
+    const holder = this.state.externalIds.get(externalIdKey(workspaceId, externalId));
+    if (holder !== undefined) {
+      throw badRequest(
+        `metadata.external_entity_id ${externalId} is already used by group ${holder} in this workspace.`,
+        'duplicate_external_entity_id',
+        'metadata.external_entity_id',
+      );
+    }
+  }
+
+  private uniqueGroupId(): string {
+    let id = newGroupId();
+    while (this.state.groups.has(id)) id = newGroupId();
+    return id;
+  }
+
+  private indexOf<T extends { seq: number }>(map: Map<string, SeqIndex<T>>, id: string): SeqIndex<T> {
+    let index = map.get(id);
+    if (!index) {
+      index = new SeqIndex<T>();
+      map.set(id, index);
+    }
+    return index;
+  }
+}
+
+const keyView = (k: KeyRecord) => ({ prefix: k.prefix, name: k.name });
+

@@ -1,0 +1,43 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { randomString } from './ids.js';
+
+/**
+ * Federated API keys are `prefix.secret`. The prefix is 16 characters (`sky_` and 12
+ * random ones, the newer documented shape, which also matches the register rule that a
+ * key's first 16 characters are its prefix); the secret is 43 characters of base62 from
+ * the OS's secure random source (about 256 bits).
+ *
+ * Only SHA-256 of the whole key is kept. A slow password hash buys nothing for a
+ * 256-bit random secret and would cost every inference call; SHA-256 is what token
+ * issuers use for such secrets.
+ */
+export const PREFIX_LENGTH = 16;
+export const KEY_PREFIX_TAG = 'sky_';
+const SECRET_LENGTH = 43;
+
+export interface MintedSecret {
+  apiKey: string;
+  prefix: string;
+  hash: Buffer;
+}
+
+export function mintKey(): MintedSecret {
+  const prefix = KEY_PREFIX_TAG + randomString(PREFIX_LENGTH - KEY_PREFIX_TAG.length);
+  const apiKey = `${prefix}.${randomString(SECRET_LENGTH)}`;
+  return { apiKey, prefix, hash: hashKey(apiKey) };
+}
+
+export function hashKey(apiKey: string): Buffer {
+  return createHash('sha256').update(apiKey, 'utf8').digest();
+}
+
+/** The prefix a presented key claims: its first 16 characters. */
+export function prefixOf(apiKey: string): string {
+  return apiKey.slice(0, PREFIX_LENGTH);
+}
+
+/** Constant-time comparison of a presented key with a stored hash. */
+export function verifyKey(apiKey: string, storedHash: Buffer): boolean {
+  const presented = hashKey(apiKey);
+  return presented.length === storedHash.length && timingSafeEqual(presented, storedHash);
+}

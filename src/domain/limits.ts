@@ -1,0 +1,189 @@
+import { badRequest, CASCADE_MESSAGE, GatewayError } from './errors.js';
+
+/** The rules of rate and usage limits: shapes, inheritance, and the cascade check. */
+
+export type LimitType = 'TOKEN' | 'REQUEST';
+export type RateUnit = 'SECOND' | 'MINUTE';
+export type UsageUnit = 'DAY';
+export type LimitUnit = RateUnit | UsageUnit;
+export type Enforcement = 'INDEPENDENT' | 'CASCADING';
+
+export interface Limit<U extends LimitUnit = LimitUnit> {
+  type: LimitType;
+  unit: U;
+  threshold: number;
+}
+
+export interface ModelConfig {
+  slug: string;
+  rate_limits: Limit<RateUnit>[];
+  usage_limits: Limit<UsageUnit>[];
+}
+
+export interface EffectiveLimit<U extends LimitUnit = LimitUnit> extends Limit<U> {
+  source_group: string;
+}
+
+export interface EffectiveModel {
+  slug: string;
+  rate_limits: EffectiveLimit<RateUnit>[];
+  usage_limits: EffectiveLimit<UsageUnit>[];
+}
+
+/** What a group contributes to limit resolution. */
+export interface LimitNode {
+  id: string;
+  models: readonly ModelConfig[];
+}
+
+/** Input as a client sends it: the limit arrays may be omitted. */
+export interface ModelConfigInput {
+  slug: string;
+  rate_limits?: Limit<RateUnit>[];
+  usage_limits?: Limit<UsageUnit>[];
+}
+
+export const MAX_DEPTH = 5;
+const SLUG = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const RATE_UNITS: readonly string[] = ['SECOND', 'MINUTE'];
+const TYPES: readonly string[] = ['TOKEN', 'REQUEST'];
+
+/**
+ * Checks a model list against the documented shape rules and returns it with empty
+ * arrays filled in. The spec's schema catches most of this at the HTTP edge; this is
+ * the authority, so that scenarios and programmatic callers get the same rules.
+ */
+export function normalizeModels(input: readonly ModelConfigInput[], field = 'models'): ModelConfig[] {
+  const seen = new Set<string>();
+  return input.map((m, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof m.slug !== 'string' || !SLUG.test(m.slug)) {
+      throw badRequest(`${at}.slug must be a model slug shaped org/name.`, 'invalid_slug', `${at}.slug`);
+    }
+    if (seen.has(m.slug)) {
+      throw badRequest(`${at}.slug: duplicate slug ${m.slug}; each slug may appear once.`, 'duplicate_slug', `${at}.slug`);
+    }
+    seen.add(m.slug);
+    const rate = (m.rate_limits ?? []).map((l, j) => checkLimit(l, `${at}.rate_limits[${j}]`, RATE_UNITS));
+    const usage = (m.usage_limits ?? []).map((l, j) => checkLimit(l, `${at}.usage_limits[${j}]`, ['DAY']));
+    rejectDuplicates(rate, `${at}.rate_limits`, (l) => l.type, 'one rate limit per type per slug');
+    rejectDuplicates(usage, `${at}.usage_limits`, (l) => `${l.type}/${l.unit}`, 'one usage limit per (type, unit) per slug');
+    return {
+      slug: m.slug,
+      rate_limits: rate as Limit<RateUnit>[],
+      usage_limits: usage as Limit<UsageUnit>[],
+    };
+  });
+}
+
+function checkLimit(l: Limit, at: string, units: readonly string[]): Limit {
+  if (!TYPES.includes(l.type)) throw badRequest(`${at}.type must be one of TOKEN, REQUEST.`, 'invalid_limit', `${at}.type`);
+  if (!units.includes(l.unit)) {
+    throw badRequest(`${at}.unit must be one of ${units.join(', ')}.`, 'invalid_limit', `${at}.unit`);
+  }
+  if (!Number.isSafeInteger(l.threshold) || l.threshold < 1) {
+    throw badRequest(`${at}.threshold must be an integer >= 1.`, 'invalid_limit', `${at}.threshold`);
+  }
+  return { type: l.type, unit: l.unit, threshold: l.threshold };
+}
+
+function rejectDuplicates(limits: Limit[], at: string, key: (l: Limit) => string, rule: string): void {
+  const seen = new Set<string>();
+  limits.forEach((l, j) => {
+    const k = key(l);
+    if (seen.has(k)) throw badRequest(`${at}[${j}]: duplicate ${k}; ${rule}.`, 'duplicate_limit', `${at}[${j}]`);
+    seen.add(k);
+  });
+}
+
+/**
+ * The limits the runtime enforces on a group, from its path to the root (`path[0]` is
+ * the group itself, then its parent, up to the root). Only the group's own slugs appear:
+ * a group may call exactly the slugs of its own `models`.
+ *
+ * INDEPENDENT: each (type, unit) resolves to the closest group that declares it for the
+ * slug, self first; a child's declaration overrides an ancestor's, up or down.
+ * CASCADING: every limit declared for the slug anywhere on the path gates the traffic,
+ * each listed with the group that declares it, self first.
+ */
+export function effectiveModels(mode: Enforcement, path: readonly LimitNode[]): EffectiveModel[] {
+  const self = path[0];
+  if (!self) return [];
+  return self.models.map((own) => {
+    const declarations = path.flatMap((node) => {
+      const m = node.models.find((x) => x.slug === own.slug);
+      return m ? [{ node, m }] : [];
+    });
+    const collect = <U extends LimitUnit>(pick: (m: ModelConfig) => Limit<U>[]): EffectiveLimit<U>[] => {
+      const out: EffectiveLimit<U>[] = [];
+      const seen = new Set<string>();
+      for (const { node, m } of declarations) {
+        for (const l of pick(m)) {
+          const k = `${l.type}/${l.unit}`;
+          if (mode === 'INDEPENDENT' && seen.has(k)) continue;
+          seen.add(k);
+          out.push({ type: l.type, unit: l.unit, threshold: l.threshold, source_group: node.id });
+        }
+      }
+      return out;
+    };
+    return {
+      slug: own.slug,
+      rate_limits: collect((m) => m.rate_limits),
+      usage_limits: collect((m) => m.usage_limits),
+    };
+  });
+}
+
+type Thresholds = Map<string, { threshold: number; group: string }>;
+
+function thresholdsOf(node: LimitNode): Thresholds {
+  const out: Thresholds = new Map();
+  for (const m of node.models) {
+    for (const l of [...m.rate_limits, ...m.usage_limits]) {
+      out.set(`${m.slug}|${l.type}|${l.unit}`, { threshold: l.threshold, group: node.id });
+    }
+  }
+  return out;
+}
+
+/**
+ * The CASCADING write-time rule, for a create or an update of `candidate`: no threshold
+ * may exceed any ancestor's for the same (slug, type, unit), and none may fall below a
+ * descendant's. `ancestors` are the candidate's ancestors (any order); `descendants` its
+ * whole subtree. Throws 400 `Child group exceeds parent group limit.` naming the pair.
+ */
+export function checkCascade(
+  candidate: LimitNode,
+  ancestors: readonly LimitNode[],
+  descendants: readonly LimitNode[],
+): void {
+  const own = thresholdsOf(candidate);
+  const fail = (key: string, detail: string): never => {
+    const [slug, type, unit] = key.split('|');
+    throw new GatewayError(
+      'invalid_request',
+      CASCADE_MESSAGE,
+      'child_exceeds_parent_limit',
+      'models',
+      undefined,
+      `${slug} ${type}/${unit}: ${detail}`,
+    );
+  };
+  for (const a of ancestors) {
+    for (const [key, up] of thresholdsOf(a)) {
+      const mine = own.get(key);
+      if (mine && mine.threshold > up.threshold) {
+        fail(key, `${mine.threshold} is above ${up.threshold} set by ancestor ${up.group}.`);
+      }
+    }
+  }
+  for (const d of descendants) {
+    for (const [key, down] of thresholdsOf(d)) {
+      const mine = own.get(key);
+      if (mine && mine.threshold < down.threshold) {
+        fail(key, `${mine.threshold} is below ${down.threshold} set by descendant ${down.group}.`);
+      }
+    }
+  }
+}

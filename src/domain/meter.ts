@@ -1,0 +1,187 @@
+import { MS_PER_DAY, utcDayStart } from './clock.js';
+import type { LimitType, LimitUnit } from './limits.js';
+
+/**
+ * Rate and usage accounting.
+ *
+ * A bucket is (group, slug, type, unit). SECOND and MINUTE buckets are exact rolling
+ * windows: a log of (time, amount) entries, where what counts is the sum of the entries
+ * of the last 1 000 or 60 000 ms. DAY buckets count from midnight UTC and start again at
+ * the next midnight.
+ *
+ * `admit` checks every limit of a request and, only when all of them let it through,
+ * charges all of them, in one synchronous step. Node runs it to completion before any
+ * other request, so N concurrent requests against a REQUEST limit of K admit exactly K.
+ */
+
+export const WINDOW_MS: Record<LimitUnit, number> = { SECOND: 1_000, MINUTE: 60_000, DAY: MS_PER_DAY };
+
+/**
+ * How a TOKEN limit treats a request that would cross its threshold.
+ * - `strict`: refused; a bucket never goes above its threshold.
+ * - `overshoot`: admitted while the bucket is below its threshold; the request that
+ *   crosses it is charged in full, and the next one is refused.
+ */
+export type TokenLimitPolicy = 'strict' | 'overshoot';
+
+export interface Charge {
+  /** Bucket key: group id, slug, type and unit. */
+  bucket: string;
+  type: LimitType;
+  unit: LimitUnit;
+  threshold: number;
+  /** Tokens for TOKEN, 1 for REQUEST. */
+  amount: number;
+}
+
+export type Admission<C extends Charge> =
+  | { ok: true }
+  | { ok: false; refused: C; retryAfterSeconds: number };
+
+export function bucketKey(groupId: string, slug: string, type: LimitType, unit: LimitUnit): string {
+  return `${groupId}|${slug}|${type}|${unit}`;
+}
+
+class RollingWindow {
+  private times: number[] = [];
+  private amounts: number[] = [];
+  private head = 0;
+  private total = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  used(now: number): number {
+    this.prune(now);
+    return this.total;
+  }
+
+  add(now: number, amount: number): void {
+    const last = this.times.length - 1;
+    if (last >= this.head && this.times[last] === now) this.amounts[last] = (this.amounts[last] as number) + amount;
+    else {
+      this.times.push(now);
+      this.amounts.push(amount);
+    }
+    this.total += amount;
+  }
+
+  /** Ms until enough of the window has expired for `amount` more to fit under `threshold`. */
+  msUntilFits(now: number, amount: number, threshold: number): number {
+    this.prune(now);
+    let remaining = this.total;
+    for (let i = this.head; i < this.times.length; i++) {
+      remaining -= this.amounts[i] as number;
+      if (remaining + amount <= threshold) return (this.times[i] as number) + this.windowMs - now;
+    }
+    return this.windowMs;
+  }
+
+  private prune(now: number): void {
+    const cutoff = now - this.windowMs;
+    while (this.head < this.times.length && (this.times[this.head] as number) <= cutoff) {
+      this.total -= this.amounts[this.head] as number;
+      this.head += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.amounts = this.amounts.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+interface DailyCounter {
+  dayStart: number;
+  used: number;
+}
+
+export interface DailyUsage {
+  used: number;
+  resetAt: number;
+}
+
+export class Meter {
+  private rolling = new Map<string, RollingWindow>();
+  private daily = new Map<string, DailyCounter>();
+
+  constructor(private tokenPolicy: TokenLimitPolicy = 'strict') {}
+
+  get policy(): TokenLimitPolicy {
+    return this.tokenPolicy;
+  }
+
+  /** Checks all `charges` in order; charges every one of them only if none is refused. */
+  admit<C extends Charge>(now: number, charges: readonly C[]): Admission<C> {
+    for (const c of charges) {
+      const used = this.used(c, now);
+      const refuse =
+        c.type === 'TOKEN' && this.tokenPolicy === 'overshoot' ? used >= c.threshold : used + c.amount > c.threshold;
+      if (refuse) return { ok: false, refused: c, retryAfterSeconds: this.retryAfter(c, now) };
+    }
+    for (const c of charges) this.charge(c, now);
+    return { ok: true };
+  }
+
+  /** The DAY counter of a bucket in the current window, or null when nothing landed in it yet. */
+  dailyUsage(bucket: string, now: number): DailyUsage | null {
+    const counter = this.daily.get(bucket);
+    if (!counter || counter.dayStart !== utcDayStart(now)) return null;
+    return { used: counter.used, resetAt: counter.dayStart + MS_PER_DAY };
+  }
+
+  /** Every DAY counter with traffic in the current window, for /_mock/state. */
+  dailySnapshot(now: number): { bucket: string; used: number; resetAt: number }[] {
+    const today = utcDayStart(now);
+    return [...this.daily]
+      .filter(([, c]) => c.dayStart === today)
+      .map(([bucket, c]) => ({ bucket, used: c.used, resetAt: c.dayStart + MS_PER_DAY }));
+  }
+
+  reset(policy: TokenLimitPolicy = this.tokenPolicy): void {
+    this.rolling.clear();
+    this.daily.clear();
+    this.tokenPolicy = policy;
+  }
+
+  /** Forgets the buckets of groups that no longer exist. */
+  forgetGroups(ids: ReadonlySet<string>): void {
+    for (const map of [this.rolling, this.daily]) {
+      for (const key of map.keys()) if (ids.has(key.slice(0, key.indexOf('|')))) map.delete(key);
+    }
+  }
+
+  private used(c: Charge, now: number): number {
+    if (c.unit === 'DAY') return this.dailyUsage(c.bucket, now)?.used ?? 0;
+    return this.rolling.get(c.bucket)?.used(now) ?? 0;
+  }
+
+  private charge(c: Charge, now: number): void {
+    if (c.unit === 'DAY') {
+      const today = utcDayStart(now);
+      const counter = this.daily.get(c.bucket);
+      if (counter && counter.dayStart === today) counter.used += c.amount;
+      else this.daily.set(c.bucket, { dayStart: today, used: c.amount });
+      return;
+    }
+    let w = this.rolling.get(c.bucket);
+    if (!w) {
+      w = new RollingWindow(WINDOW_MS[c.unit]);
+      this.rolling.set(c.bucket, w);
+    }
+    w.add(now, c.amount);
+  }
+
+  /**
+   * Whole seconds until the refused limit would let this request through: the rest of
+   * the UTC day for DAY limits; for rolling windows, until enough old traffic has left
+   * the window (the whole window when the request alone is bigger than the threshold).
+   */
+  private retryAfter(c: Charge, now: number): number {
+    const ms =
+      c.unit === 'DAY'
+        ? utcDayStart(now) + MS_PER_DAY - now
+        : (this.rolling.get(c.bucket)?.msUntilFits(now, this.tokenPolicy === 'overshoot' && c.type === 'TOKEN' ? 1 : c.amount, c.threshold) ??
+          WINDOW_MS[c.unit]);
+    return Math.max(1, Math.ceil(ms / 1000));
+  }
+}

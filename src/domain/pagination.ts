@@ -1,0 +1,133 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { badRequest } from './errors.js';
+
+/**
+ * Keyset pagination over creation order.
+ *
+ * Every listed item carries a `seq` that only grows. A page is "the next `limit` live
+ * items with seq > the cursor's", so draining a list while others create or delete never
+ * repeats an item and returns every item that existed throughout. Finding the start is
+ * a binary search; a page costs its own size plus the tombstones it steps over, and
+ * tombstones are compacted away once they outnumber live items.
+ */
+export class SeqIndex<T extends { seq: number }> {
+  private items: (T | undefined)[] = [];
+  private seqs: number[] = [];
+  private dead = 0;
+
+  get size(): number {
+    return this.items.length - this.dead;
+  }
+
+  add(item: T): void {
+    const last = this.seqs[this.seqs.length - 1];
+    if (last !== undefined && item.seq <= last) throw new RangeError('seq must grow');
+    this.items.push(item);
+    this.seqs.push(item.seq);
+  }
+
+  remove(seq: number): void {
+    const i = this.lowerBound(seq);
+    if (this.seqs[i] !== seq || this.items[i] === undefined) return;
+    this.items[i] = undefined;
+    this.dead += 1;
+    if (this.dead > 32 && this.dead * 2 > this.items.length) this.compact();
+  }
+
+  /** Up to `limit` live items after `afterSeq` (from the start when null). */
+  page(afterSeq: number | null, limit: number): { items: T[]; hasMore: boolean } {
+    let i = afterSeq === null ? 0 : this.lowerBound(afterSeq + 1);
+    const out: T[] = [];
+    for (; i < this.items.length && out.length < limit; i++) {
+      const item = this.items[i];
+      if (item) out.push(item);
+    }
+    for (; i < this.items.length; i++) if (this.items[i]) return { items: out, hasMore: true };
+    return { items: out, hasMore: false };
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (const item of this.items) if (item) yield item;
+  }
+
+  private lowerBound(seq: number): number {
+    let lo = 0;
+    let hi = this.seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.seqs[mid] as number) < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private compact(): void {
+    const live = this.items.filter((x): x is T => x !== undefined);
+    this.items = live;
+    this.seqs = live.map((x) => x.seq);
+    this.dead = 0;
+  }
+}
+
+/**
+ * Cursors are opaque: base64url of an HMAC tag and a small JSON position. The position
+ * names the list it belongs to (`scope`, e.g. a workspace's groups filtered by an
+ * external id, or one group's keys), so a cursor reused on another list, edited, or
+ * made up is refused with 400 instead of silently paging somewhere else.
+ */
+export class CursorCodec {
+  constructor(private readonly key: Buffer = randomBytes(32)) {}
+
+  encode(scope: string, afterSeq: number): string {
+    const body = Buffer.from(JSON.stringify({ s: scope, a: afterSeq }));
+    return Buffer.concat([this.tag(body), body]).toString('base64url');
+  }
+
+  /** The seq to continue after; throws 400 for anything this codec did not issue for `scope`. */
+  decode(cursor: string, scope: string): number {
+    const invalid = () => badRequest('cursor is invalid: pass back the pagination.cursor of the previous page of the same list.', 'invalid_cursor', 'cursor');
+    if (!/^[A-Za-z0-9_-]+={0,2}$/.test(cursor)) throw invalid();
+    const raw = Buffer.from(cursor, 'base64url');
+    if (raw.length <= TAG_BYTES) throw invalid();
+    const tag = raw.subarray(0, TAG_BYTES);
+    const body = raw.subarray(TAG_BYTES);
+    if (!timingSafeEqual(tag, this.tag(body))) throw invalid();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw invalid();
+    }
+    const p = parsed as { s?: unknown; a?: unknown };
+    if (p.s !== scope || !Number.isSafeInteger(p.a)) throw invalid();
+    return p.a as number;
+  }
+
+  private tag(body: Buffer): Buffer {
+    return createHmac('sha256', this.key).update(body).digest().subarray(0, TAG_BYTES);
+  }
+}
+
+const TAG_BYTES = 12;
+
+export interface Page<T> {
+  items: T[];
+  pagination: { has_more: boolean; cursor: string | null };
+}
+
+/** One page of `index` for the list named `scope`, with the cursor of the next page. */
+export function paginate<T extends { seq: number }>(
+  index: SeqIndex<T> | undefined,
+  codec: CursorCodec,
+  scope: string,
+  limit: number,
+  cursor: string | undefined,
+): Page<T> {
+  const after = cursor === undefined ? null : codec.decode(cursor, scope);
+  const { items, hasMore } = index ? index.page(after, limit) : { items: [], hasMore: false };
+  const last = items[items.length - 1];
+  return {
+    items,
+    pagination: { has_more: hasMore, cursor: hasMore && last ? codec.encode(scope, last.seq) : null },
+  };
+}

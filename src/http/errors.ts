@@ -1,0 +1,55 @@
+import type { Response } from 'express';
+import { GatewayError, type ErrorKind } from '../domain/errors.js';
+
+/**
+ * The one place where errors become HTTP. Every error body has the OpenAI shape
+ * `{ error: { message, type, code, param } }`, so OpenAI clients raise the matching
+ * class (BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
+ * RateLimitError) and management clients get the same shape everywhere.
+ */
+
+const MAPPING: Record<ErrorKind, { status: number; type: string }> = {
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  unauthorized: { status: 401, type: 'authentication_error' },
+  forbidden: { status: 403, type: 'permission_error' },
+  not_found: { status: 404, type: 'not_found_error' },
+  rate_limited: { status: 429, type: 'rate_limit_error' },
+};
+
+export interface ErrorBody {
+  error: { message: string; type: string; code: string | null; param: string | null; detail?: string };
+}
+
+export function errorBody(type: string, message: string, code: string | null = null, param: string | null = null): ErrorBody {
+  return { error: { message, type, code, param } };
+}
+
+/** Sends `err` as JSON; anything that is not a GatewayError is a 500 and is logged. */
+export function sendError(res: Response, err: unknown, log: (line: string) => void): void {
+  if (err instanceof GatewayError) {
+    const { status, type } = MAPPING[err.kind];
+    const body = errorBody(type, err.message, err.code, err.param);
+    if (err.detail) body.error.detail = err.detail;
+    if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
+    res.status(status).json(body);
+    return;
+  }
+  const wire = httpErrorOf(err);
+  if (wire) {
+    res.status(wire.status).json(errorBody('invalid_request_error', wire.message, wire.code));
+    return;
+  }
+  log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  res.status(500).json(errorBody('api_error', 'The mock hit an internal error; see its log.', 'internal_error'));
+}
+
+/** Errors raised by body parsing before any handler runs. */
+function httpErrorOf(err: unknown): { status: number; message: string; code: string } | undefined {
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.parse.failed') return { status: 400, message: `The request body is not valid JSON: ${e.message}`, code: 'malformed_json' };
+  if (e?.type === 'entity.too.large') return { status: 413, message: 'The request body is too large (limit 1 MB).', code: 'body_too_large' };
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
+    return { status: 400, message: `The request body encoding is not supported: ${e.message}`, code: 'unsupported_encoding' };
+  }
+  return undefined;
+}

@@ -1,0 +1,51 @@
+import { rfc3339 } from '../../domain/clock.js';
+import { badRequest } from '../../domain/errors.js';
+import type { Ctx, HandlerMap } from '../registry.js';
+
+/** The mock's own routes under /_mock/ (openapi/mock-admin.yaml). */
+
+const clockView = (ctx: Ctx) => ({
+  now: new Date(ctx.mock.clock.now()).toISOString(),
+  offset_seconds: ctx.mock.clock.offset / 1000,
+});
+
+export const adminHandlers: HandlerMap = {
+  resetMock: (ctx) => {
+    ctx.mock.reset();
+    return { body: { ok: true } };
+  },
+  getMockState: (ctx) => {
+    const { state, gateway, meter, clock } = ctx.mock;
+    const now = clock.now();
+    return {
+      body: {
+        now: rfc3339(now),
+        workspaces: [...state.workspaces.values()].map((w) => ({ id: w.id, onboarded: w.onboarded, webhook_url: w.webhookUrl })),
+        groups: [...state.groups.values()]
+          .sort((a, b) => a.seq - b.seq)
+          .map((g) => ({ workspace_id: g.workspaceId, group: gateway.view(g) })),
+        api_keys: [...state.keys.values()]
+          .sort((a, b) => a.seq - b.seq)
+          .map((k) => ({ workspace_id: k.workspaceId, group_id: k.groupId, prefix: k.prefix, name: k.name, created_at: rfc3339(k.createdAt) })),
+        usage: meter.dailySnapshot(now).map((u) => {
+          const [group_id, slug, type, unit] = u.bucket.split('|');
+          return { group_id, slug, type, unit, current_usage: u.used, reset_at: rfc3339(u.resetAt) };
+        }),
+      },
+    };
+  },
+  getMockClock: (ctx) => ({ body: clockView(ctx) }),
+  setMockClock: (ctx) => {
+    const { advance_seconds, now } = ctx.body as { advance_seconds?: number; now?: string };
+    if (advance_seconds !== undefined) ctx.mock.clock.advance(advance_seconds * 1000);
+    else {
+      const target = Date.parse(now as string);
+      if (target < ctx.mock.clock.now()) {
+        throw badRequest(`now ${now} is before the mock's current time ${clockView(ctx).now}; the mock clock only moves forward (POST /_mock/reset puts it back to real time).`, 'clock_backwards', 'now');
+      }
+      ctx.mock.clock.setNow(target);
+    }
+    return { body: clockView(ctx) };
+  },
+  listMockWebhooks: (ctx) => ({ body: ctx.mock.deliverer.snapshot() }),
+};

@@ -1,0 +1,88 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { fileURLToPath } from 'node:url';
+import type { Scope } from '../config.js';
+
+/**
+ * Loads the OpenAPI documents and turns them into the list of operations the server
+ * registers. The documents are the single source of truth for routes, methods,
+ * parameters, request and response schemas, auth kind and required scope.
+ */
+
+export const GATEWAY_SPEC_PATH = fileURLToPath(new URL('../../openapi/frontier-gateway.yaml', import.meta.url));
+export const ADMIN_SPEC_PATH = fileURLToPath(new URL('../../openapi/mock-admin.yaml', import.meta.url));
+
+export type AuthKind = 'workspace' | 'federated' | 'none';
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+const METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
+
+export interface Operation {
+  id: string;
+  method: HttpMethod;
+  /** The OpenAPI path template, e.g. /v1/gateway/groups/{group_id}. */
+  path: string;
+  /** The same in Express syntax, e.g. /v1/gateway/groups/:group_id. */
+  expressPath: string;
+  /** Matches concrete paths of this template. */
+  pathPattern: RegExp;
+  auth: AuthKind;
+  scope: Scope | undefined;
+  parameters: OpenAPIV3_1.ParameterObject[];
+  requestBody: OpenAPIV3_1.RequestBodyObject | undefined;
+  responses: Record<string, OpenAPIV3_1.ResponseObject>;
+  /** Which document it came from. */
+  document: 'gateway' | 'admin';
+}
+
+export interface LoadedSpecs {
+  operations: Operation[];
+  gateway: OpenAPIV3_1.Document;
+  admin: OpenAPIV3_1.Document | undefined;
+}
+
+type RawOperation = OpenAPIV3_1.OperationObject & { 'x-fgw-auth'?: string; 'x-fgw-scope'?: string };
+
+/** Dereferences both documents and lists their operations; fails on anything malformed. */
+export async function loadSpecs(withAdmin: boolean): Promise<LoadedSpecs> {
+  const gateway = (await SwaggerParser.dereference(GATEWAY_SPEC_PATH)) as OpenAPIV3_1.Document;
+  const admin = withAdmin ? ((await SwaggerParser.dereference(ADMIN_SPEC_PATH)) as OpenAPIV3_1.Document) : undefined;
+  const operations = [...operationsOf(gateway, 'gateway'), ...(admin ? operationsOf(admin, 'admin') : [])];
+  return { operations, gateway, admin };
+}
+
+function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']): Operation[] {
+  const out: Operation[] = [];
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    if (!item) continue;
+    const shared = (item.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
+    for (const method of METHODS) {
+      const op = item[method] as RawOperation | undefined;
+      if (!op) continue;
+      if (!op.operationId) throw new Error(`${document} spec: ${method.toUpperCase()} ${path} has no operationId`);
+      const auth = (op['x-fgw-auth'] ?? 'workspace') as AuthKind;
+      if (!['workspace', 'federated', 'none'].includes(auth)) throw new Error(`${op.operationId}: unknown x-fgw-auth ${auth}`);
+      const own = (op.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
+      const parameters = [...shared.filter((p) => !own.some((o) => o.name === p.name && o.in === p.in)), ...own];
+      out.push({
+        id: op.operationId,
+        method,
+        path,
+        expressPath: path.replace(/\{([^}]+)\}/g, ':$1'),
+        pathPattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+        auth,
+        scope: op['x-fgw-scope'] as Scope | undefined,
+        parameters,
+        requestBody: op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined,
+        responses: (op.responses ?? {}) as Record<string, OpenAPIV3_1.ResponseObject>,
+        document,
+      });
+    }
+  }
+  return out;
+}
+
+/** The operation serving `method` on a concrete `path`, if any. */
+export function matchOperation(operations: readonly Operation[], method: string, path: string): Operation | undefined {
+  const m = method.toLowerCase();
+  return operations.find((op) => op.method === m && op.pathPattern.test(path));
+}

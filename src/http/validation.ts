@@ -1,0 +1,126 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { badRequest } from '../domain/errors.js';
+import type { Operation } from './spec.js';
+
+/**
+ * Request validation compiled from the spec with ajv, once per operation at start-up.
+ * A failure becomes a 400 whose message and `param` name the field.
+ */
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives as the module.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+
+export function newAjv(options: { coerce?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({
+    strict: false,
+    allErrors: false,
+    coerceTypes: options.coerce ? 'array' : false,
+    useDefaults: options.coerce === true,
+    validateFormats: true,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+export interface ValidRequest {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+export interface RawRequest {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+  /** Whether the client sent a body at all. */
+  hasBody: boolean;
+  /** Whether that body was JSON. */
+  isJson: boolean;
+}
+
+export type RequestValidator = (raw: RawRequest) => ValidRequest;
+
+export function compileRequestValidators(operations: readonly Operation[]): Map<string, RequestValidator> {
+  const plain = newAjv();
+  const coercing = newAjv({ coerce: true });
+  const out = new Map<string, RequestValidator>();
+  for (const op of operations) out.set(op.id, compileOne(op, plain, coercing));
+  return out;
+}
+
+function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020): RequestValidator {
+  const group = (where: 'path' | 'query'): ValidateFunction | undefined => {
+    const ps = op.parameters.filter((p) => p.in === where);
+    if (ps.length === 0) return undefined;
+    return coercing.compile({
+      type: 'object',
+      properties: Object.fromEntries(ps.map((p) => [p.name, p.schema ?? {}])),
+      required: ps.filter((p) => p.required).map((p) => p.name),
+    });
+  };
+  const pathCheck = group('path');
+  const queryCheck = group('query');
+  const media = op.requestBody?.content?.['application/json'] as OpenAPIV3_1.MediaTypeObject | undefined;
+  const bodyCheck = media?.schema ? plain.compile(media.schema) : undefined;
+  const bodyRequired = op.requestBody?.required === true;
+
+  return (raw) => {
+    const params = { ...raw.params };
+    if (pathCheck && !pathCheck(params)) throw fieldError(pathCheck.errors);
+    const query: Record<string, unknown> = { ...raw.query };
+    if (queryCheck && !queryCheck(query)) throw fieldError(queryCheck.errors);
+    let body = raw.body;
+    if (raw.hasBody && !raw.isJson && op.requestBody) {
+      throw badRequest('The request body must be JSON, sent with Content-Type: application/json.', 'invalid_content_type', null);
+    }
+    if (!raw.hasBody) {
+      if (bodyRequired) throw badRequest('A JSON request body is required.', 'missing_body', null);
+      body = op.requestBody ? {} : undefined;
+    }
+    if (bodyCheck && body !== undefined && !bodyCheck(body)) throw fieldError(bodyCheck.errors);
+    return { params: params as Record<string, string>, query, body };
+  };
+}
+
+/** `/models/0/rate_limits/1/threshold` -> `models[0].rate_limits[1].threshold`. */
+export function fieldPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+/** Plain-words message for the first ajv error, naming the field. */
+export function describeAjvError(e: ErrorObject): { message: string; param: string | null } {
+  const at = fieldPath(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  const join = (name: unknown) => (at ? `${at}.${String(name)}` : String(name));
+  switch (e.keyword) {
+    case 'required':
+      return { message: `${join(p.missingProperty)} is required.`, param: join(p.missingProperty) };
+    case 'additionalProperties':
+      return { message: `${join(p.additionalProperty)} is not a known field${at ? ` of ${at}` : ''}.`, param: join(p.additionalProperty) };
+    case 'enum':
+      return { message: `${at} must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}.`, param: at };
+    case 'const':
+      return { message: `${at} must be ${JSON.stringify(p.allowedValue)}.`, param: at };
+    case 'pattern': {
+      const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+      return { message: `${at} is malformed${desc ? `: ${desc.replace(/\.$/, '')}` : ''}.`, param: at };
+    }
+    case 'type':
+      return { message: `${at || 'The request body'} must be ${String(p.type).replace(',', ' or ')}.`, param: at || null };
+    default:
+      return { message: `${at || 'The request body'} ${e.message ?? 'is invalid'}.`, param: at || null };
+  }
+}
+
+function fieldError(errors: ErrorObject[] | null | undefined) {
+  const first = errors?.[0];
+  if (!first) return badRequest('The request is invalid.', 'invalid_request', null);
+  const { message, param } = describeAjvError(first);
+  return badRequest(message, 'invalid_request', param);
+}

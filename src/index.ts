@@ -1,0 +1,66 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { createMock, type Mock, type MockOptions } from './app.js';
+
+/**
+ * Programmatic use, for integrators' own test suites:
+ *
+ *   import { startMock } from 'frontier-gateway-mock';
+ *   const mock = await startMock();          // a free port on 127.0.0.1
+ *   // ... point your client at mock.url ...
+ *   mock.reset();                            // between tests
+ *   await mock.close();
+ */
+
+export interface StartOptions extends MockOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface RunningMock {
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:54321. */
+  url: string;
+  port: number;
+  /** Everything back to the defaults: groups, keys, counters, deliveries, clock. */
+  reset(): void;
+  close(): Promise<void>;
+  /** The mock behind the server, for assertions on its state. */
+  mock: Mock;
+  server: Server;
+}
+
+export async function startMock(options: StartOptions = {}): Promise<RunningMock> {
+  const mock = await createMock(options);
+  const server = createServer(mock.app);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    mock,
+    server,
+    reset: () => mock.reset(),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        mock.close();
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}
+
+export { createMock } from './app.js';
+export type { Mock, MockOptions } from './app.js';
+export { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, type MockConfig } from './config.js';
+export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } from './domain/webhooks.js';
+export { countTokens, promptTokens } from './domain/tokens.js';
