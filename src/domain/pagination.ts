@@ -88,7 +88,8 @@ export class CursorCodec {
     const invalid = () => badRequest('cursor is invalid: pass back the pagination.cursor of the previous page of the same list.', 'invalid_cursor', 'cursor');
     if (!/^[A-Za-z0-9_-]+={0,2}$/.test(cursor)) throw invalid();
     const raw = Buffer.from(cursor, 'base64url');
-    if (raw.length <= TAG_BYTES) throw invalid();
+    // Only the one canonical spelling: Node's decoder ignores a dangling last character.
+    if (raw.length <= TAG_BYTES || raw.toString('base64url') !== cursor.replace(/=+$/, '')) throw invalid();
     const tag = raw.subarray(0, TAG_BYTES);
     const body = raw.subarray(TAG_BYTES);
     if (!timingSafeEqual(tag, this.tag(body))) throw invalid();

@@ -1,0 +1,60 @@
+import { describe, expect } from 'vitest';
+import { model, rule } from './support/harness.js';
+
+describe('DELETE removes the whole subtree and revokes its keys', () => {
+  rule('every group of the subtree is 404 on every route afterwards', [], async (h) => {
+    const root = await h.group();
+    const child = await h.group({ hierarchy: { parent_group_id: root.id } });
+    const grandchild = await h.group({ hierarchy: { parent_group_id: child.id } });
+    const sibling = await h.group();
+    const key = await h.key(grandchild.id, 'gk');
+
+    const del = await h.api.del(`/v1/gateway/groups/${root.id}`);
+    expect(del.status).toBe(200);
+    expect(del.body.id).toBe(root.id);
+
+    for (const g of [root, child, grandchild]) {
+      const base = `/v1/gateway/groups/${g.id}`;
+      expect((await h.api.get(base)).status, 'get').toBe(404);
+      expect((await h.api.patch(base, { metadata: { name: 'x' } })).status, 'patch').toBe(404);
+      expect((await h.api.del(base)).status, 'delete').toBe(404);
+      expect((await h.api.get(`${base}/usage`)).status, 'usage').toBe(404);
+      expect((await h.api.get(`${base}/api_keys`)).status, 'list keys').toBe(404);
+      expect((await h.api.post(`${base}/api_keys`, {})).status, 'mint').toBe(404);
+    }
+    expect((await h.api.get(`/v1/gateway/groups/${grandchild.id}/api_keys/${key.prefix}`)).status).toBe(404);
+    const parentGone = await h.api.post('/v1/gateway/groups', {
+      metadata: { external_entity_id: h.extId() },
+      models: [model(h.slug())],
+      hierarchy: { parent_group_id: child.id },
+    });
+    if (parentGone.status === 200) h.track(parentGone.body.id);
+    expect(parentGone.status, 'create under a deleted parent').toBe(404);
+    // Unrelated groups are untouched.
+    expect((await h.api.get(`/v1/gateway/groups/${sibling.id}`)).status).toBe(200);
+  });
+
+  rule('deleted groups leave the list, and their external ids can be used again', [], async (h) => {
+    const root = await h.group();
+    const child = await h.group({ hierarchy: { parent_group_id: root.id } });
+    await h.api.del(`/v1/gateway/groups/${root.id}`);
+    for (const g of [root, child]) {
+      const listed = await h.api.get('/v1/gateway/groups', { query: { external_entity_id: g.metadata.external_entity_id } });
+      expect(listed.body.items).toEqual([]);
+    }
+    const again = await h.group({ external_entity_id: child.metadata.external_entity_id });
+    expect(again.id).not.toBe(child.id);
+    expect(again.metadata.external_entity_id).toBe(child.metadata.external_entity_id);
+  });
+
+  rule('keys of the subtree stop authenticating', ['inference'], async (h) => {
+    const root = await h.group();
+    const child = await h.group({ hierarchy: { parent_group_id: root.id } });
+    const key = await h.key(child.id);
+    const call = () =>
+      h.inference.post('/v1/chat/completions', { model: h.slug(), messages: [{ role: 'user', content: 'hi' }] }, { key: key.api_key });
+    expect((await call()).status).toBe(200);
+    await h.api.del(`/v1/gateway/groups/${root.id}`);
+    expect((await call()).status).toBe(401);
+  });
+});

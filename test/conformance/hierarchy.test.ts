@@ -1,0 +1,120 @@
+import { describe, expect } from 'vitest';
+import { model, rule } from './support/harness.js';
+
+const M = 1_000_000;
+const eff = (g: any, slug: string) => g.effective_models.find((m: any) => m.slug === slug);
+
+describe('Hierarchy and effective_models with source_group', () => {
+  rule('INDEPENDENT worked example: free-tier, john and sally', [], async (h) => {
+    const s = h.slug();
+    const freeTier = await h.group({ name: 'free-tier', models: [model(s, [['TOKEN', 'MINUTE', 100 * M]])], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null } });
+    const john = await h.group({ name: 'john', models: [model(s)], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: freeTier.id } });
+    const sally = await h.group({ name: 'sally', models: [model(s, [['TOKEN', 'MINUTE', 120 * M]])], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: freeTier.id } });
+
+    expect(john.models).toEqual([model(s)]);
+    expect(eff(john, s).rate_limits).toEqual([{ type: 'TOKEN', unit: 'MINUTE', threshold: 100 * M, source_group: freeTier.id }]);
+    expect(eff(sally, s).rate_limits).toEqual([{ type: 'TOKEN', unit: 'MINUTE', threshold: 120 * M, source_group: sally.id }]);
+
+    // Raising the root raises john, who inherits; sally keeps her own.
+    await h.api.patch(`/v1/gateway/groups/${freeTier.id}`, { models: [model(s, [['TOKEN', 'MINUTE', 150 * M]])] });
+    const john2 = (await h.api.get(`/v1/gateway/groups/${john.id}`)).body;
+    expect(eff(john2, s).rate_limits).toEqual([{ type: 'TOKEN', unit: 'MINUTE', threshold: 150 * M, source_group: freeTier.id }]);
+    const sally2 = (await h.api.get(`/v1/gateway/groups/${sally.id}`)).body;
+    expect(eff(sally2, s).rate_limits).toEqual([{ type: 'TOKEN', unit: 'MINUTE', threshold: 120 * M, source_group: sally.id }]);
+  });
+
+  rule('INDEPENDENT: a child may override an inherited threshold downwards and inherits what it omits', [], async (h) => {
+    const s = h.slug();
+    const root = await h.group({ models: [model(s, [['TOKEN', 'MINUTE', 1000], ['REQUEST', 'MINUTE', 50]], [['TOKEN', 10_000]])] });
+    const child = await h.group({ models: [model(s, [['REQUEST', 'MINUTE', 5]])], hierarchy: { parent_group_id: root.id } });
+    expect(child.hierarchy).toEqual({ limit_enforcement: 'INDEPENDENT', parent_group_id: root.id });
+    const e = eff(child, s);
+    expect(e.rate_limits).toEqual(
+      expect.arrayContaining([
+        { type: 'REQUEST', unit: 'MINUTE', threshold: 5, source_group: child.id },
+        { type: 'TOKEN', unit: 'MINUTE', threshold: 1000, source_group: root.id },
+      ]),
+    );
+    expect(e.rate_limits).toHaveLength(2);
+    expect(e.usage_limits).toEqual([{ type: 'TOKEN', unit: 'DAY', threshold: 10_000, source_group: root.id }]);
+  });
+
+  rule('CASCADING worked example: org, finance and engineering list every gating limit', [], async (h) => {
+    const s = h.slug();
+    const org = await h.group({ name: 'org', models: [model(s, [['TOKEN', 'MINUTE', 100 * M]])], hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: null } });
+    const finance = await h.group({ name: 'finance', models: [model(s, [['TOKEN', 'MINUTE', 70 * M]])], hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: org.id } });
+    const engineering = await h.group({ name: 'engineering', models: [model(s, [['TOKEN', 'MINUTE', 70 * M]])], hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: org.id } });
+    for (const g of [finance, engineering]) {
+      expect(eff(g, s).rate_limits).toEqual(
+        expect.arrayContaining([
+          { type: 'TOKEN', unit: 'MINUTE', threshold: 70 * M, source_group: g.id },
+          { type: 'TOKEN', unit: 'MINUTE', threshold: 100 * M, source_group: org.id },
+        ]),
+      );
+      expect(eff(g, s).rate_limits).toHaveLength(2);
+    }
+  });
+
+  rule('effective_models of every descendant follows a change anywhere above it', [], async (h) => {
+    const s = h.slug();
+    const a = await h.group({ models: [model(s, [['REQUEST', 'MINUTE', 100]])], hierarchy: { limit_enforcement: 'CASCADING' } });
+    const b = await h.group({ models: [model(s)], hierarchy: { parent_group_id: a.id } });
+    const c = await h.group({ models: [model(s)], hierarchy: { parent_group_id: b.id } });
+    expect(c.hierarchy.limit_enforcement).toBe('CASCADING');
+    expect(eff(c, s).rate_limits).toEqual([{ type: 'REQUEST', unit: 'MINUTE', threshold: 100, source_group: a.id }]);
+    await h.api.patch(`/v1/gateway/groups/${b.id}`, { models: [model(s, [['REQUEST', 'MINUTE', 40]])] });
+    await h.api.patch(`/v1/gateway/groups/${a.id}`, { models: [model(s, [['REQUEST', 'MINUTE', 60]])] });
+    const c2 = (await h.api.get(`/v1/gateway/groups/${c.id}`)).body;
+    expect(eff(c2, s).rate_limits).toEqual(
+      expect.arrayContaining([
+        { type: 'REQUEST', unit: 'MINUTE', threshold: 40, source_group: b.id },
+        { type: 'REQUEST', unit: 'MINUTE', threshold: 60, source_group: a.id },
+      ]),
+    );
+    expect(eff(c2, s).rate_limits).toHaveLength(2);
+  });
+
+  rule('hierarchy may be omitted: a root is INDEPENDENT with no parent', [], async (h) => {
+    const g = await h.group();
+    expect(g.hierarchy).toEqual({ limit_enforcement: 'INDEPENDENT', parent_group_id: null });
+  });
+
+  rule("a child declaring another mode than its parent's is refused (400)", [], async (h) => {
+    const root = await h.group({ hierarchy: { limit_enforcement: 'CASCADING' } });
+    const res = await h.api.post('/v1/gateway/groups', {
+      metadata: { external_entity_id: h.extId() },
+      models: [model(h.slug())],
+      hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: root.id },
+    });
+    if (res.status === 200) h.track(res.body.id);
+    expect(res.status).toBe(400);
+  });
+
+  rule('a parent that does not exist is 404', [], async (h) => {
+    const res = await h.api.post('/v1/gateway/groups', {
+      metadata: { external_entity_id: h.extId() },
+      models: [model(h.slug())],
+      hierarchy: { parent_group_id: 'no-such-group-000' },
+    });
+    if (res.status === 200) h.track(res.body.id);
+    expect(res.status).toBe(404);
+  });
+
+  rule('a hierarchy is at most five levels deep', [], async (h) => {
+    let parent = await h.group();
+    for (let level = 2; level <= 5; level++) parent = await h.group({ hierarchy: { parent_group_id: parent.id } });
+    const sixth = await h.api.post('/v1/gateway/groups', {
+      metadata: { external_entity_id: h.extId() },
+      models: [model(h.slug())],
+      hierarchy: { parent_group_id: parent.id },
+    });
+    if (sixth.status === 200) h.track(sixth.body.id);
+    expect(sixth.status).toBe(400);
+  });
+
+  rule('a group may call only the slugs of its own models', ['two-slugs'], async (h) => {
+    const root = await h.group({ models: [model(h.slug(0), [['REQUEST', 'MINUTE', 10]]), model(h.slug(1))] });
+    const child = await h.group({ models: [model(h.slug(0))], hierarchy: { parent_group_id: root.id } });
+    expect(child.effective_models.map((m: any) => m.slug)).toEqual([h.slug(0)]);
+  });
+});

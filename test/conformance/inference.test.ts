@@ -1,0 +1,220 @@
+import OpenAI from 'openai';
+import request from 'supertest';
+import { describe, expect } from 'vitest';
+import { verifySignature } from '../../src/domain/webhooks.js';
+import { model, rule, type Harness } from './support/harness.js';
+
+const client = (h: Harness, apiKey: string) => new OpenAI({ baseURL: h.openaiBaseUrl, apiKey, maxRetries: 0 });
+const hello = [{ role: 'user' as const, content: 'Hello, world!' }];
+
+/** A group with `models` and a key under it. */
+async function keyed(h: Harness, models: unknown[], hierarchy?: Record<string, unknown>) {
+  const group = await h.group({ models, ...(hierarchy ? { hierarchy } : {}) });
+  const key = await h.key(group.id);
+  return { group, key: key.api_key, prefix: key.prefix };
+}
+
+/** Raw call through the spec-checking client, for status and headers. */
+const chat = (h: Harness, key: string, body: Record<string, unknown> = {}) =>
+  h.inference.post('/v1/chat/completions', { model: h.slug(), messages: hello, ...body }, { key });
+
+const statuses = async (h: Harness, key: string, n: number) => {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((await chat(h, key)).status);
+  return out;
+};
+
+describe('Inference through the OpenAI SDK', () => {
+  rule('a chat completion succeeds with a consistent usage block', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    const res = await client(h, key).chat.completions.create({ model: h.slug(), messages: hello });
+    expect(typeof res.choices[0]?.message.content).toBe('string');
+    const u = res.usage!;
+    expect(u.total_tokens).toBe(u.prompt_tokens + u.completion_tokens);
+    expect(u.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  rule('streaming delivers chunks and a usage chunk when asked', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    const stream = await client(h, key).chat.completions.create({
+      model: h.slug(),
+      messages: hello,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(finish).toBeTruthy();
+    expect(usage?.total_tokens).toBe((usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0));
+  });
+
+  rule('an unknown key surfaces as AuthenticationError (401)', ['inference'], async (h) => {
+    await expect(client(h, 'sky_000000000000.notarealsecretnotarealsecretnotareal').chat.completions.create({ model: h.slug(), messages: hello })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+  });
+
+  rule('the Api-Key scheme is accepted for federated keys', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    expect((await chat(h, key)).status).toBe(200);
+  });
+
+  rule("a slug outside the key's group is refused with a clear error", ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    const err = await client(h, key)
+      .chat.completions.create({ model: 'not-this-org/not-this-model', messages: hello })
+      .catch((e: unknown) => e);
+    expect(err instanceof OpenAI.NotFoundError || err instanceof OpenAI.PermissionDeniedError, String(err)).toBe(true);
+  });
+
+  rule('an invalid body surfaces as BadRequestError (400)', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    await expect(client(h, key).chat.completions.create({ model: h.slug(), messages: [] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    const raw = await h.inference.post('/v1/chat/completions', { model: h.slug() }, { key });
+    expect(raw.status).toBe(400);
+  });
+
+  rule('a request limit hit surfaces as RateLimitError with Retry-After', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug(), [['REQUEST', 'MINUTE', 2]])]);
+    const c = client(h, key);
+    await c.chat.completions.create({ model: h.slug(), messages: hello });
+    await c.chat.completions.create({ model: h.slug(), messages: hello });
+    await expect(c.chat.completions.create({ model: h.slug(), messages: hello })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    const raw = await chat(h, key);
+    expect(raw.status).toBe(429);
+    expect(Number(raw.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+
+  rule('GET /v1/models lists the slugs the key may call', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    const page = await client(h, key).models.list();
+    expect(page.data.map((m) => m.id)).toEqual([h.slug()]);
+  });
+});
+
+describe('Limits are enforced on traffic', () => {
+  rule('N parallel requests against a REQUEST limit of K admit exactly K', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug(), [['REQUEST', 'MINUTE', 5]])]);
+    const results = await Promise.all(Array.from({ length: 20 }, () => chat(h, key)));
+    const codes = results.map((r) => r.status);
+    expect(codes.filter((c) => c === 200)).toHaveLength(5);
+    expect(codes.filter((c) => c === 429)).toHaveLength(15);
+  });
+
+  rule("INDEPENDENT: an inherited limit is metered per group; a parent's traffic does not draw on its child", ['inference'], async (h) => {
+    const parent = await keyed(h, [model(h.slug(), [['REQUEST', 'MINUTE', 2]])]);
+    const child = await keyed(h, [model(h.slug())], { parent_group_id: parent.group.id });
+    expect(await statuses(h, parent.key, 3)).toEqual([200, 200, 429]);
+    expect(await statuses(h, child.key, 3)).toEqual([200, 200, 429]);
+  });
+
+  rule('CASCADING: siblings share the ancestor pool (the org/finance/engineering example, in requests)', ['inference'], async (h) => {
+    const s = h.slug();
+    const org = await keyed(h, [model(s, [['REQUEST', 'MINUTE', 10]])], { limit_enforcement: 'CASCADING' });
+    const finance = await keyed(h, [model(s, [['REQUEST', 'MINUTE', 7]])], { parent_group_id: org.group.id });
+    const engineering = await keyed(h, [model(s, [['REQUEST', 'MINUTE', 7]])], { parent_group_id: org.group.id });
+    expect(await statuses(h, finance.key, 7)).toEqual(Array(7).fill(200));
+    // engineering's own ceiling has 7 left, but the org has only 3.
+    expect(await statuses(h, engineering.key, 4)).toEqual([200, 200, 200, 429]);
+    // The org's own keys draw on the same exhausted pool.
+    expect((await chat(h, org.key)).status).toBe(429);
+  });
+
+  rule('a daily usage limit gives 429 for the rest of the day, and usage shows the counters move', ['inference'], async (h) => {
+    const { group, key } = await keyed(h, [model(h.slug(), [], [['REQUEST', 3]])]);
+    const before = await h.api.get(`/v1/gateway/groups/${group.id}/usage`);
+    expect(before.body).toEqual({
+      customer_id: group.metadata.external_entity_id,
+      usage: { [h.slug()]: [{ type: 'REQUEST', unit: 'DAY', threshold: 3, current_usage: null, reset_at: null }] },
+    });
+    expect(await statuses(h, key, 4)).toEqual([200, 200, 200, 429]);
+    const after = await h.api.get(`/v1/gateway/groups/${group.id}/usage`);
+    const entry = after.body.usage[h.slug()][0];
+    expect(entry.current_usage).toBe(3);
+    const reset = new Date(entry.reset_at);
+    expect(reset.getUTCHours() + reset.getUTCMinutes() + reset.getUTCSeconds()).toBe(0);
+    expect(reset.getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  rule('TOKEN usage counts prompt plus completion tokens', ['inference'], async (h) => {
+    const { group, key } = await keyed(h, [model(h.slug(), [], [['TOKEN', 1_000_000]])]);
+    let total = 0;
+    for (let i = 0; i < 3; i++) total += (await chat(h, key)).body.usage.total_tokens;
+    const usage = await h.api.get(`/v1/gateway/groups/${group.id}/usage`);
+    expect(usage.body.usage[h.slug()][0].current_usage).toBe(total);
+  });
+
+  rule('CASCADING: a child’s traffic shows in its ancestor’s usage', ['inference'], async (h) => {
+    const s = h.slug();
+    const root = await h.group({ models: [model(s, [], [['REQUEST', 100]])], hierarchy: { limit_enforcement: 'CASCADING' } });
+    const child = await keyed(h, [model(s, [], [['REQUEST', 50]])], { parent_group_id: root.id });
+    await statuses(h, child.key, 2);
+    const rootUsage = (await h.api.get(`/v1/gateway/groups/${root.id}/usage`)).body.usage[s];
+    expect(rootUsage).toEqual([expect.objectContaining({ threshold: 100, current_usage: 2 })]);
+    const childUsage = (await h.api.get(`/v1/gateway/groups/${child.group.id}/usage`)).body.usage[s];
+    expect(childUsage).toHaveLength(2);
+    for (const e of childUsage) expect(e.current_usage).toBe(2);
+  });
+
+  rule('a group without usage limits reports an empty usage object', [], async (h) => {
+    const g = await h.group({ models: [model(h.slug(), [['REQUEST', 'MINUTE', 5]])] });
+    const res = await h.api.get(`/v1/gateway/groups/${g.id}/usage`);
+    expect(res.body).toEqual({ customer_id: g.metadata.external_entity_id, usage: {} });
+  });
+
+  rule('a rolling MINUTE window lets traffic through again after a minute', ['inference', 'clock'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug(), [['REQUEST', 'MINUTE', 1]])]);
+    expect(await statuses(h, key, 2)).toEqual([200, 429]);
+    await h.advanceClock(61);
+    expect(await statuses(h, key, 2)).toEqual([200, 429]);
+  });
+
+  rule('daily usage resets at midnight UTC', ['inference', 'clock'], async (h) => {
+    const { group, key } = await keyed(h, [model(h.slug(), [], [['REQUEST', 1]])]);
+    expect(await statuses(h, key, 2)).toEqual([200, 429]);
+    const refused = await chat(h, key);
+    const entry = (await h.api.get(`/v1/gateway/groups/${group.id}/usage`)).body.usage[h.slug()][0];
+    const untilMidnight = (Date.parse(entry.reset_at) - Date.parse((await request(h.api.baseUrl).get('/_mock/clock')).body.now)) / 1000;
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(Math.floor(untilMidnight) - 2);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(Math.ceil(untilMidnight) + 2);
+    await h.advanceClock(untilMidnight + 1);
+    const fresh = (await h.api.get(`/v1/gateway/groups/${group.id}/usage`)).body.usage[h.slug()][0];
+    expect(fresh).toMatchObject({ current_usage: null, reset_at: null });
+    expect(await statuses(h, key, 2)).toEqual([200, 429]);
+    const next = (await h.api.get(`/v1/gateway/groups/${group.id}/usage`)).body.usage[h.slug()][0];
+    expect(Date.parse(next.reset_at) - Date.parse(entry.reset_at)).toBe(86_400_000);
+  });
+});
+
+describe('Billing webhooks', () => {
+  rule('one signed API_BILLING_USAGE event per request with every documented field', ['inference', 'webhook-inbox'], async (h) => {
+    const { group, key, prefix } = await keyed(h, [model(h.slug())]);
+    const res = await chat(h, key, { metadata: { order_id: 'ord-42' } });
+    const requestId = res.headers['x-request-id'];
+    const log = await request(h.api.baseUrl).get('/_mock/webhooks');
+    const delivery = log.body.deliveries.find((d: any) => d.payload.data.events.some((e: any) => e.requestId === requestId));
+    expect(delivery, 'a delivery for the request').toBeDefined();
+    const event = delivery.payload.data.events[0];
+    expect(delivery.payload.type).toBe('API_BILLING_USAGE');
+    expect(event).toMatchObject({
+      requestId,
+      modelSlug: h.slug(),
+      externalEntityId: group.metadata.external_entity_id,
+      externalCustomerId: group.metadata.external_entity_id,
+      apiKeyPrefix: prefix,
+      requestMetadata: { order_id: 'ord-42' },
+      tokens: { inputTokens: res.body.usage.prompt_tokens, outputTokens: res.body.usage.completion_tokens, cachedInputTokens: 0 },
+    });
+    expect(typeof event.idempotencyKey).toBe('string');
+    expect(Number.isNaN(Date.parse(event.timestamp))).toBe(false);
+    const secret = process.env.FGW_WEBHOOK_SECRET ?? 'mock-webhook-secret';
+    expect(verifySignature(JSON.stringify(delivery.payload), delivery.signature, secret)).toBe(true);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect } from 'vitest';
+import { rule } from './support/harness.js';
+
+describe('Federated key lifecycle', () => {
+  rule('mint returns prefix.secret once; list and get never show the secret', [], async (h) => {
+    const g = await h.group();
+    const minted = await h.key(g.id, 'prod-key-1');
+    const [prefix, secret] = [minted.api_key.slice(0, minted.api_key.indexOf('.')), minted.api_key.slice(minted.api_key.indexOf('.') + 1)];
+    expect(prefix).toBe(minted.prefix);
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    const list = await h.api.get(`/v1/gateway/groups/${g.id}/api_keys`);
+    const get = await h.api.get(`/v1/gateway/groups/${g.id}/api_keys/${minted.prefix}`);
+    const group = await h.api.get(`/v1/gateway/groups/${g.id}`);
+    for (const res of [list, get, group]) expect(res.text).not.toContain(secret);
+    expect(get.body).toEqual({ prefix: minted.prefix, name: 'prod-key-1' });
+    expect(Object.keys(list.body.items[0]).sort()).toEqual(['name', 'prefix']);
+  });
+
+  rule('name is null when none is given', [], async (h) => {
+    const g = await h.group();
+    const res = await h.api.post(`/v1/gateway/groups/${g.id}/api_keys`, {});
+    expect(res.status).toBe(200);
+    expect(res.body.name).toBeNull();
+    const noBody = await h.api.call('post', `/v1/gateway/groups/${g.id}/api_keys`);
+    expect(noBody.status).toBe(200);
+    expect(noBody.body.name).toBeNull();
+  });
+
+  rule('every mint gives a new prefix and a new secret', [], async (h) => {
+    const g = await h.group();
+    const keys = await Promise.all([h.key(g.id), h.key(g.id), h.key(g.id)]);
+    expect(new Set(keys.map((k) => k.prefix)).size).toBe(3);
+    expect(new Set(keys.map((k) => k.api_key)).size).toBe(3);
+  });
+
+  rule('revoke returns the prefix and is irreversible', [], async (h) => {
+    const g = await h.group();
+    const keep = await h.key(g.id, 'keep');
+    const gone = await h.key(g.id, 'gone');
+    const res = await h.api.del(`/v1/gateway/groups/${g.id}/api_keys/${gone.prefix}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ prefix: gone.prefix });
+    expect((await h.api.get(`/v1/gateway/groups/${g.id}/api_keys/${gone.prefix}`)).status).toBe(404);
+    expect((await h.api.del(`/v1/gateway/groups/${g.id}/api_keys/${gone.prefix}`)).status).toBe(404);
+    const list = await h.api.get(`/v1/gateway/groups/${g.id}/api_keys`);
+    expect(list.body.items).toEqual([{ prefix: keep.prefix, name: 'keep' }]);
+  });
+
+  rule('a revoked key is refused by inference; other keys of the group still work', ['inference'], async (h) => {
+    const g = await h.group();
+    const keep = await h.key(g.id);
+    const gone = await h.key(g.id);
+    await h.api.del(`/v1/gateway/groups/${g.id}/api_keys/${gone.prefix}`);
+    const call = (key: string) => h.inference.post('/v1/chat/completions', { model: h.slug(), messages: [{ role: 'user', content: 'hi' }] }, { key });
+    expect((await call(gone.api_key)).status).toBe(401);
+    expect((await call(keep.api_key)).status).toBe(200);
+  });
+
+  rule('keys are addressed under their own group only', [], async (h) => {
+    const a = await h.group();
+    const b = await h.group();
+    const k = await h.key(a.id);
+    expect((await h.api.get(`/v1/gateway/groups/${b.id}/api_keys/${k.prefix}`)).status).toBe(404);
+    expect((await h.api.del(`/v1/gateway/groups/${b.id}/api_keys/${k.prefix}`)).status).toBe(404);
+    expect((await h.api.get(`/v1/gateway/groups/${a.id}/api_keys/${k.prefix}`)).status).toBe(200);
+  });
+
+  rule('a key of a group that does not exist is 404', [], async (h) => {
+    expect((await h.api.post('/v1/gateway/groups/no-such-group-000/api_keys', {})).status).toBe(404);
+    const g = await h.group();
+    expect((await h.api.get(`/v1/gateway/groups/${g.id}/api_keys/sky_doesnotexist`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,62 @@
+import type { Reporter, TestCase, TestModule, TestSuite } from 'vitest/node';
+import { describeTarget } from './target.js';
+
+/**
+ * The human summary of a conformance run: results grouped by rule (the top-level
+ * describe of each file), every departure with its first lines of explanation, every
+ * skip with its reason. In a dry run it is the plan: what would run and what would be
+ * skipped, and why.
+ */
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    const t = describeTarget();
+    const out: string[] = [];
+    const where = t.kind === 'remote' ? `${t.baseUrl}${t.inferenceBaseUrl !== t.baseUrl ? ` (inference ${t.inferenceBaseUrl})` : ''}` : 'the in-process mock';
+    out.push('', `${t.dryRun ? 'Conformance plan (dry run, nothing contacted)' : 'Conformance'} against ${where}, run ${t.runId}`, '');
+    const groups = new Map<string, TestCase[]>();
+    for (const m of modules) {
+      for (const test of m.children.allTests()) {
+        const rule = topSuite(test) ?? m.relativeModuleId;
+        groups.set(rule, [...(groups.get(rule) ?? []), test]);
+      }
+      for (const e of m.errors()) out.push(`! ${m.relativeModuleId}: ${firstLines(e.message)}`);
+    }
+    let passed = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (const [rule, tests] of groups) {
+      const results = tests.map((test) => ({ test, r: test.result() }));
+      const bad = results.filter((x) => x.r.state === 'failed');
+      const skip = results.filter((x) => x.r.state === 'skipped');
+      const ok = results.filter((x) => x.r.state === 'passed');
+      passed += ok.length;
+      failed += bad.length;
+      skipped += skip.length;
+      const mark = bad.length ? '✗' : ok.length ? '✓' : '○';
+      out.push(`${mark} ${rule}  (${ok.length} passed${bad.length ? `, ${bad.length} failed` : ''}${skip.length ? `, ${skip.length} skipped` : ''})`);
+      for (const { test, r } of bad) {
+        out.push(`    ✗ ${test.name}`);
+        const err = r.state === 'failed' ? r.errors[0] : undefined;
+        if (err) out.push(...firstLines(err.message).split('\n').map((l) => `        ${l}`));
+      }
+      for (const { test, r } of skip) out.push(`    ○ ${test.name}: ${(r.state === 'skipped' && r.note) || 'skipped'}`);
+    }
+    out.push('', `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`, '');
+    process.stdout.write(out.join('\n'));
+  }
+}
+
+function topSuite(test: TestCase): string | undefined {
+  let node: TestCase | TestSuite | TestModule = test;
+  let name: string | undefined;
+  while (node.type !== 'module') {
+    const parent: TestSuite | TestModule = node.parent;
+    if (parent.type === 'suite') name = parent.name;
+    node = parent;
+  }
+  return name;
+}
+
+function firstLines(text: string, n = 4): string {
+  return text.split('\n').filter((l) => l.trim()).slice(0, n).join('\n');
+}

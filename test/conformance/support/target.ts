@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * What the conformance suite runs against. Described from the environment alone (no
+ * network), so a dry run can say what would run without touching the target.
+ *
+ * Default: the mock, started in-process on a free port (every capability).
+ * Live: FGW_BASE_URL and FGW_API_KEY, plus optional FGW_INFERENCE_BASE_URL,
+ * FGW_VIEW_KEY, FGW_OTHER_WORKSPACE_KEY, FGW_NOT_ONBOARDED_KEY, FGW_MODEL_SLUG (one slug
+ * or a comma list), and FGW_CAPABILITIES (comma list of `mock-admin`: the target is a
+ * frontier-gateway-mock with its /_mock/ routes, giving reset, clock and webhook inbox).
+ */
+
+export type Capability =
+  | 'view-key'
+  | 'other-workspace'
+  | 'not-onboarded'
+  | 'inference'
+  | 'two-slugs'
+  | 'clock'
+  | 'webhook-inbox'
+  | 'admin';
+
+export const CAPABILITY_HELP: Record<Capability, string> = {
+  'view-key': 'a view-scope key (FGW_VIEW_KEY)',
+  'other-workspace': 'a key of a second workspace (FGW_OTHER_WORKSPACE_KEY)',
+  'not-onboarded': 'a key of a workspace that is not onboarded (FGW_NOT_ONBOARDED_KEY)',
+  inference: 'a model slug to call (FGW_MODEL_SLUG)',
+  'two-slugs': 'two model slugs (FGW_MODEL_SLUG=a/b,c/d)',
+  clock: 'a test clock (FGW_CAPABILITIES=mock-admin)',
+  'webhook-inbox': 'a webhook inbox (FGW_CAPABILITIES=mock-admin)',
+  admin: 'the mock admin routes (FGW_CAPABILITIES=mock-admin)',
+};
+
+export interface TargetDescription {
+  kind: 'in-process mock' | 'remote';
+  baseUrl: string | undefined;
+  inferenceBaseUrl: string | undefined;
+  keys: { management: string; view?: string; otherWorkspace?: string; notOnboarded?: string };
+  slugs: string[];
+  capabilities: Set<Capability>;
+  /** Prefix of every external id this run creates, so it can find and delete them. */
+  runId: string;
+  dryRun: boolean;
+}
+
+const MOCK_SLUGS = ['acme-org/chat-model', 'acme-org/embed-model'];
+
+export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDescription {
+  const runId = env.FGW_RUN_ID ?? `fgwct-${randomBytes(4).toString('hex')}`;
+  const dryRun = /^(1|true|yes)$/i.test(env.FGW_DRY_RUN ?? '');
+  if (!env.FGW_BASE_URL) {
+    return {
+      kind: 'in-process mock',
+      baseUrl: undefined,
+      inferenceBaseUrl: undefined,
+      keys: {
+        management: 'mock-management-key',
+        view: 'mock-view-key',
+        otherWorkspace: 'mock-other-workspace-key',
+        notOnboarded: 'mock-not-onboarded-key',
+      },
+      slugs: MOCK_SLUGS,
+      capabilities: new Set<Capability>(['view-key', 'other-workspace', 'not-onboarded', 'inference', 'two-slugs', 'clock', 'webhook-inbox', 'admin']),
+      runId,
+      dryRun,
+    };
+  }
+  if (!env.FGW_API_KEY) throw new Error('FGW_BASE_URL is set but FGW_API_KEY is not: the suite needs a management key.');
+  const caps = new Set<Capability>();
+  const listed = (env.FGW_CAPABILITIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of listed) {
+    if (c !== 'mock-admin') throw new Error(`FGW_CAPABILITIES: unknown capability "${c}" (known: mock-admin)`);
+    caps.add('admin').add('clock').add('webhook-inbox');
+  }
+  const slugs = (env.FGW_MODEL_SLUG ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  // A mock accepts any slug; a live deployment only the ones it serves.
+  if (slugs.length === 0 && caps.has('admin')) slugs.push(...MOCK_SLUGS);
+  if (slugs.length >= 1) caps.add('inference');
+  if (slugs.length >= 2) caps.add('two-slugs');
+  if (env.FGW_VIEW_KEY) caps.add('view-key');
+  if (env.FGW_OTHER_WORKSPACE_KEY) caps.add('other-workspace');
+  if (env.FGW_NOT_ONBOARDED_KEY) caps.add('not-onboarded');
+  const base = env.FGW_BASE_URL.replace(/\/+$/, '');
+  return {
+    kind: 'remote',
+    baseUrl: base,
+    inferenceBaseUrl: (env.FGW_INFERENCE_BASE_URL ?? base).replace(/\/+$/, ''),
+    keys: {
+      management: env.FGW_API_KEY,
+      ...(env.FGW_VIEW_KEY ? { view: env.FGW_VIEW_KEY } : {}),
+      ...(env.FGW_OTHER_WORKSPACE_KEY ? { otherWorkspace: env.FGW_OTHER_WORKSPACE_KEY } : {}),
+      ...(env.FGW_NOT_ONBOARDED_KEY ? { notOnboarded: env.FGW_NOT_ONBOARDED_KEY } : {}),
+    },
+    slugs: slugs.length ? slugs : ['placeholder-org/placeholder-model'],
+    capabilities: caps,
+    runId,
+    dryRun,
+  };
+}
+
+export const target = describeTarget();
