@@ -1,0 +1,111 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ManualClock, OffsetClock, rfc3339, utcDayStart } from '../../src/domain/clock.js';
+import { hashKey, mintKey, prefixOf, verifyKey } from '../../src/domain/keys.js';
+import { complete, countTokens, promptTokens, tokenPieces } from '../../src/domain/tokens.js';
+import { billingEvent, DOCUMENTED_RETRY_POLICY, isRetryable, nextBackoff, signPayload, verifySignature } from '../../src/domain/webhooks.js';
+
+describe('keys', () => {
+  it('mints sky_ prefixes of 16 characters and secrets of at least 32 from a wide alphabet', () => {
+    const keys = Array.from({ length: 500 }, () => mintKey());
+    for (const k of keys) {
+      expect(k.prefix).toMatch(/^sky_[A-Za-z0-9]{12}$/);
+      const [prefix, secret] = k.apiKey.split('.');
+      expect(prefix).toBe(k.prefix);
+      expect(secret).toMatch(/^[A-Za-z0-9]{32,}$/);
+      expect(prefixOf(k.apiKey)).toBe(k.prefix);
+    }
+    expect(new Set(keys.map((k) => k.prefix)).size).toBe(500);
+    const chars = new Set(keys.flatMap((k) => [...(k.apiKey.split('.')[1] as string)]));
+    expect(chars.size).toBe(62);
+  });
+  it('keeps only a hash, and verifies the whole key', () => {
+    const k = mintKey();
+    expect(k.hash.toString('hex')).not.toContain(k.apiKey);
+    expect(k.hash.equals(hashKey(k.apiKey))).toBe(true);
+    expect(verifyKey(k.apiKey, k.hash)).toBe(true);
+    expect(verifyKey(`${k.apiKey}x`, k.hash)).toBe(false);
+    expect(verifyKey(`${k.prefix}.wrong`, k.hash)).toBe(false);
+  });
+});
+
+describe('tokens and completions', () => {
+  it('counts words and punctuation', () => {
+    expect(countTokens('Hello, world!')).toBe(4);
+    expect(countTokens('')).toBe(0);
+    expect(countTokens('  héllo   wörld ')).toBe(2);
+  });
+  it('prompt tokens: 3 + per message (3 + content tokens)', () => {
+    expect(promptTokens([{ role: 'user', content: 'Hello, world!' }])).toBe(10);
+    expect(promptTokens([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hi' }] }])).toBe(3 + 6 + 4);
+  });
+  it('echoes the last user message, truncated to max tokens', () => {
+    const c = complete([{ role: 'user', content: 'first' }, { role: 'assistant', content: 'x' }, { role: 'user', content: 'Hello, world!' }], null);
+    expect(c.content).toBe('Echo: Hello, world!');
+    expect(c.finishReason).toBe('stop');
+    expect(c.usage).toEqual({ prompt_tokens: 3 + 4 + 4 + 7, completion_tokens: 6, total_tokens: 24 });
+    const cut = complete([{ role: 'user', content: 'Hello, world!' }], 3);
+    expect(cut).toMatchObject({ content: 'Echo: Hello', finishReason: 'length' });
+    expect(cut.usage.completion_tokens).toBe(3);
+    expect(complete([{ role: 'system', content: 'only system' }], null).content).toBe('Echo.');
+  });
+  it('stream pieces concatenate to the content', () => {
+    expect(tokenPieces('Echo: Hello,  world!').join('')).toBe('Echo: Hello,  world!');
+  });
+});
+
+describe('webhooks', () => {
+  it('signs v1=<hex HMAC-SHA256 of the raw body> and verifies in constant time', () => {
+    const body = '{"type":"API_BILLING_USAGE"}';
+    const expected = `v1=${createHmac('sha256', 's3cret').update(body).digest('hex')}`;
+    expect(signPayload(body, 's3cret')).toBe(expected);
+    expect(verifySignature(body, expected, 's3cret')).toBe(true);
+    expect(verifySignature(`${body} `, expected, 's3cret')).toBe(false);
+    expect(verifySignature(body, expected, 'other')).toBe(false);
+    expect(verifySignature(body, undefined, 's3cret')).toBe(false);
+  });
+  it('the documented retry policy starts attempts at 0, 1, 3, 7 and 12 s, then gives up', () => {
+    const starts = [0];
+    let elapsed = 0;
+    for (let made = 1; ; made++) {
+      const wait = nextBackoff(DOCUMENTED_RETRY_POLICY, made, elapsed);
+      if (wait === null) break;
+      elapsed += wait;
+      starts.push(elapsed);
+    }
+    expect(starts).toEqual([0, 1000, 3000, 7000, 12000]);
+    expect(DOCUMENTED_RETRY_POLICY.attemptTimeoutMs).toBe(10_000);
+  });
+  it('4xx is terminal; 5xx, timeouts and network errors are retried', () => {
+    expect(isRetryable(400)).toBe(false);
+    expect(isRetryable(404)).toBe(false);
+    expect(isRetryable(429)).toBe(false);
+    expect(isRetryable(500)).toBe(true);
+    expect(isRetryable(503)).toBe(true);
+    expect(isRetryable(null)).toBe(true);
+  });
+  it('events carry both names of the external id', () => {
+    const e = billingEvent({ requestId: 'r1', at: 0, requestMetadata: null, modelSlug: 'o/m', externalEntityId: 'cust', apiKeyPrefix: 'sky_x', promptTokens: 3, completionTokens: 4 });
+    expect(e).toMatchObject({ externalEntityId: 'cust', externalCustomerId: 'cust', tokens: { inputTokens: 3, outputTokens: 4, cachedInputTokens: 0 } });
+  });
+});
+
+describe('clock', () => {
+  it('OffsetClock only moves forward and follows its base', () => {
+    const base = new ManualClock(1_000_000);
+    const c = new OffsetClock(base);
+    c.advance(5000);
+    expect(c.now()).toBe(1_005_000);
+    base.advance(10);
+    expect(c.now()).toBe(1_005_010);
+    expect(() => c.setNow(1_000_000)).toThrow(RangeError);
+    c.setNow(2_000_000);
+    expect(c.now()).toBe(2_000_000);
+    c.reset();
+    expect(c.now()).toBe(1_000_010);
+  });
+  it('formats RFC 3339 at second precision and finds the UTC day', () => {
+    expect(rfc3339(Date.UTC(2026, 4, 13, 12, 0, 0, 999))).toBe('2026-05-13T12:00:00Z');
+    expect(utcDayStart(Date.UTC(2026, 4, 13, 23, 59, 59))).toBe(Date.UTC(2026, 4, 13));
+  });
+});

@@ -1,0 +1,65 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { createMock } from '../../src/app.js';
+import { adminHandlers } from '../../src/http/handlers/admin.js';
+import { groupHandlers } from '../../src/http/handlers/groups.js';
+import { inferenceHandlers } from '../../src/http/handlers/inference.js';
+import { bindHandlers, RegistryMismatchError } from '../../src/http/registry.js';
+import { ADMIN_SPEC_PATH, GATEWAY_SPEC_PATH, loadSpecs } from '../../src/http/spec.js';
+
+describe('the OpenAPI documents', () => {
+  it.each([GATEWAY_SPEC_PATH, ADMIN_SPEC_PATH])('%s validates with swagger-parser as OpenAPI 3.1', async (path) => {
+    const api = (await SwaggerParser.validate(path)) as { openapi: string };
+    expect(api.openapi).toBe('3.1.0');
+  });
+
+  it('both lint clean, warnings included, with `redocly lint` and its recommended rules (redocly.yaml)', () => {
+    const cli = createRequire(import.meta.url).resolve('@redocly/cli/bin/cli.js');
+    // One run per API of redocly.yaml, each printing one JSON report.
+    for (const api of ['gateway', 'admin']) {
+      const out = execFileSync(process.execPath, [cli, 'lint', api, '--format=json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const report = JSON.parse(out) as { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string }[] };
+      expect(report.problems.map((p) => `${api} ${p.ruleId}: ${p.message}`)).toEqual([]);
+      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    }
+  }, 60_000);
+
+  it('documents every group and key operation the issue names, with the shared error schema', async () => {
+    const { operations } = await loadSpecs(false);
+    expect(operations.map((o) => o.id).sort()).toEqual(
+      ['createApiKey', 'createChatCompletion', 'createGroup', 'deleteGroup', 'getApiKey', 'getGroup', 'getGroupUsage', 'listApiKeys', 'listGroups', 'listModels', 'revokeApiKey', 'updateGroup'].sort(),
+    );
+    for (const op of operations) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (status.startsWith('4')) {
+          const schema = (response.content?.['application/json']?.schema ?? {}) as { required?: string[] };
+          expect(schema.required, `${op.id} ${status}`).toEqual(['error']);
+        }
+      }
+    }
+    const list = operations.find((o) => o.id === 'listGroups')!;
+    const limit = list.parameters.find((p) => p.name === 'limit')!.schema as Record<string, unknown>;
+    expect(limit).toMatchObject({ minimum: 1, maximum: 1000, default: 100 });
+  });
+});
+
+describe('the operation registry', () => {
+  it('stops start-up when an operation has no handler', async () => {
+    const { operations } = await loadSpecs(true);
+    const { getGroup: _dropped, ...rest } = groupHandlers;
+    expect(() => bindHandlers(operations, { ...rest, ...inferenceHandlers, ...adminHandlers })).toThrow(/operation "getGroup" in the spec has no handler/);
+  });
+
+  it('stops start-up when a handler has no operation', async () => {
+    const { operations } = await loadSpecs(false);
+    expect(() => bindHandlers(operations, { ...groupHandlers, ...inferenceHandlers, ...adminHandlers })).toThrow(RegistryMismatchError);
+    expect(() => bindHandlers(operations, { ...groupHandlers, ...inferenceHandlers, extraThing: () => ({ body: {} }) })).toThrow(/handler "extraThing" has no operation/);
+  });
+
+  it('binds every operation of both documents when admin is on, and only the gateway ones when off', async () => {
+    expect((await createMock()).operations).toHaveLength(17);
+    expect((await createMock({ admin: false })).operations).toHaveLength(12);
+  });
+});
