@@ -1,0 +1,85 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContractChecker } from '../../src/contract.js';
+import { startMock, type RunningMock } from '../../src/index.js';
+
+let m: RunningMock;
+let checker: ContractChecker;
+const auth = { Authorization: 'Api-Key mock-management-key' };
+
+beforeAll(async () => {
+  m = await startMock();
+  checker = await ContractChecker.load(true);
+});
+afterAll(() => m.close());
+
+/** Every admin response must match openapi/mock-admin.yaml too. */
+async function call(method: 'get' | 'post', path: string, body?: object) {
+  const res = await (method === 'get' ? request(m.url).get(path) : request(m.url).post(path).send(body ?? {}));
+  expect(checker.check({ method, path, status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
+  return res;
+}
+
+describe('/_mock/ admin routes', () => {
+  it('state lists workspaces, groups, keys and usage, but never a secret or its hash', async () => {
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'state-1' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
+    const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'n' });
+    await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    const state = await call('get', '/_mock/state');
+    expect(state.body.workspaces.map((w: any) => [w.id, w.onboarded])).toEqual([
+      ['workspace-a', true],
+      ['workspace-b', true],
+      ['workspace-c', false],
+    ]);
+    expect(state.body.groups.map((x: any) => x.group.id)).toContain(g.body.id);
+    expect(state.body.api_keys).toEqual([expect.objectContaining({ prefix: k.body.prefix, name: 'n', group_id: g.body.id })]);
+    expect(state.body.usage).toEqual([expect.objectContaining({ group_id: g.body.id, slug: 'a/b', type: 'REQUEST', current_usage: 1 })]);
+    const secret = (k.body.api_key as string).split('.')[1] as string;
+    expect(state.text).not.toContain(secret);
+    expect(state.text).not.toMatch(/hash/i);
+  });
+
+  it('reset forgets groups, keys, counters and deliveries and puts the clock back', async () => {
+    await call('post', '/_mock/clock', { advance_seconds: 3600 });
+    const reset = await call('post', '/_mock/reset');
+    expect(reset.body).toEqual({ ok: true });
+    const state = (await call('get', '/_mock/state')).body;
+    expect([state.groups, state.api_keys, state.usage]).toEqual([[], [], []]);
+    expect((await call('get', '/_mock/webhooks')).body).toEqual({ deliveries: [], dead_letter: [] });
+    expect((await call('get', '/_mock/clock')).body.offset_seconds).toBe(0);
+    // The default keys still work.
+    expect((await request(m.url).get('/v1/gateway/groups').set(auth)).status).toBe(200);
+  });
+
+  it('the clock moves forward by seconds or to an instant, and created_at follows it', async () => {
+    const before = Date.parse((await call('get', '/_mock/clock')).body.now);
+    const moved = await call('post', '/_mock/clock', { advance_seconds: 86_400 });
+    expect(Date.parse(moved.body.now) - before).toBeGreaterThanOrEqual(86_400_000);
+    expect(moved.body.offset_seconds).toBeGreaterThanOrEqual(86_400);
+    const target = new Date(Date.now() + 400 * 86_400_000);
+    target.setUTCHours(0, 0, 0, 0);
+    const jumped = await call('post', '/_mock/clock', { now: target.toISOString() });
+    expect(Math.abs(Date.parse(jumped.body.now) - target.getTime())).toBeLessThan(1000);
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'clocked' }, models: [{ slug: 'a/b' }] });
+    expect(g.body.created_at.slice(0, 10)).toBe(target.toISOString().slice(0, 10));
+  });
+
+  it('refuses a clock move backwards, by zero, or malformed, with 400', async () => {
+    for (const body of [{ now: '2000-01-01T00:00:00Z' }, { advance_seconds: 0 }, { advance_seconds: -5 }, { now: 'tomorrow' }, {}, { advance_seconds: 1, now: '2100-01-01T00:00:00Z' }, { speed: 2 }]) {
+      const res = await call('post', '/_mock/clock', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.message).toBeTruthy();
+    }
+  });
+
+  it('--no-admin turns every /_mock/ route off', async () => {
+    const off = await startMock({ admin: false });
+    try {
+      for (const path of ['/_mock/state', '/_mock/clock', '/_mock/webhooks']) expect((await request(off.url).get(path)).status).toBe(404);
+      expect((await request(off.url).post('/_mock/reset')).status).toBe(404);
+      expect((await request(off.url).get('/v1/gateway/groups').set(auth)).status).toBe(200);
+    } finally {
+      await off.close();
+    }
+  });
+});

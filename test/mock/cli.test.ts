@@ -1,0 +1,130 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseCli, UsageError } from '../../src/cli-options.js';
+import { ConfigError, DEFAULT_CONFIG } from '../../src/config.js';
+
+const run = promisify(execFile);
+const CLI = 'dist/cli.js';
+
+describe('parseCli', () => {
+  it('defaults to 127.0.0.1:4010, admin on, Bearer accepted, strict token policy, embedded keys', () => {
+    const p = parseCli([], {});
+    if (typeof p === 'string') throw new Error(p);
+    expect(p.options).toMatchObject({ port: 4010, host: '127.0.0.1', admin: true, viewScope: 'reads', inference: { allowBearer: true, latencyMs: 0, tokenLimitPolicy: 'strict' } });
+    expect(p.options.config).toBeUndefined();
+  });
+
+  it('reads PORT, HOST and the FGW_ variables; flags win over them', () => {
+    const env = { PORT: '5000', HOST: '0.0.0.0', FGW_WEBHOOK_URL: 'http://127.0.0.1:9/x', FGW_WEBHOOK_SECRET: 's', FGW_REJECT_BEARER: '1', FGW_LATENCY_MS: '20' };
+    const p = parseCli([], env);
+    if (typeof p === 'string') throw new Error(p);
+    expect(p.options).toMatchObject({ port: 5000, host: '0.0.0.0', webhook: { url: 'http://127.0.0.1:9/x', secret: 's' }, inference: { allowBearer: false, latencyMs: 20 } });
+    const q = parseCli(['--port', '6000', '--host', '::1'], env);
+    if (typeof q === 'string') throw new Error(q);
+    expect(q.options).toMatchObject({ port: 6000, host: '::1' });
+  });
+
+  it('--management-key replaces the default keys and keeps the default workspaces', () => {
+    const p = parseCli(['--management-key', 'k1', '--management-key', 'k2:workspace-b:view'], {});
+    if (typeof p === 'string') throw new Error(p);
+    expect(p.options.config?.management_keys).toEqual([
+      { key: 'k1', workspace: 'workspace-a', scope: 'management' },
+      { key: 'k2', workspace: 'workspace-b', scope: 'view' },
+    ]);
+    expect(p.options.config?.workspaces).toEqual(DEFAULT_CONFIG.workspaces);
+  });
+
+  it('--config loads a file; scenarios/example-config.json is valid', () => {
+    const p = parseCli(['--config', 'scenarios/example-config.json'], {});
+    if (typeof p === 'string') throw new Error(p);
+    expect(p.options.config?.management_keys.map((k) => k.key)).toContain('acme-admin-key');
+  });
+
+  it.each([
+    [['--port', 'abc'], UsageError, /--port must be an integer/],
+    [['--port', '70000'], UsageError, /--port/],
+    [['--bogus'], UsageError, /bogus/],
+    [['--view-scope', 'all'], UsageError, /--view-scope/],
+    [['--token-limit-policy', 'lenient'], UsageError, /--token-limit-policy/],
+    [['--webhook-url', 'ftp://x'], UsageError, /--webhook-url/],
+    [['--management-key', 'k:ws:admin'], ConfigError, /--management-key/],
+    [['--config', '/nonexistent.json'], ConfigError, /cannot read config file/],
+  ])('refuses %j with a message that says what is wrong', (argv, type, message) => {
+    expect(() => parseCli(argv as string[], {})).toThrow(type as never);
+    expect(() => parseCli(argv as string[], {})).toThrow(message as RegExp);
+  });
+
+  it.each([
+    [{ management_keys: [] }, /"management_keys" must be a non-empty array/],
+    [{ management_keys: [{ key: 'k', workspace: 'w', scope: 'root' }] }, /management_keys\[0\].scope/],
+    [{ management_keys: [{ key: 'k', workspace: 'w' }], extra: 1 }, /unknown field "extra"/],
+    [{ workspaces: [{ id: 'w', onboarded: 'yes' }], management_keys: [{ key: 'k', workspace: 'w' }] }, /workspaces\[0\].onboarded/],
+  ])('a bad config file is refused precisely: %j', (config, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'fgw-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify(config));
+    expect(() => parseCli(['--config', file], {})).toThrow(message);
+  });
+});
+
+describe('the frontier-gateway-mock binary', () => {
+  it('--help explains the flags and the default keys', async () => {
+    const { stdout } = await run(process.execPath, [CLI, '--help']);
+    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', 'mock-management-key', 'mock-not-onboarded-key']) expect(stdout).toContain(s);
+  });
+
+  it('a bad flag exits 2 with the reason on stderr', async () => {
+    const err = await run(process.execPath, [CLI, '--port', 'x']).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toContain('--port must be an integer');
+  });
+
+  it('starts, prints the banner with the keys, serves, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [CLI, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m && out.includes('mock-not-onboarded-key')) resolve(m[1] as string);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(out).toContain('mock-view-key');
+    const res = await fetch(`${url}/v1/gateway/groups`, { headers: { Authorization: 'Api-Key mock-management-key' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('a port in use exits 1 and says so', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const err = await run(process.execPath, [CLI, '--port', String(port)]).catch((e: { code: number; stderr: string }) => e);
+    blocker.close();
+    expect(err).toMatchObject({ code: 1 });
+    expect((err as { stderr: string }).stderr).toContain('already in use');
+  });
+
+  it("is importable by its package name: startMock gives { url, reset(), close() } on a free port", async () => {
+    const script = `
+      import { startMock } from 'frontier-gateway-mock';
+      const m = await startMock();
+      const r = await fetch(m.url + '/v1/gateway/groups', { headers: { Authorization: 'Api-Key mock-management-key' } });
+      m.reset();
+      await m.close();
+      console.log(JSON.stringify({ url: m.url, status: r.status, reset: typeof m.reset }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    const result = JSON.parse(stdout);
+    expect(result.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(result).toMatchObject({ status: 200, reset: 'function' });
+  });
+});

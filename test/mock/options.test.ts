@@ -1,0 +1,179 @@
+import OpenAI from 'openai';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CREATE_NEGATIVES } from '../conformance/support/negative-cases.js';
+import { startMock, type RunningMock, type MockOptions } from '../../src/index.js';
+
+const auth = { Authorization: 'Api-Key mock-management-key' };
+const running: RunningMock[] = [];
+afterEach(async () => {
+  for (const m of running.splice(0)) await m.close();
+});
+async function mock(options: MockOptions = {}) {
+  const m = await startMock(options);
+  running.push(m);
+  return m;
+}
+async function groupWithKey(m: RunningMock, models: unknown[], hierarchy?: object) {
+  const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `e-${Math.random()}` }, models, ...(hierarchy ? { hierarchy } : {}) });
+  expect(g.status, g.text).toBe(200);
+  const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({});
+  return { group: g.body, key: k.body.api_key as string };
+}
+const say = (words: number) => Array.from({ length: words }, (_, i) => `w${i}`).join(' ');
+
+describe('400 messages name the field', () => {
+  it.each(CREATE_NEGATIVES.map((c) => [c.rule, c] as const))('%s', async (_rule, c) => {
+    const m = running[0] ?? (await mock());
+    const res = await request(m.url).post('/v1/gateway/groups').set(auth).send(c.body('acme/m', `neg-${Math.random()}`) as object);
+    expect(res.status).toBe(400);
+    expect(res.body.error.type).toBe('invalid_request_error');
+    expect(`${res.body.error.message} ${res.body.error.param}`).toContain(c.field);
+  });
+
+  it('unknown fields are refused rather than silently ignored', async () => {
+    const m = await mock();
+    const res = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b', rate_limit: [] }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe('models[0].rate_limit is not a known field of models[0].');
+  });
+
+  it('the cascade refusal carries the exact documented message and a detail naming the limits', async () => {
+    const m = await mock();
+    const root = await groupWithKey(m, [{ slug: 'a/b', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 100 }] }], { limit_enforcement: 'CASCADING' });
+    const res = await request(m.url)
+      .post('/v1/gateway/groups')
+      .set(auth)
+      .send({ metadata: { external_entity_id: 'child' }, models: [{ slug: 'a/b', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 200 }] }], hierarchy: { parent_group_id: root.group.id } });
+    expect(res.body.error.message).toBe('Child group exceeds parent group limit.');
+    expect(res.body.error.detail).toBe(`a/b TOKEN/MINUTE: 200 is above 100 set by ancestor ${root.group.id}.`);
+  });
+
+  it('a cursor of another list is refused', async () => {
+    const m = await mock();
+    const { group } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    for (let i = 0; i < 2; i++) await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `more-${i}` }, models: [{ slug: 'a/b' }] });
+    const page = await request(m.url).get('/v1/gateway/groups?limit=1').set(auth);
+    const res = await request(m.url).get(`/v1/gateway/groups/${group.id}/api_keys`).query({ cursor: page.body.pagination.cursor }).set(auth);
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe('cursor');
+  });
+});
+
+describe('inference options', () => {
+  it('Bearer is accepted by default; with allowBearer false only Api-Key works (401 for Bearer)', async () => {
+    const strict = await mock({ inference: { allowBearer: false } });
+    const { key } = await groupWithKey(strict, [{ slug: 'a/b' }]);
+    const body = { model: 'a/b', messages: [{ role: 'user', content: 'x' }] };
+    const bearer = await request(strict.url).post('/v1/chat/completions').set('Authorization', `Bearer ${key}`).send(body);
+    expect(bearer.status).toBe(401);
+    expect(bearer.body.error.code).toBe('bearer_not_accepted');
+    expect((await request(strict.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${key}`).send(body)).status).toBe(200);
+    await expect(new OpenAI({ baseURL: `${strict.url}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create(body as never)).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it('max_tokens and max_completion_tokens cut the reply and report finish_reason length', async () => {
+    const m = await mock();
+    const { key } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    const client = new OpenAI({ baseURL: `${m.url}/v1`, apiKey: key, maxRetries: 0 });
+    const full = await client.chat.completions.create({ model: 'a/b', messages: [{ role: 'user', content: 'one two three four' }] });
+    expect(full.choices[0]?.message.content).toBe('Echo: one two three four');
+    expect(full.usage).toEqual(expect.objectContaining({ prompt_tokens: 3 + 3 + 4, completion_tokens: 6, total_tokens: 16 }));
+    const cut = await client.chat.completions.create({ model: 'a/b', messages: [{ role: 'user', content: 'one two three four' }], max_tokens: 3 });
+    expect(cut.choices[0]).toMatchObject({ message: { content: 'Echo: one' }, finish_reason: 'length' });
+    const cut2 = await client.chat.completions.create({ model: 'a/b', messages: [{ role: 'user', content: 'one two three four' }], max_completion_tokens: 4 });
+    expect(cut2.choices[0]?.message.content).toBe('Echo: one two');
+    const streamed = await client.chat.completions.create({ model: 'a/b', messages: [{ role: 'user', content: 'one two three four' }], stream: true });
+    let text = '';
+    for await (const chunk of streamed) text += chunk.choices[0]?.delta?.content ?? '';
+    expect(text).toBe(full.choices[0]?.message.content);
+  });
+
+  it('the raw stream ends with data: [DONE] and carries a usage chunk only when asked', async () => {
+    const m = await mock();
+    const { key } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    const raw = (opts: object) =>
+      request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${key}`).buffer(true).parse((res, cb) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => cb(null, text));
+      }).send({ model: 'a/b', messages: [{ role: 'user', content: 'hi' }], stream: true, ...opts });
+    const withUsage = await raw({ stream_options: { include_usage: true } });
+    expect(withUsage.headers['content-type']).toMatch(/^text\/event-stream/);
+    const events = (withUsage.body as string).trim().split('\n\n');
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const usageChunk = JSON.parse((events.at(-2) as string).slice(6));
+    expect(usageChunk).toMatchObject({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 } });
+    const without = (await raw({})).body as string;
+    expect(without).not.toContain('"usage":{');
+  });
+
+  it('TOKEN policy: strict refuses the crossing request, overshoot admits it and refuses the next', async () => {
+    // "Hello" -> prompt 3+3+1 = 7, reply "Echo: Hello" = 3, total 10 tokens a request.
+    const body = { model: 'a/b', messages: [{ role: 'user', content: 'Hello' }] };
+    const models = [{ slug: 'a/b', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 25 }] }];
+    for (const [policy, expected] of [
+      ['strict', [200, 200, 429]],
+      ['overshoot', [200, 200, 200, 429]],
+    ] as const) {
+      const m = await mock({ inference: { tokenLimitPolicy: policy } });
+      const { key } = await groupWithKey(m, models);
+      const codes = [];
+      for (let i = 0; i < expected.length; i++) codes.push((await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${key}`).send(body)).status);
+      expect(codes, policy).toEqual(expected);
+    }
+  });
+
+  it('CASCADING worked example in tokens: after finance spends its 70, engineering is refused after 30', async () => {
+    const m = await mock();
+    const tpm = (n: number) => [{ slug: 'a/b', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: n }] }];
+    const org = await groupWithKey(m, tpm(100), { limit_enforcement: 'CASCADING' });
+    const finance = await groupWithKey(m, tpm(70), { parent_group_id: org.group.id });
+    const engineering = await groupWithKey(m, tpm(70), { parent_group_id: org.group.id });
+    const send = (key: string, words: number) =>
+      request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: say(words) }] });
+    // words w -> prompt 6 + w, reply 2 + w: total 8 + 2w. 31 words = 70 tokens.
+    const f = await send(finance.key, 31);
+    expect(f.body.usage.total_tokens).toBe(70);
+    const e1 = await send(engineering.key, 11); // 30 tokens: the org's last 30
+    expect(e1.status).toBe(200);
+    const e2 = await send(engineering.key, 1); // 10 more: the org is exhausted though engineering has 40 left
+    expect(e2.status).toBe(429);
+    expect(e2.body.error.message).toContain(org.group.id);
+    expect(Number(e2.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('latencyMs delays completions', async () => {
+    const m = await mock({ inference: { latencyMs: 150 } });
+    const { key } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    const t0 = performance.now();
+    await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(145);
+  });
+});
+
+describe('who may call', () => {
+  it('viewScope list-only: view keys may list groups and nothing else', async () => {
+    const m = await mock({ viewScope: 'list-only' });
+    const { group } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    const view = { Authorization: 'Api-Key mock-view-key' };
+    expect((await request(m.url).get('/v1/gateway/groups').set(view)).status).toBe(200);
+    expect((await request(m.url).get(`/v1/gateway/groups/${group.id}`).set(view)).status).toBe(403);
+    expect((await request(m.url).get(`/v1/gateway/groups/${group.id}/api_keys`).set(view)).status).toBe(403);
+  });
+
+  it('a config replaces the default keys', async () => {
+    const m = await mock({
+      config: {
+        workspaces: [{ id: 'mine', onboarded: true }],
+        management_keys: [
+          { key: 'my-key', workspace: 'mine', scope: 'management' },
+          { key: 'my-reader', workspace: 'mine', scope: 'view' },
+        ],
+      },
+    });
+    expect((await request(m.url).get('/v1/gateway/groups').set('Authorization', 'Api-Key my-key')).status).toBe(200);
+    expect((await request(m.url).post('/v1/gateway/groups').set('Authorization', 'Api-Key my-reader').send({ metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b' }] })).status).toBe(403);
+    expect((await request(m.url).get('/v1/gateway/groups').set(auth)).status).toBe(401);
+  });
+});
