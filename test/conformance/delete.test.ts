@@ -42,9 +42,12 @@ describe('DELETE removes the whole subtree and revokes its keys', () => {
       const listed = await h.api.get('/v1/gateway/groups', { query: { external_entity_id: g.metadata.external_entity_id } });
       expect(listed.body.items).toEqual([]);
     }
-    const again = await h.group({ external_entity_id: child.metadata.external_entity_id });
-    expect(again.id).not.toBe(child.id);
-    expect(again.metadata.external_entity_id).toBe(child.metadata.external_entity_id);
+    // Both the deleted group's and its descendant's external ids are free again.
+    for (const g of [root, child]) {
+      const again = await h.group({ external_entity_id: g.metadata.external_entity_id });
+      expect(again.id).not.toBe(g.id);
+      expect(again.metadata.external_entity_id).toBe(g.metadata.external_entity_id);
+    }
   });
 
   rule('keys of the subtree stop authenticating', ['inference'], async (h) => {

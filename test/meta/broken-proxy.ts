@@ -1,0 +1,283 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startMock, type RunningMock } from '../../src/index.js';
+
+/**
+ * A deliberately broken Frontier Gateway: the real mock behind a small proxy that
+ * breaks one documented rule, by rewriting a request, a response, or the mock itself.
+ * The meta tests run the conformance suite against it and check the break is caught.
+ */
+
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ProxiedResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed when JSON; rewrite it in place or replace it. */
+  json: any;
+  text: string;
+}
+
+export interface Breakage {
+  /** Changes the mock itself (for rules a proxy cannot break from outside). */
+  server?: (m: RunningMock) => void;
+  request?: (r: ProxiedRequest) => void;
+  response?: (r: ProxiedResponse, req: ProxiedRequest) => void;
+}
+
+export interface BrokenGateway {
+  url: string;
+  close(): Promise<void>;
+}
+
+const HOP = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
+
+export async function startBroken(breakage: Breakage): Promise<BrokenGateway> {
+  const mock = await startMock();
+  breakage.server?.(mock);
+  const server: Server = createServer(async (incoming: IncomingMessage, out) => {
+    const chunks: Buffer[] = [];
+    for await (const c of incoming) chunks.push(c as Buffer);
+    const req: ProxiedRequest = {
+      method: incoming.method ?? 'GET',
+      path: incoming.url ?? '/',
+      headers: Object.fromEntries(Object.entries(incoming.headers).filter(([k]) => !HOP.has(k)).map(([k, v]) => [k, String(v)])),
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    breakage.request?.(req);
+    try {
+      const upstream = await fetch(`${mock.url}${req.path}`, {
+        method: req.method,
+        headers: req.headers,
+        ...(req.body && req.method !== 'GET' && req.method !== 'HEAD' ? { body: req.body } : {}),
+      });
+      const text = await upstream.text();
+      const headers = Object.fromEntries([...upstream.headers].filter(([k]) => !HOP.has(k) && k !== 'content-encoding'));
+      const res: ProxiedResponse = { status: upstream.status, headers, text, json: undefined };
+      if ((headers['content-type'] ?? '').includes('application/json') && text) res.json = JSON.parse(text);
+      breakage.response?.(res, req);
+      const body = res.json !== undefined ? JSON.stringify(res.json) : res.text;
+      out.writeHead(res.status, res.headers);
+      out.end(body);
+    } catch (e) {
+      out.writeHead(502, { 'content-type': 'application/json' });
+      out.end(JSON.stringify({ error: { message: `proxy: ${(e as Error).message}`, type: 'api_error' } }));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await mock.close();
+    },
+  };
+}
+
+const groupsIn = (json: any): any[] => (json?.items ? json.items : json?.effective_models ? [json] : []);
+
+/** The catalogue of breakages, each named after the rule it breaks. */
+export const BREAKAGES: Record<string, Breakage> = {
+  honest: {},
+
+  'PATCH merges models instead of replacing the set': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      const original = gw.updateGroup.bind(gw);
+      gw.updateGroup = (ws, id, input) => {
+        if (input.models !== undefined) {
+          const current = gw.getGroup(ws, id).models;
+          const incoming = new Set(input.models.map((x) => x.slug));
+          input = { ...input, models: [...current.filter((x) => !incoming.has(x.slug)), ...input.models] };
+        }
+        return original(ws, id, input);
+      };
+    },
+  },
+
+  'source_group always names the group itself': {
+    response: (r) => {
+      for (const g of groupsIn(r.json)) {
+        for (const m of g.effective_models ?? []) for (const l of [...m.rate_limits, ...m.usage_limits]) l.source_group = g.id;
+      }
+    },
+  },
+
+  'DELETE leaves descendants alive': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      const original = gw.deleteGroup.bind(gw);
+      gw.deleteGroup = (ws, id) => {
+        const g = gw.state.groups.get(id);
+        const children = g ? [...g.children] : [];
+        g?.children.clear();
+        const out = original(ws, id);
+        for (const c of children) {
+          const child = gw.state.groups.get(c);
+          if (child) child.parentId = null;
+        }
+        return out;
+      };
+    },
+  },
+
+  'DELETE keeps the external id taken': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      const original = gw.deleteGroup.bind(gw);
+      gw.deleteGroup = (ws, id) => {
+        const out = original(ws, id);
+        gw.state.externalIds.set(`${ws}\u0000${out.metadata.external_entity_id}`, id);
+        return out;
+      };
+    },
+  },
+
+  'CASCADING updates skip the ancestor and descendant check': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      const original = gw.updateGroup.bind(gw);
+      gw.updateGroup = (ws, id, input) => {
+        const g = gw.state.groups.get(id);
+        const mode = g?.mode;
+        if (g) g.mode = 'INDEPENDENT';
+        try {
+          return original(ws, id, input);
+        } finally {
+          if (g && mode) g.mode = mode;
+        }
+      };
+    },
+  },
+
+  'view-scope keys may write': {
+    request: (r) => {
+      if (r.method !== 'GET' && r.headers.authorization?.includes('mock-view-key')) r.headers.authorization = 'Api-Key mock-management-key';
+    },
+  },
+
+  'workspaces that are not onboarded are let in': {
+    server: (m) => {
+      const ws = m.mock.state.workspaces.get('workspace-c');
+      if (ws) ws.onboarded = true;
+    },
+  },
+
+  'a group of another workspace answers 404 instead of 403': {
+    response: (r) => {
+      if (r.status === 403 && r.json?.error?.code === 'group_in_other_workspace') r.status = 404;
+    },
+  },
+
+  'pagination stops after the first full page': {
+    response: (r) => {
+      if (r.json?.pagination?.has_more) r.json.pagination = { has_more: false, cursor: null };
+    },
+  },
+
+  'a revoked key keeps working for inference': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      const original = gw.revokeKey.bind(gw);
+      gw.revokeKey = (ws, groupId, prefix) => {
+        const key = gw.state.keys.get(prefix);
+        const out = original(ws, groupId, prefix);
+        if (key) gw.state.keys.set(prefix, key);
+        return out;
+      };
+    },
+  },
+
+  'the secret is shown again on get and list': (() => {
+    const minted = new Map<string, string>();
+    return {
+      response: (r: ProxiedResponse, req: ProxiedRequest) => {
+        if (req.method === 'POST' && r.json?.api_key) minted.set(r.json.prefix, r.json.api_key);
+        const keys = r.json?.items ?? (r.json?.prefix && req.method === 'GET' ? [r.json] : []);
+        for (const k of keys) if (minted.has(k.prefix)) k.api_key = minted.get(k.prefix);
+      },
+    };
+  })(),
+
+  'rate and usage limits are never enforced': {
+    server: (m) => {
+      m.mock.meter.admit = () => ({ ok: true });
+    },
+  },
+
+  '429 without Retry-After': {
+    response: (r) => {
+      if (r.status === 429) delete r.headers['retry-after'];
+    },
+  },
+
+  'usage counters never move': {
+    response: (r, req) => {
+      if (req.path.includes('/usage') && r.json?.usage) {
+        for (const entries of Object.values(r.json.usage) as any[]) for (const e of entries) Object.assign(e, { current_usage: null, reset_at: null });
+      }
+    },
+  },
+
+  'create answers 201 instead of the documented 200': {
+    response: (r, req) => {
+      if (req.method === 'POST' && req.path.split('?')[0] === '/v1/gateway/groups' && r.status === 200) r.status = 201;
+    },
+  },
+
+  'responses lose their request id': {
+    response: (r) => {
+      delete r.headers['x-request-id'];
+    },
+  },
+
+  'webhooks are signed with the wrong secret': {
+    server: (m) => {
+      for (const ws of m.mock.state.workspaces.values()) ws.webhookSecret = 'not-the-configured-secret';
+    },
+  },
+
+  'a child may be created above its CASCADING parent': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      const original = gw.createGroup.bind(gw);
+      gw.createGroup = (ws, input) => {
+        const parent = input.hierarchy?.parent_group_id ? gw.state.groups.get(input.hierarchy.parent_group_id) : undefined;
+        if (!parent || parent.mode !== 'CASCADING') return original(ws, input);
+        const saved = parent.models;
+        parent.models = [];
+        try {
+          return original(ws, input);
+        } finally {
+          parent.models = saved;
+        }
+      };
+    },
+  },
+
+  'an invalid threshold is accepted': {
+    request: (r) => {
+      if (r.method === 'POST' && r.body.includes('"threshold":0')) r.body = r.body.replace(/"threshold":0/g, '"threshold":1');
+    },
+  },
+
+  'the INDEPENDENT inherited limit is shared with the parent': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      const original = gw.admit.bind(gw);
+      gw.admit = (group, slug, tokens) => {
+        if (group.mode === 'INDEPENDENT' && group.parentId) {
+          const parent = gw.state.groups.get(group.parentId);
+          if (parent && !group.models.find((x) => x.slug === slug)?.rate_limits.length) return original(parent, slug, tokens);
+        }
+        return original(group, slug, tokens);
+      };
+    },
+  },
+};

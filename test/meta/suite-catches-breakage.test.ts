@@ -1,0 +1,95 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { createRequire } from 'node:module';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BREAKAGES, startBroken, type BrokenGateway } from './broken-proxy.js';
+
+/**
+ * The conformance suite is proven to fail: for each deliberately broken gateway, the
+ * suite (run as a user would, in its own vitest, against the proxy's URL) must report the
+ * named rules as failed; against the honest proxy it must pass everything.
+ */
+
+const run = promisify(execFile);
+const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'fgw-meta-'));
+const open: BrokenGateway[] = [];
+afterAll(async () => {
+  for (const g of open) await g.close();
+});
+
+interface Outcome {
+  failed: string[];
+  passed: string[];
+  skipped: string[];
+}
+
+async function suiteAgainst(breakage: string, files: string[]): Promise<Outcome> {
+  const gw = await startBroken(BREAKAGES[breakage]!);
+  open.push(gw);
+  const report = join(dir, `${breakage.replace(/\W+/g, '-')}.json`);
+  await run(process.execPath, [VITEST, 'run', '--config', 'vitest.conformance.config.ts', '--reporter=json', `--outputFile=${report}`, ...files], {
+    env: {
+      ...process.env,
+      FGW_BASE_URL: gw.url,
+      FGW_API_KEY: 'mock-management-key',
+      FGW_VIEW_KEY: 'mock-view-key',
+      FGW_OTHER_WORKSPACE_KEY: 'mock-other-workspace-key',
+      FGW_NOT_ONBOARDED_KEY: 'mock-not-onboarded-key',
+      FGW_CAPABILITIES: 'mock-admin',
+      FGW_RUN_ID: `meta-${Math.random().toString(36).slice(2, 8)}`,
+    },
+    maxBuffer: 64 * 1024 * 1024,
+  }).catch((e: { code?: number }) => {
+    // vitest exits 1 when tests fail: that is the point here.
+    if (e.code !== 1) throw e;
+  });
+  const json = JSON.parse(readFileSync(report, 'utf8')) as { testResults: { assertionResults: { title: string; status: string }[] }[] };
+  const all = json.testResults.flatMap((f) => f.assertionResults);
+  const by = (status: string) => all.filter((a) => a.status === status).map((a) => a.title);
+  return { failed: by('failed'), passed: by('passed'), skipped: [...by('skipped'), ...by('pending')] };
+}
+
+const C = 'test/conformance/';
+/** Each breakage, the files that exercise its rule, and tests that must fail (by title substring). */
+const CASES: [string, string[], string[]][] = [
+  ['PATCH merges models instead of replacing the set', ['patch'], ['models replaces the whole set', '"models": [] clears every model']],
+  ['source_group always names the group itself', ['hierarchy'], ['INDEPENDENT worked example', 'CASCADING worked example']],
+  ['DELETE leaves descendants alive', ['delete'], ['every group of the subtree is 404']],
+  ['DELETE keeps the external id taken', ['delete'], ['external ids can be used again']],
+  ['CASCADING updates skip the ancestor and descendant check', ['cascade'], ['raising a descendant past an ancestor', 'lowering an ancestor below']],
+  ['a child may be created above its CASCADING parent', ['cascade'], ['creating a child above its parent']],
+  ['view-scope keys may write', ['auth'], ['view-scope key may read but not write']],
+  ['workspaces that are not onboarded are let in', ['auth'], ['not onboarded gets 403']],
+  ['a group of another workspace answers 404 instead of 403', ['auth'], ['another workspace is 403']],
+  ['pagination stops after the first full page', ['pagination'], ['draining keys with small limits', 'draining groups with a small limit']],
+  ['a revoked key keeps working for inference', ['keys'], ['a revoked key is refused by inference']],
+  ['the secret is shown again on get and list', ['keys'], ['list and get never show the secret']],
+  ['rate and usage limits are never enforced', ['inference'], ['admit exactly K', 'siblings share the ancestor pool', 'daily usage limit gives 429']],
+  ['the INDEPENDENT inherited limit is shared with the parent', ['inference'], ['metered per group']],
+  ['429 without Retry-After', ['inference'], ['RateLimitError with Retry-After']],
+  ['usage counters never move', ['inference'], ['usage shows the counters move', 'TOKEN usage counts prompt plus completion']],
+  ['webhooks are signed with the wrong secret', ['inference'], ['one signed API_BILLING_USAGE event']],
+  ['create answers 201 instead of the documented 200', ['lifecycle'], ['seed quick-start and lifecycle']],
+  ['responses lose their request id', ['responses'], ['carry X-Request-Id']],
+  ['an invalid threshold is accepted', ['field-rules'], ['threshold is at least 1']],
+];
+
+describe('the conformance suite catches a broken gateway', () => {
+  it('passes everything against an honest proxy (the control)', async () => {
+    const outcome = await suiteAgainst('honest', CASES.flatMap(([, files]) => files).filter((f, i, a) => a.indexOf(f) === i).map((f) => `${C}${f}.test.ts`));
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.skipped).toEqual([]);
+    expect(outcome.passed.length).toBeGreaterThan(90);
+  }, 180_000);
+
+  it.concurrent.each(CASES)('%s', async (breakage, files, mustFail) => {
+    const outcome = await suiteAgainst(breakage, files.map((f) => `${C}${f}.test.ts`));
+    for (const title of mustFail) {
+      expect(outcome.failed.filter((t) => t.includes(title)), `"${title}" should fail; failed: ${JSON.stringify(outcome.failed)}`).not.toHaveLength(0);
+    }
+  }, 180_000);
+});
