@@ -48,8 +48,10 @@ export interface MockOptions {
   };
   /** How the "view scope" wording is read (default `reads`). */
   viewScope?: ViewScopeReading;
-  /** One line per request and per internal error (default: nothing). */
+  /** One line per request (default: nothing). Never includes headers, so never a key. */
   log?: (line: string) => void;
+  /** Internal errors, which are bugs of the mock (default: standard error). */
+  logError?: (line: string) => void;
 }
 
 export interface Mock extends MockServices {
@@ -110,6 +112,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     },
   };
   const log = options.log ?? (() => {});
+  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const auth = new WorkspaceAuth(config.management_keys, options.viewScope ?? 'reads');
   const allowBearer = options.inference?.allowBearer !== false;
 
@@ -163,11 +166,11 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
         res.status(result.status ?? 200).json(result.body);
       } catch (err) {
         if (res.headersSent) {
-          log(`error after the response started: ${(err as Error).message}`);
+          logError(`error after the response started: ${(err as Error).message}`);
           res.end();
           return;
         }
-        sendError(res, err, log);
+        sendError(res, err, logError);
       }
     });
   }
@@ -184,7 +187,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     }
     res.status(404).json(errorBody('not_found_error', `No route for ${req.method} ${req.path}.`, 'route_not_found'));
   });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => sendError(res, err, log));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => sendError(res, err, logError));
 
   return {
     app,

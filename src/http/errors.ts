@@ -24,8 +24,8 @@ export function errorBody(type: string, message: string, code: string | null = n
   return { error: { message, type, code, param } };
 }
 
-/** Sends `err` as JSON; anything that is not a GatewayError is a 500 and is logged. */
-export function sendError(res: Response, err: unknown, log: (line: string) => void): void {
+/** Sends `err` as JSON; anything that is not a GatewayError or a client error is a 500 and is logged. */
+export function sendError(res: Response, err: unknown, logError: (line: string) => void): void {
   if (err instanceof GatewayError) {
     const { status, type } = MAPPING[err.kind];
     const body = errorBody(type, err.message, err.code, err.param);
@@ -39,7 +39,7 @@ export function sendError(res: Response, err: unknown, log: (line: string) => vo
     res.status(wire.status).json(errorBody('invalid_request_error', wire.message, wire.code));
     return;
   }
-  log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  logError(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   res.status(500).json(errorBody('api_error', 'The mock hit an internal error; see its log.', 'internal_error'));
 }
 
@@ -50,6 +50,10 @@ function httpErrorOf(err: unknown): { status: number; message: string; code: str
   if (e?.type === 'entity.too.large') return { status: 413, message: 'The request body is too large (limit 1 MB).', code: 'body_too_large' };
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return { status: 400, message: `The request body encoding is not supported: ${e.message}`, code: 'unsupported_encoding' };
+  }
+  // Express's own client errors, e.g. a path segment that is not valid percent-encoding.
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { status: 400, message: `The request is malformed: ${e.message ?? 'bad request'}.`, code: 'malformed_request' };
   }
   return undefined;
 }

@@ -112,11 +112,18 @@ export function describeAjvError(e: ErrorObject): { message: string; param: stri
       return { message: `${at} is malformed${desc ? `: ${desc.replace(/\.$/, '')}` : ''}.`, param: at };
     }
     case 'type':
-      return { message: `${at || 'The request body'} must be ${String(p.type).replace(',', ' or ')}.`, param: at || null };
+      return { message: `${at || 'The request body'} must be ${String(p.type).split(',').map(article).join(' or ')}.`, param: at || null };
+    case 'minLength':
+    case 'maxLength':
+      return { message: `${at} must be at ${e.keyword === 'minLength' ? 'least' : 'most'} ${String(p.limit)} character${p.limit === 1 ? '' : 's'} long.`, param: at };
+    case 'minItems':
+      return { message: `${at} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}.`, param: at };
     default:
       return { message: `${at || 'The request body'} ${e.message ?? 'is invalid'}.`, param: at || null };
   }
 }
+
+const article = (type: string) => (type === 'null' ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`);
 
 function fieldError(errors: ErrorObject[] | null | undefined) {
   const first = errors?.[0];

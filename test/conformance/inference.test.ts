@@ -55,10 +55,11 @@ describe('Inference through the OpenAI SDK', () => {
     expect(usage?.total_tokens).toBe((usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0));
   });
 
-  rule('an unknown key surfaces as AuthenticationError (401)', ['inference'], async (h) => {
-    await expect(client(h, 'sky_000000000000.notarealsecretnotarealsecretnotareal').chat.completions.create({ model: h.slug(), messages: hello })).rejects.toBeInstanceOf(
-      OpenAI.AuthenticationError,
-    );
+  rule('an unknown key surfaces as AuthenticationError (401), on completions and on models', ['inference'], async (h) => {
+    const stranger = client(h, 'sky_000000000000.notarealsecretnotarealsecretnotareal');
+    await expect(stranger.chat.completions.create({ model: h.slug(), messages: hello })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(stranger.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((await h.inference.get('/v1/models', { key: null })).status).toBe(401);
   });
 
   rule('the Api-Key scheme is accepted for federated keys', ['inference'], async (h) => {

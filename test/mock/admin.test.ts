@@ -64,6 +64,20 @@ describe('/_mock/ admin routes', () => {
     expect(g.body.created_at.slice(0, 10)).toBe(target.toISOString().slice(0, 10));
   });
 
+  it('billing event timestamps and usage reset_at follow the mock clock', async () => {
+    await call('post', '/_mock/reset');
+    const target = Date.UTC(2031, 0, 15, 23, 59, 0);
+    await call('post', '/_mock/clock', { now: new Date(target).toISOString() });
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'ts' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
+    const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({});
+    const chat = await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    expect(Math.abs(chat.body.created * 1000 - target)).toBeLessThan(5000);
+    const event = (await call('get', '/_mock/webhooks')).body.deliveries[0].payload.data.events[0];
+    expect(Math.abs(Date.parse(event.timestamp) - target)).toBeLessThan(5000);
+    const usage = await request(m.url).get(`/v1/gateway/groups/${g.body.id}/usage`).set(auth);
+    expect(usage.body.usage['a/b'][0].reset_at).toBe('2031-01-16T00:00:00Z');
+  });
+
   it('refuses a clock move backwards, by zero, or malformed, with 400', async () => {
     for (const body of [{ now: '2000-01-01T00:00:00Z' }, { advance_seconds: 0 }, { advance_seconds: -5 }, { now: 'tomorrow' }, {}, { advance_seconds: 1, now: '2100-01-01T00:00:00Z' }, { speed: 2 }]) {
       const res = await call('post', '/_mock/clock', body);

@@ -60,6 +60,50 @@ describe('400 messages name the field', () => {
   });
 });
 
+describe('hostile input is a 4xx with a message, never a 5xx', () => {
+  it.each([
+    ['get', '/v1/gateway/groups/%ZZ', undefined, undefined],
+    ['get', '/v1/gateway/groups/abc/api_keys/%E0%A4%A', undefined, undefined],
+    ['get', '/v1/gateway/groups?limit=1&limit=2', undefined, undefined],
+    ['get', '/v1/gateway/groups?cursor=a&cursor=b', undefined, undefined],
+    ['get', '/v1/gateway/groups?external_entity_id=', undefined, undefined],
+    ['post', '/v1/gateway/groups', '[]', 'application/json'],
+    ['post', '/v1/gateway/groups', 'null', 'application/json'],
+    ['post', '/v1/gateway/groups', '"text"', 'application/json'],
+    ['post', '/v1/gateway/groups', 'hello', 'text/plain'],
+    ['post', '/v1/gateway/groups', `{"metadata": ${'['.repeat(5000)}`, 'application/json'],
+    ['patch', '/v1/gateway/groups/whatever', '{"models": {}}', 'application/json'],
+  ] as const)('%s %s %s', async (method, path, body, type) => {
+    const m = running[0] ?? (await mock());
+    let req = request(m.url)[method](path).set(auth);
+    if (body !== undefined) req = req.set('Content-Type', type as string).send(body);
+    const res = await req;
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.body.error.message.length).toBeGreaterThan(10);
+  });
+
+  it('a too-long or wrongly typed key name is 400 naming the field', async () => {
+    const m = await mock();
+    const { group } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    for (const name of ['n'.repeat(256), 42, ['a']]) {
+      const res = await request(m.url).post(`/v1/gateway/groups/${group.id}/api_keys`).set(auth).send({ name });
+      expect(res.status).toBe(400);
+      expect(res.body.error.param).toBe('name');
+    }
+    const extra = await request(m.url).post(`/v1/gateway/groups/${group.id}/api_keys`).set(auth).send({ name: 'ok', scopes: ['x'] });
+    expect(extra.status).toBe(400);
+  });
+
+  it('messages read as plain words', async () => {
+    const m = await mock();
+    const res = await request(m.url).get('/v1/gateway/groups?limit=abc').set(auth);
+    expect(res.body.error.message).toBe('limit must be an integer.');
+    const empty = await request(m.url).get('/v1/gateway/groups?external_entity_id=').set(auth);
+    expect(empty.body.error.message).toBe('external_entity_id must be at least 1 character long.');
+  });
+});
+
 describe('inference options', () => {
   it('Bearer is accepted by default; with allowBearer false only Api-Key works (401 for Bearer)', async () => {
     const strict = await mock({ inference: { allowBearer: false } });
@@ -141,6 +185,25 @@ describe('inference options', () => {
     expect(e2.status).toBe(429);
     expect(e2.body.error.message).toContain(org.group.id);
     expect(Number(e2.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('INDEPENDENT worked example in tokens (free-tier 100, john inherits, sally 120; raising the root raises john)', async () => {
+    const m = await mock();
+    const tpm = (n: number) => [{ slug: 'a/b', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: n }] }];
+    const freeTier = await groupWithKey(m, tpm(100));
+    const john = await groupWithKey(m, [{ slug: 'a/b' }], { parent_group_id: freeTier.group.id });
+    const sally = await groupWithKey(m, tpm(120), { parent_group_id: freeTier.group.id });
+    const send = (key: string, words: number) =>
+      request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: say(words) }] });
+    // words w -> 8 + 2w tokens: 46 words = 100, 56 words = 120, 21 words = 50.
+    expect((await send(freeTier.key, 46)).status).toBe(200);
+    expect((await send(john.key, 46)).status).toBe(200); // the root's spending does not draw on john
+    expect((await send(john.key, 1)).status).toBe(429);
+    expect((await send(sally.key, 56)).status).toBe(200);
+    expect((await send(sally.key, 1)).status).toBe(429);
+    await request(m.url).patch(`/v1/gateway/groups/${freeTier.group.id}`).set(auth).send({ models: tpm(150) });
+    expect((await send(john.key, 21)).status).toBe(200);
+    expect((await send(john.key, 1)).status).toBe(429);
   });
 
   it('latencyMs delays completions', async () => {
