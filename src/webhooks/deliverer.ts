@@ -18,6 +18,10 @@ import type { Workspace } from '../store/state.js';
  * documented retry policy, off the request path: enqueue() returns at once and the
  * first attempt starts on a later tick. Keeps a log of every delivery and its attempts
  * (GET /_mock/webhooks) and the dead-letter queue.
+ *
+ * Waits between attempts are real timers, so the retry budget is measured in real
+ * elapsed time (performance.now()); the mock clock only stamps the attempts, so moving
+ * it does not fast-forward a delivery in flight.
  */
 
 export interface Attempt {
