@@ -1,11 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BREAKAGES, startBroken, type BrokenGateway } from './broken-proxy.js';
+import { runSuite } from './run-suite.js';
 
 /**
  * The conformance suite is proven to fail: for each deliberately broken gateway, the
@@ -13,27 +8,16 @@ import { BREAKAGES, startBroken, type BrokenGateway } from './broken-proxy.js';
  * named rules as failed; against the honest proxy it must pass everything.
  */
 
-const run = promisify(execFile);
-const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
-const dir = mkdtempSync(join(tmpdir(), 'fgw-meta-'));
 const open: BrokenGateway[] = [];
 afterAll(async () => {
   for (const g of open) await g.close();
 });
 
-interface Outcome {
-  failed: string[];
-  passed: string[];
-  skipped: string[];
-}
-
-async function suiteAgainst(breakage: string, files: string[]): Promise<Outcome> {
+async function suiteAgainst(breakage: string, files: string[]) {
   const gw = await startBroken(BREAKAGES[breakage]!);
   open.push(gw);
-  const report = join(dir, `${breakage.replace(/\W+/g, '-')}.json`);
-  await run(process.execPath, [VITEST, 'run', '--config', 'vitest.conformance.config.ts', '--reporter=json', `--outputFile=${report}`, ...files], {
-    env: {
-      ...process.env,
+  return runSuite(
+    {
       FGW_BASE_URL: gw.url,
       FGW_API_KEY: 'mock-management-key',
       FGW_VIEW_KEY: 'mock-view-key',
@@ -42,15 +26,8 @@ async function suiteAgainst(breakage: string, files: string[]): Promise<Outcome>
       FGW_CAPABILITIES: 'mock-admin',
       FGW_RUN_ID: `meta-${Math.random().toString(36).slice(2, 8)}`,
     },
-    maxBuffer: 64 * 1024 * 1024,
-  }).catch((e: { code?: number }) => {
-    // vitest exits 1 when tests fail: that is the point here.
-    if (e.code !== 1) throw e;
-  });
-  const json = JSON.parse(readFileSync(report, 'utf8')) as { testResults: { assertionResults: { title: string; status: string }[] }[] };
-  const all = json.testResults.flatMap((f) => f.assertionResults);
-  const by = (status: string) => all.filter((a) => a.status === status).map((a) => a.title);
-  return { failed: by('failed'), passed: by('passed'), skipped: [...by('skipped'), ...by('pending')] };
+    files,
+  );
 }
 
 const C = 'test/conformance/';

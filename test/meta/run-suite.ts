@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * Runs the conformance suite as a user would (`vitest run --config
+ * vitest.conformance.config.ts`) in a child process with `env`, and returns its JSON
+ * report and terminal output. A non-zero exit from failing tests is not an error here.
+ */
+
+const run = promisify(execFile);
+const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'fgw-suite-'));
+let n = 0;
+
+export interface SuiteRun {
+  stdout: string;
+  report: {
+    numTotalTests: number;
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+    testResults: { assertionResults: { title: string; status: string }[] }[];
+  };
+  /** Titles by status. */
+  failed: string[];
+  passed: string[];
+  skipped: string[];
+}
+
+export async function runSuite(env: Record<string, string>, files: string[] = []): Promise<SuiteRun> {
+  const reportFile = join(dir, `run-${++n}.json`);
+  const args = [VITEST, 'run', '--config', 'vitest.conformance.config.ts', '--reporter=./test/conformance/support/summary-reporter.ts', '--reporter=json', `--outputFile.json=${reportFile}`, ...files];
+  const stdout = await run(process.execPath, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })
+    .then((r) => r.stdout)
+    .catch((e: { code?: number; stdout?: string }) => {
+      if (e.code !== 1) throw e; // 1: tests failed, which is what some callers want to see
+      return e.stdout ?? '';
+    });
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as SuiteRun['report'];
+  const all = report.testResults.flatMap((f) => f.assertionResults);
+  const titles = (...statuses: string[]) => all.filter((a) => statuses.includes(a.status)).map((a) => a.title);
+  return { stdout, report, failed: titles('failed'), passed: titles('passed'), skipped: titles('skipped', 'pending') };
+}
