@@ -88,10 +88,9 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
       webhookUrl: w.webhook_url ?? options.webhook?.url ?? null,
       webhookSecret: w.webhook_secret ?? options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET,
     }));
-  const tokenLimitPolicy = options.inference?.tokenLimitPolicy ?? 'strict';
   const clock = new OffsetClock(options.baseClock);
   const state = new State(seedWorkspaces);
-  const meter = new Meter(tokenLimitPolicy);
+  const meter = new Meter(options.inference?.tokenLimitPolicy ?? 'strict');
   const gateway = new Gateway(state, meter, clock);
   const deliverer = new WebhookDeliverer(clock, {
     ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),
@@ -103,7 +102,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     meter,
     clock,
     deliverer,
-    inference: { latencyMs: options.inference?.latencyMs ?? 0, tokenLimitPolicy },
+    inference: { latencyMs: options.inference?.latencyMs ?? 0 },
     reset() {
       state.reset();
       meter.reset();
@@ -148,7 +147,6 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
         if (op.auth === 'workspace') {
           const caller = auth.authorize(req.headers.authorization, op, state.workspaces);
           ctx.workspace = caller.workspace;
-          ctx.scope = caller.scope;
         } else if (op.auth === 'federated') {
           ctx.caller = gateway.authenticateFederated(credentialOf(req.headers.authorization, allowBearer));
         }

@@ -20,7 +20,7 @@ export interface ObservedResponse {
 }
 
 export interface ContractProblem {
-  rule: 'documented-status' | 'content-type' | 'schema' | 'unknown-operation';
+  rule: 'documented-status' | 'content-type' | 'schema';
   message: string;
 }
 

@@ -1,6 +1,6 @@
 import type { OffsetClock } from './domain/clock.js';
 import type { Gateway } from './domain/gateway.js';
-import type { Meter, TokenLimitPolicy } from './domain/meter.js';
+import type { Meter } from './domain/meter.js';
 import type { State } from './store/state.js';
 import type { WebhookDeliverer } from './webhooks/deliverer.js';
 
@@ -11,7 +11,7 @@ export interface MockServices {
   meter: Meter;
   clock: OffsetClock;
   deliverer: WebhookDeliverer;
-  inference: { latencyMs: number; tokenLimitPolicy: TokenLimitPolicy };
+  inference: { latencyMs: number };
   /** Everything back to the configured defaults: state, counters, deliveries, clock. */
   reset(): void;
 }

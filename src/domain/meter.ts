@@ -104,11 +104,7 @@ export class Meter {
   private rolling = new Map<string, RollingWindow>();
   private daily = new Map<string, DailyCounter>();
 
-  constructor(private tokenPolicy: TokenLimitPolicy = 'strict') {}
-
-  get policy(): TokenLimitPolicy {
-    return this.tokenPolicy;
-  }
+  constructor(private readonly tokenPolicy: TokenLimitPolicy = 'strict') {}
 
   /** Checks all `charges` in order; charges every one of them only if none is refused. */
   admit<C extends Charge>(now: number, charges: readonly C[]): Admission<C> {
@@ -137,10 +133,9 @@ export class Meter {
       .map(([bucket, c]) => ({ bucket, used: c.used, resetAt: c.dayStart + MS_PER_DAY }));
   }
 
-  reset(policy: TokenLimitPolicy = this.tokenPolicy): void {
+  reset(): void {
     this.rolling.clear();
     this.daily.clear();
-    this.tokenPolicy = policy;
   }
 
   /** Forgets the buckets of groups that no longer exist. */

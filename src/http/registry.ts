@@ -1,5 +1,4 @@
 import type { Request, Response } from 'express';
-import type { Scope } from '../config.js';
 import type { FederatedCaller } from '../domain/gateway.js';
 import type { Workspace } from '../store/state.js';
 import type { MockServices } from '../services.js';
@@ -19,7 +18,6 @@ export interface Ctx {
   requestId: string;
   /** Set for `x-fgw-auth: workspace` operations. */
   workspace?: Workspace;
-  scope?: Scope;
   /** Set for `x-fgw-auth: federated` operations. */
   caller?: FederatedCaller;
   mock: MockServices;
