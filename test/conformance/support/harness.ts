@@ -125,6 +125,10 @@ async function open(): Promise<Harness> {
   let inferenceUrl = target.inferenceBaseUrl;
   if (!baseUrl) {
     mock = await startMock();
+    // Start at the next noon UTC so no daily-window rule can straddle a real midnight.
+    const now = mock.mock.clock.now();
+    const noon = Math.floor(now / 86_400_000) * 86_400_000 + 43_200_000;
+    mock.mock.clock.setNow(noon > now ? noon : noon + 86_400_000);
     baseUrl = mock.url;
     inferenceUrl = mock.url;
   }
