@@ -49,6 +49,33 @@ describe('400 messages name the field', () => {
     expect(res.body.error.detail).toBe(`a/b TOKEN/MINUTE: 200 is above 100 set by ancestor ${root.group.id}.`);
   });
 
+  it('a tampered cursor, or one with a character added, is refused', async () => {
+    const m = await mock();
+    const { group } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    for (let i = 0; i < 2; i++) await request(m.url).post(`/v1/gateway/groups/${group.id}/api_keys`).set(auth).send({});
+    const first = await request(m.url).get(`/v1/gateway/groups/${group.id}/api_keys?limit=1`).set(auth);
+    const cursor: string = first.body.pagination.cursor;
+    const flipped = cursor.slice(0, -2) + (cursor.at(-2) === 'A' ? 'B' : 'A') + cursor.at(-1);
+    for (const bad of [flipped, `${cursor}x`, `${cursor}A`, cursor.slice(1)]) {
+      const res = await request(m.url).get(`/v1/gateway/groups/${group.id}/api_keys`).query({ limit: 1, cursor: bad }).set(auth);
+      expect(res.status, bad).toBe(400);
+    }
+    expect((await request(m.url).get(`/v1/gateway/groups/${group.id}/api_keys`).query({ limit: 1, cursor }).set(auth)).status).toBe(200);
+  });
+
+  it('an unknown route is a JSON 404 and a known route with the wrong method a JSON 405 with Allow', async () => {
+    const m = await mock();
+    const unknown = await request(m.url).get('/v1/gateway/no-such-resource').set(auth);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers['content-type']).toMatch(/^application\/json/);
+    expect(unknown.body.error.message).toBe('No route for GET /v1/gateway/no-such-resource.');
+    const wrong = await request(m.url).put('/v1/gateway/groups').set(auth);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.allow).toBe('GET, POST');
+    expect(wrong.headers['x-request-id']).toBeTruthy();
+    expect(wrong.body.error.type).toBe('method_not_allowed');
+  });
+
   it('a cursor of another list is refused', async () => {
     const m = await mock();
     const { group } = await groupWithKey(m, [{ slug: 'a/b' }]);
