@@ -109,6 +109,13 @@ describe('Limits are enforced on traffic', () => {
     expect(codes.filter((c) => c === 429)).toHaveLength(15);
   });
 
+  rule('each slug has its own buckets: spending on one never draws on another', ['inference', 'two-slugs'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug(0), [['REQUEST', 'MINUTE', 1]]), model(h.slug(1), [['REQUEST', 'MINUTE', 1]])]);
+    expect((await chat(h, key, { model: h.slug(0) })).status).toBe(200);
+    expect((await chat(h, key, { model: h.slug(0) })).status).toBe(429);
+    expect((await chat(h, key, { model: h.slug(1) })).status).toBe(200);
+  });
+
   rule("INDEPENDENT: an inherited limit is metered per group; a parent's traffic does not draw on its child", ['inference'], async (h) => {
     const parent = await keyed(h, [model(h.slug(), [['REQUEST', 'MINUTE', 2]])]);
     const child = await keyed(h, [model(h.slug())], { parent_group_id: parent.group.id });
