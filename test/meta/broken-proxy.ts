@@ -211,6 +211,30 @@ export const BREAKAGES: Record<string, Breakage> = {
     },
   },
 
+  'one bucket is shared by all slugs of a group': {
+    server: (m) => {
+      const meter = m.mock.meter;
+      const original = meter.admit.bind(meter);
+      meter.admit = (now, charges) => original(now, charges.map((c) => ({ ...c, bucket: c.bucket.replace(/\|[^|]+\|/, '|*|') })));
+    },
+  },
+
+  'a limit lets one request too many through': {
+    server: (m) => {
+      const meter = m.mock.meter;
+      const original = meter.admit.bind(meter);
+      const spent = new Set<string>();
+      meter.admit = (now, charges) => {
+        const result = original(now, charges);
+        if (!result.ok && !spent.has(result.refused.bucket)) {
+          spent.add(result.refused.bucket);
+          return { ok: true };
+        }
+        return result;
+      };
+    },
+  },
+
   '429 without Retry-After': {
     response: (r) => {
       if (r.status === 429) delete r.headers['retry-after'];

@@ -47,6 +47,8 @@ const CASES: [string, string[], string[]][] = [
   ['the secret is shown again on get and list', ['keys'], ['list and get never show the secret']],
   ['rate and usage limits are never enforced', ['inference'], ['admit exactly K', 'siblings share the ancestor pool', 'daily usage limit gives 429']],
   ['the INDEPENDENT inherited limit is shared with the parent', ['inference'], ['metered per group']],
+  ['one bucket is shared by all slugs of a group', ['inference'], ['each slug has its own buckets']],
+  ['a limit lets one request too many through', ['inference'], ['admit exactly K']],
   ['429 without Retry-After', ['inference'], ['RateLimitError with Retry-After']],
   ['usage counters never move', ['inference'], ['usage shows the counters move', 'TOKEN usage counts prompt plus completion']],
   ['webhooks are signed with the wrong secret', ['inference'], ['one signed API_BILLING_USAGE event']],
