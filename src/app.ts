@@ -11,7 +11,7 @@ import { adminHandlers } from './http/handlers/admin.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
 import { bindHandlers, type Ctx, type Handler, type HandlerMap } from './http/registry.js';
-import { loadSpecs, type LoadedSpecs, type Operation } from './http/spec.js';
+import { loadSpecs, type Operation } from './http/spec.js';
 import { compileRequestValidators, type RequestValidator } from './http/validation.js';
 import type { MockServices } from './services.js';
 import { State, type Workspace } from './store/state.js';
@@ -61,13 +61,18 @@ export interface Mock extends MockServices {
   close(): void;
 }
 
-const specCache = new Map<boolean, Promise<LoadedSpecs>>();
+interface CompiledSpecs {
+  operations: Operation[];
+  validators: Map<string, RequestValidator>;
+}
 
-/** The specs are parsed once per process and shared by every mock in it. */
-function specs(withAdmin: boolean): Promise<LoadedSpecs> {
+const specCache = new Map<boolean, Promise<CompiledSpecs>>();
+
+/** The specs are parsed and their validators compiled once per process, shared by every mock in it. */
+function compiledSpecs(withAdmin: boolean): Promise<CompiledSpecs> {
   let p = specCache.get(withAdmin);
   if (!p) {
-    p = loadSpecs(withAdmin);
+    p = loadSpecs(withAdmin).then(({ operations }) => ({ operations, validators: compileRequestValidators(operations) }));
     specCache.set(withAdmin, p);
   }
   return p;
@@ -75,10 +80,9 @@ function specs(withAdmin: boolean): Promise<LoadedSpecs> {
 
 export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const withAdmin = options.admin !== false;
-  const { operations } = await specs(withAdmin);
+  const { operations, validators } = await compiledSpecs(withAdmin);
   const handlerMap: HandlerMap = { ...groupHandlers, ...inferenceHandlers, ...(withAdmin ? adminHandlers : {}) };
   const handlers = bindHandlers(operations, handlerMap);
-  const validators = compileRequestValidators(operations);
 
   const config = withImplicitWorkspaces(options.config ?? DEFAULT_CONFIG);
   const seedWorkspaces = (): Workspace[] =>
@@ -124,7 +128,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     const started = process.hrtime.bigint();
-    res.on('finish', () => log(`${req.method} ${req.originalUrl} ${res.statusCode} ${Number(process.hrtime.bigint() - started) / 1e6}ms`));
+    res.on('finish', () => log(`${req.method} ${req.originalUrl} ${res.statusCode} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`));
     next();
   });
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
