@@ -82,6 +82,11 @@ export async function startBroken(breakage: Breakage): Promise<BrokenGateway> {
 
 const groupsIn = (json: any): any[] => (json?.items ? json.items : json?.effective_models ? [json] : []);
 
+/** Replaces `obj[name]` by what `make` builds around the original method (bound to `obj`). */
+function patch<T extends object, K extends keyof T>(obj: T, name: K, make: (original: T[K]) => T[K]): void {
+  obj[name] = make((obj[name] as (...args: unknown[]) => unknown).bind(obj) as T[K]);
+}
+
 /** The catalogue of breakages, each named after the rule it breaks. */
 export const BREAKAGES: Record<string, Breakage> = {
   honest: {},
@@ -89,15 +94,14 @@ export const BREAKAGES: Record<string, Breakage> = {
   'PATCH merges models instead of replacing the set': {
     server: (m) => {
       const gw = m.mock.gateway;
-      const original = gw.updateGroup.bind(gw);
-      gw.updateGroup = (ws, id, input) => {
+      patch(gw, 'updateGroup', (original) => (ws, id, input) => {
         if (input.models !== undefined) {
           const current = gw.getGroup(ws, id).models;
           const incoming = new Set(input.models.map((x) => x.slug));
           input = { ...input, models: [...current.filter((x) => !incoming.has(x.slug)), ...input.models] };
         }
         return original(ws, id, input);
-      };
+      });
     },
   },
 
@@ -112,8 +116,7 @@ export const BREAKAGES: Record<string, Breakage> = {
   'DELETE leaves descendants alive': {
     server: (m) => {
       const gw = m.mock.gateway;
-      const original = gw.deleteGroup.bind(gw);
-      gw.deleteGroup = (ws, id) => {
+      patch(gw, 'deleteGroup', (original) => (ws, id) => {
         const g = gw.state.groups.get(id);
         const children = g ? [...g.children] : [];
         g?.children.clear();
@@ -123,27 +126,25 @@ export const BREAKAGES: Record<string, Breakage> = {
           if (child) child.parentId = null;
         }
         return out;
-      };
+      });
     },
   },
 
   'DELETE keeps the external id taken': {
     server: (m) => {
       const gw = m.mock.gateway;
-      const original = gw.deleteGroup.bind(gw);
-      gw.deleteGroup = (ws, id) => {
+      patch(gw, 'deleteGroup', (original) => (ws, id) => {
         const out = original(ws, id);
         gw.state.externalIds.set(`${ws}\u0000${out.metadata.external_entity_id}`, id);
         return out;
-      };
+      });
     },
   },
 
   'CASCADING updates skip the ancestor and descendant check': {
     server: (m) => {
       const gw = m.mock.gateway;
-      const original = gw.updateGroup.bind(gw);
-      gw.updateGroup = (ws, id, input) => {
+      patch(gw, 'updateGroup', (original) => (ws, id, input) => {
         const g = gw.state.groups.get(id);
         const mode = g?.mode;
         if (g) g.mode = 'INDEPENDENT';
@@ -152,7 +153,7 @@ export const BREAKAGES: Record<string, Breakage> = {
         } finally {
           if (g && mode) g.mode = mode;
         }
-      };
+      });
     },
   },
 
@@ -184,13 +185,12 @@ export const BREAKAGES: Record<string, Breakage> = {
   'a revoked key keeps working for inference': {
     server: (m) => {
       const gw = m.mock.gateway;
-      const original = gw.revokeKey.bind(gw);
-      gw.revokeKey = (ws, groupId, prefix) => {
+      patch(gw, 'revokeKey', (original) => (ws, groupId, prefix) => {
         const key = gw.state.keys.get(prefix);
         const out = original(ws, groupId, prefix);
         if (key) gw.state.keys.set(prefix, key);
         return out;
-      };
+      });
     },
   },
 
@@ -212,26 +212,21 @@ export const BREAKAGES: Record<string, Breakage> = {
   },
 
   'one bucket is shared by all slugs of a group': {
-    server: (m) => {
-      const meter = m.mock.meter;
-      const original = meter.admit.bind(meter);
-      meter.admit = (now, charges) => original(now, charges.map((c) => ({ ...c, bucket: c.bucket.replace(/\|[^|]+\|/, '|*|') })));
-    },
+    server: (m) =>
+      patch(m.mock.meter, 'admit', (original) => (now, charges) => original(now, charges.map((c) => ({ ...c, bucket: c.bucket.replace(/\|[^|]+\|/, '|*|') })))),
   },
 
   'a limit lets one request too many through': {
     server: (m) => {
-      const meter = m.mock.meter;
-      const original = meter.admit.bind(meter);
       const spent = new Set<string>();
-      meter.admit = (now, charges) => {
+      patch(m.mock.meter, 'admit', (original) => (now, charges) => {
         const result = original(now, charges);
         if (!result.ok && !spent.has(result.refused.bucket)) {
           spent.add(result.refused.bucket);
           return { ok: true };
         }
         return result;
-      };
+      });
     },
   },
 
@@ -270,8 +265,7 @@ export const BREAKAGES: Record<string, Breakage> = {
   'a child may be created above its CASCADING parent': {
     server: (m) => {
       const gw = m.mock.gateway;
-      const original = gw.createGroup.bind(gw);
-      gw.createGroup = (ws, input) => {
+      patch(gw, 'createGroup', (original) => (ws, input) => {
         const parent = input.hierarchy?.parent_group_id ? gw.state.groups.get(input.hierarchy.parent_group_id) : undefined;
         if (!parent || parent.mode !== 'CASCADING') return original(ws, input);
         const saved = parent.models;
@@ -281,7 +275,7 @@ export const BREAKAGES: Record<string, Breakage> = {
         } finally {
           parent.models = saved;
         }
-      };
+      });
     },
   },
 
@@ -294,14 +288,13 @@ export const BREAKAGES: Record<string, Breakage> = {
   'the INDEPENDENT inherited limit is shared with the parent': {
     server: (m) => {
       const gw = m.mock.gateway;
-      const original = gw.admit.bind(gw);
-      gw.admit = (group, slug, tokens) => {
+      patch(gw, 'admit', (original) => (group, slug, tokens) => {
         if (group.mode === 'INDEPENDENT' && group.parentId) {
           const parent = gw.state.groups.get(group.parentId);
           if (parent && !group.models.find((x) => x.slug === slug)?.rate_limits.length) return original(parent, slug, tokens);
         }
         return original(group, slug, tokens);
-      };
+      });
     },
   },
 };
