@@ -42,6 +42,12 @@ export function bucketKey(groupId: string, slug: string, type: LimitType, unit: 
   return `${groupId}|${slug}|${type}|${unit}`;
 }
 
+/** The inverse of bucketKey (slugs and group ids contain no `|`). */
+export function parseBucketKey(key: string): { groupId: string; slug: string; type: LimitType; unit: LimitUnit } {
+  const [groupId = '', slug = '', type, unit] = key.split('|');
+  return { groupId, slug, type: type as LimitType, unit: unit as LimitUnit };
+}
+
 class RollingWindow {
   private times: number[] = [];
   private amounts: number[] = [];
@@ -126,11 +132,11 @@ export class Meter {
   }
 
   /** Every DAY counter with traffic in the current window, for /_mock/state. */
-  dailySnapshot(now: number): { bucket: string; used: number; resetAt: number }[] {
+  dailySnapshot(now: number): (ReturnType<typeof parseBucketKey> & { used: number; resetAt: number })[] {
     const today = utcDayStart(now);
     return [...this.daily]
       .filter(([, c]) => c.dayStart === today)
-      .map(([bucket, c]) => ({ bucket, used: c.used, resetAt: c.dayStart + MS_PER_DAY }));
+      .map(([bucket, c]) => ({ ...parseBucketKey(bucket), used: c.used, resetAt: c.dayStart + MS_PER_DAY }));
   }
 
   reset(): void {
@@ -141,7 +147,7 @@ export class Meter {
   /** Forgets the buckets of groups that no longer exist. */
   forgetGroups(ids: ReadonlySet<string>): void {
     for (const map of [this.rolling, this.daily]) {
-      for (const key of map.keys()) if (ids.has(key.slice(0, key.indexOf('|')))) map.delete(key);
+      for (const key of map.keys()) if (ids.has(parseBucketKey(key).groupId)) map.delete(key);
     }
   }
 

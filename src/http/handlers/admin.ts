@@ -27,10 +27,14 @@ export const adminHandlers: HandlerMap = {
         api_keys: [...state.keys.values()]
           .sort((a, b) => a.seq - b.seq)
           .map((k) => ({ workspace_id: k.workspaceId, group_id: k.groupId, prefix: k.prefix, name: k.name, created_at: rfc3339(k.createdAt) })),
-        usage: meter.dailySnapshot(now).map((u) => {
-          const [group_id, slug, type, unit] = u.bucket.split('|');
-          return { group_id, slug, type, unit, current_usage: u.used, reset_at: rfc3339(u.resetAt) };
-        }),
+        usage: meter.dailySnapshot(now).map((u) => ({
+          group_id: u.groupId,
+          slug: u.slug,
+          type: u.type,
+          unit: u.unit,
+          current_usage: u.used,
+          reset_at: rfc3339(u.resetAt),
+        })),
       },
     };
   },
