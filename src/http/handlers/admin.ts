@@ -41,13 +41,13 @@ export const adminHandlers: HandlerMap = {
   getMockClock: (ctx) => ({ body: clockView(ctx) }),
   setMockClock: (ctx) => {
     const { advance_seconds, now } = ctx.body as { advance_seconds?: number; now?: string };
-    if (advance_seconds !== undefined) ctx.mock.clock.advance(advance_seconds * 1000);
-    else {
-      const target = Date.parse(now as string);
-      if (target < ctx.mock.clock.now()) {
-        throw badRequest(`now ${now} is before the mock's current time ${clockView(ctx).now}; the mock clock only moves forward (POST /_mock/reset puts it back to real time).`, 'clock_backwards', 'now');
-      }
-      ctx.mock.clock.setNow(target);
+    try {
+      if (advance_seconds !== undefined) ctx.mock.clock.advance(advance_seconds * 1000);
+      else ctx.mock.clock.setNow(Date.parse(now as string));
+    } catch (e) {
+      // The clock refuses to go backwards; say so in the caller's terms.
+      if (!(e instanceof RangeError)) throw e;
+      throw badRequest(`now ${now} is before the mock's current time ${clockView(ctx).now}; the mock clock only moves forward (POST /_mock/reset puts it back to real time).`, 'clock_backwards', 'now');
     }
     return { body: clockView(ctx) };
   },
