@@ -34,7 +34,7 @@ export const inferenceHandlers: HandlerMap = {
       billingEvent({
         requestId: ctx.requestId,
         at: now,
-        requestMetadata: body.metadata && typeof body.metadata === 'object' ? body.metadata : null,
+        requestMetadata: body.metadata ?? null, // the spec already allows only an object or null
         modelSlug: body.model,
         externalEntityId: caller.group.externalEntityId,
         apiKeyPrefix: caller.key.prefix,
