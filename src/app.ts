@@ -1,11 +1,10 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, withImplicitWorkspaces, type MockConfig } from './config.js';
-import { OffsetClock, type Clock } from './domain/clock.js';
+import type { Clock } from './domain/clock.js';
 import { Gateway } from './domain/gateway.js';
-import { newUuid } from './domain/ids.js';
-import { Meter, type TokenLimitPolicy } from './domain/meter.js';
+import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
-import { credentialOf, WorkspaceAuth, type ViewScopeReading } from './http/auth.js';
+import { credentialOf, requiredScope, type ViewScopeReading } from './http/auth.js';
 import { errorBody, sendError } from './http/errors.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { groupHandlers } from './http/handlers/groups.js';
@@ -14,7 +13,7 @@ import { bindHandlers, type Ctx, type Handler, type HandlerMap } from './http/re
 import { loadSpecs, type Operation } from './http/spec.js';
 import { compileRequestValidators, type RequestValidator } from './http/validation.js';
 import type { MockServices } from './services.js';
-import { State, type Workspace } from './store/state.js';
+import { Store, type StoreSeed } from './store/store.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /**
@@ -29,6 +28,11 @@ export interface MockOptions {
   admin?: boolean;
   /** The base clock; the mock's clock is this plus the offset POST /_mock/clock adds. */
   baseClock?: Clock;
+  /**
+   * Draw ids, key secrets and the cursor key from a deterministic stream seeded with this
+   * string instead of the OS's random source (for reproducible tests; never for real keys).
+   */
+  idSeed?: string;
   webhook?: {
     /** Receiver for workspaces whose config names none. */
     url?: string | null;
@@ -85,38 +89,38 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const handlers = bindHandlers(operations, handlerMap);
 
   const config = withImplicitWorkspaces(options.config ?? DEFAULT_CONFIG);
-  const seedWorkspaces = (): Workspace[] =>
-    config.workspaces.map((w) => ({
+  const seed = (): StoreSeed => ({
+    workspaces: config.workspaces.map((w) => ({
       id: w.id,
       onboarded: w.onboarded,
       webhookUrl: w.webhook_url ?? options.webhook?.url ?? null,
       webhookSecret: w.webhook_secret ?? options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET,
-    }));
-  const clock = new OffsetClock(options.baseClock);
-  const state = new State(seedWorkspaces);
-  const meter = new Meter(options.inference?.tokenLimitPolicy ?? 'strict');
-  const gateway = new Gateway(state, meter, clock);
-  const deliverer = new WebhookDeliverer(clock, {
-    ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),
-    ...(options.webhook?.maxLog ? { maxLog: options.webhook.maxLog } : {}),
+    })),
+    managementKeys: config.management_keys,
   });
+  const store = new Store({
+    seed,
+    ...(options.baseClock ? { baseClock: options.baseClock } : {}),
+    ...(options.idSeed !== undefined ? { idSeed: options.idSeed } : {}),
+    tokenLimitPolicy: options.inference?.tokenLimitPolicy ?? 'strict',
+    ...(options.webhook?.maxLog ? { maxWebhookLog: options.webhook.maxLog } : {}),
+  });
+  const gateway = new Gateway(store);
+  const deliverer = new WebhookDeliverer(store, options.webhook?.policy ? { policy: options.webhook.policy } : {});
   const services: MockServices = {
     gateway,
-    state,
-    meter,
-    clock,
+    store,
+    clock: store.clock,
+    meter: store.meter,
     deliverer,
     inference: { latencyMs: options.inference?.latencyMs ?? 0 },
-    reset() {
-      state.reset();
-      meter.reset();
-      deliverer.reset();
-      clock.reset();
-    },
+    reset: () => store.reset(),
+    snapshot: () => store.snapshot(),
+    restore: (snapshot) => store.restore(snapshot),
   };
   const log = options.log ?? (() => {});
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const auth = new WorkspaceAuth(config.management_keys, options.viewScope ?? 'reads');
+  const viewScope = options.viewScope ?? 'reads';
   const allowBearer = options.inference?.allowBearer !== false;
 
   const app = express();
@@ -124,13 +128,15 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   app.set('query parser', 'simple');
   app.set('json spaces', 2);
   app.use((req, res, next) => {
-    const id = newUuid();
+    const id = store.ids.uuid();
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     const started = process.hrtime.bigint();
     res.on('finish', () => log(`${req.method} ${req.originalUrl} ${res.statusCode} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`));
     next();
   });
+  // A whole-state snapshot can be far bigger than any API body.
+  if (withAdmin) app.use('/_mock/snapshot', express.json({ limit: '512mb', type: ['application/json', 'application/*+json'] }));
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
 
   for (const op of operations) {
@@ -149,8 +155,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
           res,
         };
         if (op.auth === 'workspace') {
-          const caller = auth.authorize(req.headers.authorization, op, state.workspaces);
-          ctx.workspace = caller.workspace;
+          ctx.workspace = gateway.authenticateWorkspace(credentialOf(req.headers.authorization), requiredScope(op, viewScope)).workspace;
         } else if (op.auth === 'federated') {
           ctx.caller = gateway.authenticateFederated(credentialOf(req.headers.authorization, allowBearer));
         }
@@ -197,7 +202,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     config,
     ...services,
     close() {
-      deliverer.reset();
+      deliverer.cancel();
     },
   };
 }

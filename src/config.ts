@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
  * `--management-key` replace them.
  */
 
-export type Scope = 'management' | 'view';
+import type { Scope } from './store/store.js';
+
+export type { Scope };
 
 export interface ManagementKeyConfig {
   key: string;

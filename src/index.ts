@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { createMock, type Mock, type MockOptions } from './app.js';
+import type { Snapshot } from './store/snapshot.js';
 
 /**
  * Programmatic use, for integrators' own test suites:
@@ -25,6 +26,10 @@ export interface RunningMock {
   port: number;
   /** Everything back to the defaults: groups, keys, counters, deliveries, clock. */
   reset(): void;
+  /** The whole state (groups, keys as hashes, counters, webhook log, clock) in the versioned format. */
+  snapshot(): Snapshot;
+  /** Puts back a snapshot exactly (clock included); throws SnapshotError and changes nothing if it is bad. */
+  restore(snapshot: unknown): void;
   close(): Promise<void>;
   /** The mock behind the server, for assertions on its state. */
   mock: Mock;
@@ -50,6 +55,8 @@ export async function startMock(options: StartOptions = {}): Promise<RunningMock
     mock,
     server,
     reset: () => mock.reset(),
+    snapshot: () => mock.snapshot(),
+    restore: (snapshot) => mock.restore(snapshot),
     close: () =>
       new Promise<void>((resolve, reject) => {
         mock.close();
@@ -64,3 +71,4 @@ export type { Mock, MockOptions } from './app.js';
 export { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, type MockConfig } from './config.js';
 export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } from './domain/webhooks.js';
 export { countTokens, promptTokens } from './domain/tokens.js';
+export { SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './store/snapshot.js';

@@ -1,17 +1,23 @@
 import type { OffsetClock } from './domain/clock.js';
 import type { Gateway } from './domain/gateway.js';
 import type { Meter } from './domain/meter.js';
-import type { State } from './store/state.js';
+import type { Snapshot } from './store/snapshot.js';
+import type { Store } from './store/store.js';
 import type { WebhookDeliverer } from './webhooks/deliverer.js';
 
-/** What a handler can reach: the backend, its state, the clock and the webhook deliverer. */
+/** What a handler can reach: the backend, the store that holds all state, and the webhook deliverer. */
 export interface MockServices {
   gateway: Gateway;
-  state: State;
-  meter: Meter;
+  store: Store;
+  /** The store's clock and meter, for convenience. */
   clock: OffsetClock;
+  meter: Meter;
   deliverer: WebhookDeliverer;
   inference: { latencyMs: number };
   /** Everything back to the configured defaults: state, counters, deliveries, clock. */
   reset(): void;
+  /** The whole state in the versioned snapshot format (secrets hashed). */
+  snapshot(): Snapshot;
+  /** Replaces the whole state with a snapshot, or throws SnapshotError and changes nothing. */
+  restore(snapshot: unknown): void;
 }

@@ -51,6 +51,14 @@ export class OffsetClock implements Clock {
   reset(): void {
     this.offsetMs = 0;
   }
+  /**
+   * Puts the clock back at `ms` (a snapshot's instant), even if that is earlier than now:
+   * only for restoring a snapshot, whose counters come back with it.
+   */
+  restoreTo(ms: number): void {
+    if (!Number.isFinite(ms)) throw new RangeError('the clock needs a finite instant');
+    this.offsetMs = ms - this.base.now();
+  }
 }
 
 /** RFC 3339 UTC at second precision, the form the documentation's examples use. */

@@ -1,7 +1,6 @@
 import type { Clock } from './clock.js';
 import { rfc3339 } from './clock.js';
 import { badRequest, forbidden, GatewayError, notFound, unauthorized } from './errors.js';
-import { newGroupId } from './ids.js';
 import { mintKey, prefixOf, verifyKey } from './keys.js';
 import {
   checkCascade,
@@ -13,14 +12,14 @@ import {
   type ModelConfig,
   type ModelConfigInput,
 } from './limits.js';
-import { bucketKey, Meter, type Charge } from './meter.js';
-import { CursorCodec, paginate, SeqIndex, type Page } from './pagination.js';
-import { externalIdKey, State, type GroupRecord, type KeyRecord, type Workspace } from '../store/state.js';
+import { bucketKey, type Charge, type Meter } from './meter.js';
+import { paginate, SeqIndex, type Page } from './pagination.js';
+import type { GroupRecord, KeyRecord, Scope, Store, Workspace } from '../store/store.js';
 
 /**
- * The gateway's backend: every documented rule of groups, keys, usage and limit
- * admission, over the State. No HTTP here; handlers call these methods and the HTTP
- * layer turns the GatewayErrors they throw into responses.
+ * The gateway's backend: every documented rule of groups, keys, usage, authentication
+ * and limit admission, over the Store. No HTTP here; handlers call these methods and the
+ * HTTP layer turns the GatewayErrors they throw into responses.
  */
 
 export interface GroupView {
@@ -57,6 +56,11 @@ export interface PageRequest {
   cursor?: string;
 }
 
+export interface WorkspaceCaller {
+  workspace: Workspace;
+  scope: Scope;
+}
+
 export interface FederatedCaller {
   key: KeyRecord;
   group: GroupRecord;
@@ -71,13 +75,15 @@ interface LimitCharge extends Charge {
 }
 
 export class Gateway {
-  readonly cursors = new CursorCodec();
+  readonly clock: Clock;
 
-  constructor(
-    readonly state: State,
-    readonly meter: Meter,
-    readonly clock: Clock,
-  ) {}
+  constructor(readonly store: Store) {
+    this.clock = store.clock;
+  }
+
+  get meter(): Meter {
+    return this.store.meter;
+  }
 
   // ---- groups -------------------------------------------------------------
 
@@ -91,7 +97,7 @@ export class Gateway {
     let mode: Enforcement = input.hierarchy?.limit_enforcement ?? 'INDEPENDENT';
     let ancestors: GroupRecord[] = [];
     if (parentId !== null) {
-      const parent = this.state.groups.get(parentId);
+      const parent = this.store.group(parentId);
       if (!parent || parent.workspaceId !== workspaceId) {
         throw notFound(`Parent group ${parentId} not found in this workspace.`, 'parent_not_found', 'hierarchy.parent_group_id');
       }
@@ -113,22 +119,15 @@ export class Gateway {
     const id = this.uniqueGroupId();
     if (mode === 'CASCADING') checkCascade({ id, models }, ancestors, []);
 
-    const group: GroupRecord = {
+    const group = this.store.insertGroup({
       id,
       workspaceId,
-      seq: this.state.nextSeq(),
       name: input.metadata.name ?? null,
       externalEntityId: externalId,
       models,
       mode,
       parentId,
-      children: new Set(),
-      createdAt: this.clock.now(),
-    };
-    this.state.groups.set(id, group);
-    this.indexOf(this.state.groupIndex, workspaceId).add(group);
-    this.state.externalIds.set(externalIdKey(workspaceId, externalId), id);
-    if (parentId !== null) this.state.groups.get(parentId)?.children.add(id);
+    });
     return this.view(group);
   }
 
@@ -137,14 +136,13 @@ export class Gateway {
     const scope = `groups:${workspaceId}:${ext === undefined ? '*' : `=${ext}`}`;
     let result: Page<GroupRecord>;
     if (ext === undefined) {
-      result = paginate(this.state.groupIndex.get(workspaceId), this.cursors, scope, page.limit, page.cursor);
+      result = paginate(this.store.groupsOf(workspaceId), this.store.cursors, scope, page.limit, page.cursor);
     } else {
       // At most one group matches: a one-item list, with the same cursor contract.
-      const id = this.state.externalIds.get(externalIdKey(workspaceId, ext));
       const only = new SeqIndex<GroupRecord>();
-      const g = id === undefined ? undefined : this.state.groups.get(id);
+      const g = this.store.groupByExternalId(workspaceId, ext);
       if (g) only.add(g);
-      result = paginate(only, this.cursors, scope, page.limit, page.cursor);
+      result = paginate(only, this.store.cursors, scope, page.limit, page.cursor);
     }
     return { items: result.items.map((g) => this.view(g)), pagination: result.pagination };
   }
@@ -182,23 +180,13 @@ export class Gateway {
         checkCascade({ id: group.id, models }, this.pathToRoot(group).slice(1), this.subtree(group).slice(1));
       }
     }
-    if (hasName) group.name = input.metadata?.name ?? null;
-    group.models = models;
+    this.store.updateGroup(group.id, { ...(hasName ? { name: input.metadata?.name ?? null } : {}), models });
     return this.view(group);
   }
 
   deleteGroup(workspaceId: string, groupId: string): { id: string; metadata: GroupView['metadata']; deleted_at: string } {
     const group = this.findGroup(workspaceId, groupId);
-    const doomed = this.subtree(group);
-    for (const g of doomed) {
-      for (const key of [...(this.state.keyIndex.get(g.id) ?? [])]) this.state.keys.delete(key.prefix);
-      this.state.keyIndex.delete(g.id);
-      this.state.groups.delete(g.id);
-      this.state.groupIndex.get(g.workspaceId)?.remove(g.seq);
-      this.state.externalIds.delete(externalIdKey(g.workspaceId, g.externalEntityId));
-    }
-    if (group.parentId !== null) this.state.groups.get(group.parentId)?.children.delete(group.id);
-    this.meter.forgetGroups(new Set(doomed.map((g) => g.id)));
+    this.store.removeSubtree(group.id);
     return {
       id: group.id,
       metadata: { name: group.name, external_entity_id: group.externalEntityId },
@@ -230,25 +218,15 @@ export class Gateway {
 
   mintKey(workspaceId: string, groupId: string, name: string | null | undefined): { api_key: string; prefix: string; name: string | null } {
     const group = this.findGroup(workspaceId, groupId);
-    let minted = mintKey();
-    while (this.state.keys.has(minted.prefix)) minted = mintKey();
-    const record: KeyRecord = {
-      prefix: minted.prefix,
-      groupId: group.id,
-      workspaceId,
-      name: name ?? null,
-      hash: minted.hash,
-      seq: this.state.nextSeq(),
-      createdAt: this.clock.now(),
-    };
-    this.state.keys.set(record.prefix, record);
-    this.indexOf(this.state.keyIndex, group.id).add(record);
+    let minted = mintKey(this.store.ids);
+    while (this.store.key(minted.prefix)) minted = mintKey(this.store.ids);
+    const record = this.store.insertKey({ prefix: minted.prefix, groupId: group.id, workspaceId, name: name ?? null, hash: minted.hash });
     return { api_key: minted.apiKey, prefix: record.prefix, name: record.name };
   }
 
   listKeys(workspaceId: string, groupId: string, page: PageRequest): Page<{ prefix: string; name: string | null }> {
     const group = this.findGroup(workspaceId, groupId);
-    const result = paginate(this.state.keyIndex.get(group.id), this.cursors, `keys:${group.id}`, page.limit, page.cursor);
+    const result = paginate(this.store.keysOf(group.id), this.store.cursors, `keys:${group.id}`, page.limit, page.cursor);
     return { items: result.items.map(keyView), pagination: result.pagination };
   }
 
@@ -258,21 +236,39 @@ export class Gateway {
 
   revokeKey(workspaceId: string, groupId: string, prefix: string): { prefix: string } {
     const key = this.findKey(workspaceId, groupId, prefix);
-    this.state.keys.delete(key.prefix);
-    this.state.keyIndex.get(key.groupId)?.remove(key.seq);
+    this.store.removeKey(key.prefix);
     return { prefix: key.prefix };
+  }
+
+  // ---- authentication -----------------------------------------------------
+
+  /**
+   * The workspace behind a management key: 401 for an unknown key; 403 when the
+   * workspace is not onboarded or the key lacks the scope `needed`.
+   */
+  authenticateWorkspace(key: string, needed: Scope): WorkspaceCaller {
+    const entry = this.store.managementKey(key);
+    const workspace = entry && this.store.workspace(entry.workspaceId);
+    if (!entry || !workspace) throw unauthorized('Invalid API key.', 'invalid_api_key');
+    if (!workspace.onboarded) {
+      throw forbidden('This workspace is not onboarded to Frontier Gateway.', 'workspace_not_onboarded');
+    }
+    if (needed === 'management' && entry.scope !== 'management') {
+      throw forbidden(`This operation needs a key with management scope; this key has ${entry.scope} scope.`, 'insufficient_scope');
+    }
+    return { workspace, scope: entry.scope };
   }
 
   // ---- inference ----------------------------------------------------------
 
   /** The caller behind a federated key; 401 for anything but a live key of a live group. */
   authenticateFederated(apiKey: string): FederatedCaller {
-    const key = this.state.keys.get(prefixOf(apiKey));
+    const key = this.store.key(prefixOf(apiKey));
     if (!key || !verifyKey(apiKey, key.hash)) {
       throw unauthorized('Invalid API key: unknown, revoked, or its group was deleted.', 'invalid_api_key');
     }
-    const group = this.state.groups.get(key.groupId);
-    const workspace = this.state.workspaces.get(key.workspaceId);
+    const group = this.store.group(key.groupId);
+    const workspace = this.store.workspace(key.workspaceId);
     if (!group || !workspace) throw unauthorized('Invalid API key: its group was deleted.', 'invalid_api_key');
     return { key, group, workspace };
   }
@@ -326,7 +322,7 @@ export class Gateway {
 
   /** 404 when no such live group exists; 403 when it lives in another workspace. */
   findGroup(workspaceId: string, groupId: string): GroupRecord {
-    const group = this.state.groups.get(groupId);
+    const group = this.store.group(groupId);
     if (!group) throw notFound(`Group ${groupId} not found.`, 'group_not_found', 'group_id');
     if (group.workspaceId !== workspaceId) {
       throw forbidden(`Group ${groupId} is not in your workspace.`, 'group_in_other_workspace');
@@ -360,7 +356,7 @@ export class Gateway {
 
   private findKey(workspaceId: string, groupId: string, prefix: string): KeyRecord {
     const group = this.findGroup(workspaceId, groupId);
-    const key = this.state.keys.get(prefix);
+    const key = this.store.key(prefix);
     if (!key || key.groupId !== group.id) {
       throw notFound(`API key ${prefix} not found in group ${groupId}.`, 'api_key_not_found', 'api_key_prefix');
     }
@@ -370,7 +366,7 @@ export class Gateway {
   /** The group, its parent, ... up to the root. */
   private pathToRoot(group: GroupRecord): GroupRecord[] {
     const path: GroupRecord[] = [];
-    for (let g: GroupRecord | undefined = group; g; g = g.parentId === null ? undefined : this.state.groups.get(g.parentId)) {
+    for (let g: GroupRecord | undefined = group; g; g = g.parentId === null ? undefined : this.store.group(g.parentId)) {
       path.push(g);
     }
     return path;
@@ -383,19 +379,16 @@ export class Gateway {
     while (stack.length) {
       const g = stack.pop() as GroupRecord;
       out.push(g);
-      for (const id of g.children) {
-        const child = this.state.groups.get(id);
-        if (child) stack.push(child);
-      }
+      stack.push(...this.store.childrenOf(g.id));
     }
     return out;
   }
 
   private assertExternalIdFree(workspaceId: string, externalId: string): void {
-    const holder = this.state.externalIds.get(externalIdKey(workspaceId, externalId));
+    const holder = this.store.groupByExternalId(workspaceId, externalId);
     if (holder !== undefined) {
       throw badRequest(
-        `metadata.external_entity_id ${externalId} is already used by group ${holder} in this workspace.`,
+        `metadata.external_entity_id ${externalId} is already used by group ${holder.id} in this workspace.`,
         'duplicate_external_entity_id',
         'metadata.external_entity_id',
       );
@@ -403,18 +396,9 @@ export class Gateway {
   }
 
   private uniqueGroupId(): string {
-    let id = newGroupId();
-    while (this.state.groups.has(id)) id = newGroupId();
+    let id = this.store.ids.groupId();
+    while (this.store.group(id)) id = this.store.ids.groupId();
     return id;
-  }
-
-  private indexOf<T extends { seq: number }>(map: Map<string, SeqIndex<T>>, id: string): SeqIndex<T> {
-    let index = map.get(id);
-    if (!index) {
-      index = new SeqIndex<T>();
-      map.set(id, index);
-    }
-    return index;
   }
 }
 

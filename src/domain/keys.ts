@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { randomString } from './ids.js';
+import { IdSource } from './ids.js';
 
 /**
  * Federated API keys are `prefix.secret`. The prefix is 16 characters (`sky_` and 12
@@ -21,9 +21,12 @@ export interface MintedSecret {
   hash: Buffer;
 }
 
-export function mintKey(): MintedSecret {
-  const prefix = KEY_PREFIX_TAG + randomString(PREFIX_LENGTH - KEY_PREFIX_TAG.length);
-  const apiKey = `${prefix}.${randomString(SECRET_LENGTH)}`;
+const osRandom = new IdSource();
+
+/** A new key from `ids` (the OS's random source by default). */
+export function mintKey(ids: IdSource = osRandom): MintedSecret {
+  const prefix = KEY_PREFIX_TAG + ids.string(PREFIX_LENGTH - KEY_PREFIX_TAG.length);
+  const apiKey = `${prefix}.${ids.string(SECRET_LENGTH)}`;
   return { apiKey, prefix, hash: hashKey(apiKey) };
 }
 

@@ -71,6 +71,13 @@ class RollingWindow {
     this.total += amount;
   }
 
+  /** The live entries, oldest first, as [time, amount] pairs. */
+  entries(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = this.head; i < this.times.length; i++) out.push([this.times[i] as number, this.amounts[i] as number]);
+    return out;
+  }
+
   /** Ms until enough of the window has expired for `amount` more to fit under `threshold`. */
   msUntilFits(now: number, amount: number, threshold: number): number {
     this.prune(now);
@@ -104,6 +111,14 @@ interface DailyCounter {
 export interface DailyUsage {
   used: number;
   resetAt: number;
+}
+
+/** The meter's counters as plain data, for the store's snapshot. */
+export interface MeterSnapshot {
+  /** SECOND and MINUTE buckets: every entry still in its window, as [time ms, amount]. */
+  rolling: { bucket: string; entries: [number, number][] }[];
+  /** DAY buckets: the UTC day they count and what they counted. */
+  daily: { bucket: string; day_start: number; used: number }[];
 }
 
 export class Meter {
@@ -142,6 +157,31 @@ export class Meter {
   reset(): void {
     this.rolling.clear();
     this.daily.clear();
+  }
+
+  /** Every counter that still counts at `now` (expired entries and past days are left out). */
+  snapshot(now: number): MeterSnapshot {
+    const today = utcDayStart(now);
+    return {
+      rolling: [...this.rolling]
+        .map(([bucket, w]) => {
+          w.used(now);
+          return { bucket, entries: w.entries() };
+        })
+        .filter((r) => r.entries.length > 0),
+      daily: [...this.daily].filter(([, c]) => c.dayStart === today).map(([bucket, c]) => ({ bucket, day_start: c.dayStart, used: c.used })),
+    };
+  }
+
+  /** Replaces every counter with those of `s` (already checked by the caller). */
+  restore(s: MeterSnapshot): void {
+    this.reset();
+    for (const r of s.rolling) {
+      const w = new RollingWindow(WINDOW_MS[parseBucketKey(r.bucket).unit]);
+      for (const [t, amount] of r.entries) w.add(t, amount);
+      this.rolling.set(r.bucket, w);
+    }
+    for (const d of s.daily) this.daily.set(d.bucket, { dayStart: d.day_start, used: d.used });
   }
 
   /** Forgets the buckets of groups that no longer exist. */

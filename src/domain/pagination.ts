@@ -76,7 +76,7 @@ export class SeqIndex<T extends { seq: number }> {
  * made up is refused with 400 instead of silently paging somewhere else.
  */
 export class CursorCodec {
-  constructor(private readonly key: Buffer = randomBytes(32)) {}
+  constructor(readonly key: Buffer = randomBytes(32)) {}
 
   encode(scope: string, afterSeq: number): string {
     const body = Buffer.from(JSON.stringify({ s: scope, a: afterSeq }));

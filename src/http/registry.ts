@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { FederatedCaller } from '../domain/gateway.js';
-import type { Workspace } from '../store/state.js';
+import type { Workspace } from '../store/store.js';
 import type { MockServices } from '../services.js';
 import type { Operation } from './spec.js';
 

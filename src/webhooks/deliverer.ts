@@ -1,6 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import type { Clock } from '../domain/clock.js';
-import { newUuid } from '../domain/ids.js';
 import {
   billingWebhook,
   DOCUMENTED_RETRY_POLICY,
@@ -8,53 +6,30 @@ import {
   nextBackoff,
   signPayload,
   type BillingEvent,
-  type BillingWebhook,
   type RetryPolicy,
 } from '../domain/webhooks.js';
-import type { Workspace } from '../store/state.js';
+import type { Store, Workspace } from '../store/store.js';
+import type { Delivery } from '../store/webhook-log.js';
 
 /**
  * Sends billing webhooks to the workspace's receiver, at least once, with the
  * documented retry policy, off the request path: enqueue() returns at once and the
- * first attempt starts on a later tick. Keeps a log of every delivery and its attempts
- * (GET /_mock/webhooks) and the dead-letter queue.
+ * first attempt starts on a later tick. Every delivery and its attempts go into the
+ * store's webhook log (GET /_mock/webhooks) and its dead-letter queue. When the store
+ * is reset or restored, attempts in flight are abandoned and the pending deliveries of
+ * the restored log are sent again (delivery is at least once).
  *
  * Waits between attempts are real timers, so the retry budget is measured in real
  * elapsed time (performance.now()); the mock clock only stamps the attempts, so moving
  * it does not fast-forward a delivery in flight.
  */
 
-export interface Attempt {
-  at: string;
-  status: number | null;
-  error: string | null;
-  duration_ms: number;
-}
-
-export type DeliveryState = 'pending' | 'delivered' | 'dead_lettered' | 'no_receiver';
-
-export interface Delivery {
-  /** The X-Baseten-Request-ID, the same on every retry. */
-  id: string;
-  workspace_id: string;
-  url: string | null;
-  state: DeliveryState;
-  payload: BillingWebhook;
-  signature: string;
-  attempts: Attempt[];
-}
-
 export interface DelivererOptions {
   policy?: Partial<RetryPolicy>;
-  /** How many deliveries the log keeps (oldest dropped first); the dead-letter queue keeps as many. */
-  maxLog?: number;
 }
 
 export class WebhookDeliverer {
   readonly policy: RetryPolicy;
-  private readonly maxLog: number;
-  private log: Delivery[] = [];
-  private deadLetter: Delivery[] = [];
   private timers = new Set<NodeJS.Timeout>();
   private inflight = new Set<AbortController>();
   private pending = 0;
@@ -62,11 +37,14 @@ export class WebhookDeliverer {
   private generation = 0;
 
   constructor(
-    private readonly clock: Clock,
+    private readonly store: Store,
     options: DelivererOptions = {},
   ) {
     this.policy = { ...DOCUMENTED_RETRY_POLICY, ...options.policy };
-    this.maxLog = options.maxLog ?? 10_000;
+    store.onReplaced(() => {
+      this.cancel();
+      for (const d of store.webhooks.pending()) this.start(d, JSON.stringify(d.payload));
+    });
   }
 
   /** Records a delivery of `events` to the workspace's receiver and schedules its first attempt. */
@@ -74,7 +52,7 @@ export class WebhookDeliverer {
     const payload = billingWebhook(events);
     const body = JSON.stringify(payload);
     const delivery: Delivery = {
-      id: newUuid(),
+      id: this.store.ids.uuid(),
       workspace_id: workspace.id,
       url: workspace.webhookUrl,
       state: workspace.webhookUrl ? 'pending' : 'no_receiver',
@@ -82,16 +60,9 @@ export class WebhookDeliverer {
       signature: signPayload(body, workspace.webhookSecret),
       attempts: [],
     };
-    this.remember(this.log, delivery);
-    if (workspace.webhookUrl) {
-      this.pending += 1;
-      this.schedule(0, () => void this.attempt(delivery, body, performance.now(), this.generation));
-    }
+    this.store.webhooks.add(delivery);
+    if (workspace.webhookUrl) this.start(delivery, body);
     return delivery;
-  }
-
-  snapshot(): { deliveries: Delivery[]; dead_letter: Delivery[] } {
-    return structuredClone({ deliveries: this.log, dead_letter: this.deadLetter });
   }
 
   /** Resolves once no delivery is pending (delivered or dead-lettered). */
@@ -99,16 +70,20 @@ export class WebhookDeliverer {
     return this.pending === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Cancels every pending attempt and forgets every delivery. */
-  reset(): void {
+  /** Abandons every attempt in flight or scheduled (the log keeps what it recorded). */
+  cancel(): void {
     this.generation += 1;
     for (const t of this.timers) clearTimeout(t);
     for (const c of this.inflight) c.abort();
     this.timers.clear();
     this.inflight.clear();
-    this.log = [];
-    this.deadLetter = [];
     this.settle(this.pending);
+  }
+
+  private start(d: Delivery, body: string): void {
+    this.pending += 1;
+    const generation = this.generation;
+    this.schedule(0, () => void this.attempt(d, body, performance.now(), generation));
   }
 
   private async attempt(d: Delivery, body: string, startedAt: number, generation: number): Promise<void> {
@@ -116,7 +91,7 @@ export class WebhookDeliverer {
     this.inflight.add(controller);
     const timer = setTimeout(() => controller.abort(new Error('timeout')), this.policy.attemptTimeoutMs);
     const t0 = performance.now();
-    const at = new Date(this.clock.now()).toISOString();
+    const at = new Date(this.store.clock.now()).toISOString();
     let status: number | null = null;
     let error: string | null = null;
     try {
@@ -148,9 +123,8 @@ export class WebhookDeliverer {
     this.schedule(wait, () => void this.attempt(d, body, startedAt, generation));
   }
 
-  private finish(d: Delivery, state: DeliveryState): void {
-    d.state = state;
-    if (state === 'dead_lettered') this.remember(this.deadLetter, d);
+  private finish(d: Delivery, state: 'delivered' | 'dead_lettered'): void {
+    this.store.webhooks.finish(d, state);
     this.settle(1);
   }
 
@@ -166,11 +140,6 @@ export class WebhookDeliverer {
     }, ms);
     t.unref();
     this.timers.add(t);
-  }
-
-  private remember(list: Delivery[], d: Delivery): void {
-    list.push(d);
-    if (list.length > this.maxLog) list.splice(0, list.length - this.maxLog);
   }
 }
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startMock, type RunningMock } from '../../src/index.js';
+import type { GroupRecord } from '../../src/store/store.js';
 
 /**
  * A deliberately broken Frontier Gateway: the real mock behind a small proxy that
@@ -115,29 +116,31 @@ export const BREAKAGES: Record<string, Breakage> = {
 
   'DELETE leaves descendants alive': {
     server: (m) => {
-      const gw = m.mock.gateway;
-      patch(gw, 'deleteGroup', (original) => (ws, id) => {
-        const g = gw.state.groups.get(id);
-        const children = g ? [...g.children] : [];
-        g?.children.clear();
-        const out = original(ws, id);
-        for (const c of children) {
-          const child = gw.state.groups.get(c);
-          if (child) child.parentId = null;
+      const store = m.mock.store;
+      patch(store, 'removeSubtree', (original) => (id) => {
+        // The store sees no children while it deletes, so only the group itself goes.
+        const childrenOf = store.childrenOf;
+        store.childrenOf = () => [];
+        try {
+          return original(id);
+        } finally {
+          store.childrenOf = childrenOf;
         }
-        return out;
       });
     },
   },
 
   'DELETE keeps the external id taken': {
     server: (m) => {
-      const gw = m.mock.gateway;
+      const { gateway: gw, store } = m.mock;
+      const taken = new Map<string, GroupRecord>();
       patch(gw, 'deleteGroup', (original) => (ws, id) => {
+        const g = store.group(id);
         const out = original(ws, id);
-        gw.state.externalIds.set(`${ws}\u0000${out.metadata.external_entity_id}`, id);
+        if (g) taken.set(`${ws}\u0000${g.externalEntityId}`, g);
         return out;
       });
+      patch(store, 'groupByExternalId', (original) => (ws, ext) => original(ws, ext) ?? taken.get(`${ws}\u0000${ext}`));
     },
   },
 
@@ -145,7 +148,7 @@ export const BREAKAGES: Record<string, Breakage> = {
     server: (m) => {
       const gw = m.mock.gateway;
       patch(gw, 'updateGroup', (original) => (ws, id, input) => {
-        const g = gw.state.groups.get(id);
+        const g = gw.store.group(id);
         const mode = g?.mode;
         if (g) g.mode = 'INDEPENDENT';
         try {
@@ -165,7 +168,7 @@ export const BREAKAGES: Record<string, Breakage> = {
 
   'workspaces that are not onboarded are let in': {
     server: (m) => {
-      const ws = m.mock.state.workspaces.get('workspace-c');
+      const ws = m.mock.store.workspace('workspace-c');
       if (ws) ws.onboarded = true;
     },
   },
@@ -186,9 +189,9 @@ export const BREAKAGES: Record<string, Breakage> = {
     server: (m) => {
       const gw = m.mock.gateway;
       patch(gw, 'revokeKey', (original) => (ws, groupId, prefix) => {
-        const key = gw.state.keys.get(prefix);
+        const key = gw.store.key(prefix);
         const out = original(ws, groupId, prefix);
-        if (key) gw.state.keys.set(prefix, key);
+        if (key) gw.store.insertKey(key);
         return out;
       });
     },
@@ -258,7 +261,7 @@ export const BREAKAGES: Record<string, Breakage> = {
 
   'webhooks are signed with the wrong secret': {
     server: (m) => {
-      for (const ws of m.mock.state.workspaces.values()) ws.webhookSecret = 'not-the-configured-secret';
+      for (const ws of m.mock.store.workspaces()) ws.webhookSecret = 'not-the-configured-secret';
     },
   },
 
@@ -266,7 +269,7 @@ export const BREAKAGES: Record<string, Breakage> = {
     server: (m) => {
       const gw = m.mock.gateway;
       patch(gw, 'createGroup', (original) => (ws, input) => {
-        const parent = input.hierarchy?.parent_group_id ? gw.state.groups.get(input.hierarchy.parent_group_id) : undefined;
+        const parent = input.hierarchy?.parent_group_id ? gw.store.group(input.hierarchy.parent_group_id) : undefined;
         if (!parent || parent.mode !== 'CASCADING') return original(ws, input);
         const saved = parent.models;
         parent.models = [];
@@ -290,7 +293,7 @@ export const BREAKAGES: Record<string, Breakage> = {
       const gw = m.mock.gateway;
       patch(gw, 'admit', (original) => (group, slug, tokens) => {
         if (group.mode === 'INDEPENDENT' && group.parentId) {
-          const parent = gw.state.groups.get(group.parentId);
+          const parent = gw.store.group(group.parentId);
           if (parent && !group.models.find((x) => x.slug === slug)?.rate_limits.length) return original(parent, slug, tokens);
         }
         return original(group, slug, tokens);

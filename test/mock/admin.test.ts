@@ -97,3 +97,47 @@ describe('/_mock/ admin routes', () => {
     }
   });
 });
+
+describe('/_mock/snapshot', () => {
+  it('GET, change, POST: groups, keys, counters, webhook log and clock are exactly as before', async () => {
+    await call('post', '/_mock/reset');
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'snap' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 2 }] }], hierarchy: {} });
+    const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'kept' });
+    const chat = () => request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    expect((await chat()).status).toBe(200);
+    const saved = await call('get', '/_mock/snapshot');
+    expect(saved.body).toMatchObject({ format: 'frontier-gateway-mock/state', version: 1 });
+    expect(saved.text).not.toContain((k.body.api_key as string).split('.')[1]);
+    const stateBefore = (await call('get', '/_mock/state')).body;
+    const webhooksBefore = (await call('get', '/_mock/webhooks')).body;
+
+    expect((await chat()).status).toBe(200);
+    expect((await chat()).status).toBe(429);
+    await call('post', '/_mock/clock', { advance_seconds: 7200 });
+    await request(m.url).delete(`/v1/gateway/groups/${g.body.id}`).set(auth);
+
+    expect((await call('post', '/_mock/snapshot', saved.body)).body).toEqual({ ok: true });
+    const stateAfter = (await call('get', '/_mock/state')).body;
+    expect(Math.abs(Date.parse(stateAfter.now) - Date.parse(stateBefore.now))).toBeLessThan(2000);
+    expect({ ...stateAfter, now: null }).toEqual({ ...stateBefore, now: null });
+    expect((await call('get', '/_mock/webhooks')).body).toEqual(webhooksBefore);
+    // One request of the daily two is left, and the key (kept only as a hash) still works.
+    expect((await chat()).status).toBe(200);
+    expect((await chat()).status).toBe(429);
+  });
+
+  it('refuses a bad or newer snapshot with 400 and changes nothing', async () => {
+    const before = (await call('get', '/_mock/snapshot')).body;
+    expect(before.groups).toHaveLength(1);
+    for (const [body, message] of [
+      [{ format: 'frontier-gateway-mock/state', version: 99 }, /newer than this mock understands/],
+      [{ format: 'other', version: 1 }, /not a frontier-gateway-mock snapshot/],
+      [{ ...before, groups: [{ ...before.groups[0], workspace_id: 'nowhere' }] }, /unknown workspace/],
+    ] as const) {
+      const res = await call('post', '/_mock/snapshot', body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(message);
+    }
+    expect((await call('get', '/_mock/snapshot')).body).toEqual({ ...before, taken_at: expect.any(String), clock: expect.any(Object) });
+  });
+});

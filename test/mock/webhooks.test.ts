@@ -166,3 +166,23 @@ describe('billing webhooks to a receiver', () => {
     expect(verifySignature(JSON.stringify(d.payload), d.signature, SECRET)).toBe(true);
   });
 });
+
+describe('billing webhooks across a restore', () => {
+  it('a delivery pending in a restored snapshot is sent again, with the same request id and body', async () => {
+    let release!: (status: number) => void;
+    const held = new Promise<number>((r) => (release = r));
+    const { rx, running, chat } = await setup((n) => (n === 1 ? held : 200));
+    await chat();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(rx.received).toHaveLength(1);
+    const snapshot = running.snapshot();
+    expect(snapshot.webhooks.deliveries[0]?.state).toBe('pending');
+    running.restore(snapshot);
+    release(500);
+    await running.mock.deliverer.idle();
+    expect(rx.received.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(rx.received.map((r) => r.headers['x-baseten-request-id'])).size).toBe(1);
+    expect(new Set(rx.received.map((r) => r.body)).size).toBe(1);
+    expect(running.snapshot().webhooks.deliveries[0]?.state).toBe('delivered');
+  });
+});

@@ -2,8 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { GatewayError } from '../../src/domain/errors.js';
 import { Gateway, type CreateGroupInput } from '../../src/domain/gateway.js';
-import { Meter } from '../../src/domain/meter.js';
-import { State } from '../../src/store/state.js';
+import { Store } from '../../src/store/store.js';
 
 const S = 'org/model';
 const WS = 'ws';
@@ -12,7 +11,8 @@ let gw: Gateway;
 
 beforeEach(() => {
   clock = new ManualClock(Date.UTC(2026, 4, 13, 12, 0, 0));
-  gw = new Gateway(new State(() => [{ id: WS, onboarded: true, webhookUrl: null, webhookSecret: 's' }, { id: 'other', onboarded: true, webhookUrl: null, webhookSecret: 's' }]), new Meter(), clock);
+  const workspaces = [WS, 'other'].map((id) => ({ id, onboarded: true, webhookUrl: null, webhookSecret: 's' }));
+  gw = new Gateway(new Store({ seed: () => ({ workspaces, managementKeys: [] }), baseClock: clock }));
 });
 
 let n = 0;
@@ -36,7 +36,7 @@ const fails = (fn: () => unknown, kind: GatewayError['kind'], code?: string) => 
   }
   throw new Error('expected an error');
 };
-const spend = (groupId: string, tokens: number) => gw.admit(gw.state.groups.get(groupId)!, S, tokens);
+const spend = (groupId: string, tokens: number) => gw.admit(gw.store.group(groupId)!, S, tokens);
 
 describe('Gateway: the worked examples, enforced', () => {
   it('CASCADING org/finance/engineering (scaled to 100/70/70 tokens): engineering is refused after 30', () => {
@@ -114,7 +114,7 @@ describe('Gateway: groups', () => {
     gw.deleteGroup(WS, root.id);
     for (const g of [root, child, grandchild]) fails(() => gw.getGroup(WS, g.id), 'not_found');
     fails(() => gw.authenticateFederated(key.api_key), 'unauthorized');
-    expect(gw.state.keys.size).toBe(0);
+    expect(gw.store.allKeys()).toHaveLength(0);
     expect(gw.listGroups(WS, { limit: 100 }).items).toEqual([]);
     const again = create({ metadata: { external_entity_id: child.metadata.external_entity_id }, tpd: 100 });
     expect(gw.groupUsage(WS, again.id).usage[S]?.[0]?.current_usage).toBeNull();
@@ -142,9 +142,9 @@ describe('Gateway: keys and inference admission', () => {
 
   it('a slug outside the group is 404; cleared models remove access', () => {
     const g = create();
-    fails(() => gw.admit(gw.state.groups.get(g.id)!, 'org/other', 1), 'not_found', 'model_not_found');
+    fails(() => gw.admit(gw.store.group(g.id)!, 'org/other', 1), 'not_found', 'model_not_found');
     gw.updateGroup(WS, g.id, { models: [] });
-    fails(() => gw.admit(gw.state.groups.get(g.id)!, S, 1), 'not_found', 'model_not_found');
+    fails(() => gw.admit(gw.store.group(g.id)!, S, 1), 'not_found', 'model_not_found');
   });
 
   it('usage reports null until the first request, then the counter and the next midnight', () => {

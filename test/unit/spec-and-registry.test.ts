@@ -59,7 +59,7 @@ describe('the operation registry', () => {
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones when off', async () => {
-    expect((await createMock()).operations).toHaveLength(17);
+    expect((await createMock()).operations).toHaveLength(19);
     expect((await createMock({ admin: false })).operations).toHaveLength(12);
   });
 });

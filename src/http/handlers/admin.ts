@@ -1,5 +1,6 @@
 import { rfc3339 } from '../../domain/clock.js';
 import { badRequest } from '../../domain/errors.js';
+import { SnapshotError } from '../../store/snapshot.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
 /** The mock's own routes under /_mock/ (openapi/mock-admin.yaml). */
@@ -15,17 +16,15 @@ export const adminHandlers: HandlerMap = {
     return { body: { ok: true } };
   },
   getMockState: (ctx) => {
-    const { state, gateway, meter, clock } = ctx.mock;
+    const { store, gateway, meter, clock } = ctx.mock;
     const now = clock.now();
     return {
       body: {
         now: rfc3339(now),
-        workspaces: [...state.workspaces.values()].map((w) => ({ id: w.id, onboarded: w.onboarded, webhook_url: w.webhookUrl })),
-        groups: [...state.groups.values()]
-          .sort((a, b) => a.seq - b.seq)
-          .map((g) => ({ workspace_id: g.workspaceId, group: gateway.view(g) })),
-        api_keys: [...state.keys.values()]
-          .sort((a, b) => a.seq - b.seq)
+        workspaces: store.workspaces().map((w) => ({ id: w.id, onboarded: w.onboarded, webhook_url: w.webhookUrl })),
+        groups: store.allGroups().map((g) => ({ workspace_id: g.workspaceId, group: gateway.view(g) })),
+        api_keys: store
+          .allKeys()
           .map((k) => ({ workspace_id: k.workspaceId, group_id: k.groupId, prefix: k.prefix, name: k.name, created_at: rfc3339(k.createdAt) })),
         usage: meter.dailySnapshot(now).map((u) => ({
           group_id: u.groupId,
@@ -51,5 +50,15 @@ export const adminHandlers: HandlerMap = {
     }
     return { body: clockView(ctx) };
   },
-  listMockWebhooks: (ctx) => ({ body: ctx.mock.deliverer.snapshot() }),
+  getMockSnapshot: (ctx) => ({ body: ctx.mock.snapshot() }),
+  restoreMockSnapshot: (ctx) => {
+    try {
+      ctx.mock.restore(ctx.body);
+    } catch (e) {
+      if (e instanceof SnapshotError) throw badRequest(e.message, 'invalid_snapshot', null);
+      throw e;
+    }
+    return { body: { ok: true } };
+  },
+  listMockWebhooks: (ctx) => ({ body: ctx.mock.store.webhooks.view() }),
 };

@@ -1,0 +1,386 @@
+import { createHash } from 'node:crypto';
+import { OffsetClock, rfc3339, type Clock } from '../domain/clock.js';
+import { IdSource } from '../domain/ids.js';
+import type { Enforcement, ModelConfig } from '../domain/limits.js';
+import { Meter, type TokenLimitPolicy } from '../domain/meter.js';
+import { CursorCodec, SeqIndex } from '../domain/pagination.js';
+import { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
+import { WebhookLog } from './webhook-log.js';
+
+/**
+ * The one store that owns all mutable state of the mock: workspaces and their management
+ * keys, groups, API keys, the indexes derived from them, the limit counters, the webhook
+ * log and dead-letter queue, the clock's offset, and the seeds of ids and cursor signing.
+ *
+ * Callers read through its methods and change it only through its insert/update/remove
+ * operations, which keep every index right. `reset()` goes back to the seed (the
+ * configuration); `snapshot()` and `restore()` save and bring back everything in one
+ * versioned format, where secrets stay hashed and indexes are rebuilt, never stored.
+ * The rules of the domain live in src/domain/gateway.ts, which works over this store.
+ */
+
+export type Scope = 'management' | 'view';
+
+export interface Workspace {
+  id: string;
+  onboarded: boolean;
+  webhookUrl: string | null;
+  webhookSecret: string;
+}
+
+export interface ManagementKey {
+  /** SHA-256 hex of the key; the key itself is never kept. */
+  digest: string;
+  workspaceId: string;
+  scope: Scope;
+}
+
+export interface GroupRecord {
+  id: string;
+  workspaceId: string;
+  seq: number;
+  name: string | null;
+  externalEntityId: string;
+  models: ModelConfig[];
+  mode: Enforcement;
+  parentId: string | null;
+  createdAt: number;
+}
+
+export interface KeyRecord {
+  prefix: string;
+  groupId: string;
+  workspaceId: string;
+  name: string | null;
+  /** SHA-256 of the whole key; the plaintext is never kept. */
+  hash: Buffer;
+  seq: number;
+  createdAt: number;
+}
+
+/** What reset() goes back to: the configured workspaces and management keys. */
+export interface StoreSeed {
+  workspaces: Workspace[];
+  managementKeys: { key: string; workspace: string; scope: Scope }[];
+}
+
+export interface StoreOptions {
+  seed: () => StoreSeed;
+  /** The base clock; the mock's clock is this plus an offset the store owns. */
+  baseClock?: Clock;
+  /** Ids and secrets from a seeded stream instead of the OS's random source. */
+  idSeed?: string | null;
+  tokenLimitPolicy?: TokenLimitPolicy;
+  maxWebhookLog?: number;
+}
+
+export const digestOf = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+type NewGroup = Omit<GroupRecord, 'seq' | 'createdAt'>;
+type NewKey = Omit<KeyRecord, 'seq' | 'createdAt'>;
+
+export class Store {
+  readonly clock: OffsetClock;
+  readonly ids: IdSource;
+  readonly meter: Meter;
+  readonly webhooks: WebhookLog;
+  private readonly seed: () => StoreSeed;
+  private readonly idSeed: string | null;
+
+  private workspaceMap = new Map<string, Workspace>();
+  private managementKeyMap = new Map<string, ManagementKey>();
+  private groupMap = new Map<string, GroupRecord>();
+  private keyMap = new Map<string, KeyRecord>();
+  private seq = 0;
+  private cursorCodec!: CursorCodec;
+  // Derived indexes: rebuilt from the records, never stored or written by callers.
+  private groupIndex = new Map<string, SeqIndex<GroupRecord>>();
+  private externalIds = new Map<string, string>();
+  private children = new Map<string, Set<string>>();
+  private keyIndex = new Map<string, SeqIndex<KeyRecord>>();
+  /** Called after every reset() and restore(), e.g. to cancel deliveries in flight. */
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(options: StoreOptions) {
+    this.seed = options.seed;
+    this.idSeed = options.idSeed ?? null;
+    this.clock = new OffsetClock(options.baseClock);
+    this.ids = new IdSource(this.idSeed);
+    this.meter = new Meter(options.tokenLimitPolicy ?? 'strict');
+    this.webhooks = new WebhookLog(options.maxWebhookLog);
+    this.clear();
+  }
+
+  /** Runs `fn` after every reset() and restore(). */
+  onReplaced(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  // ---- reads ------------------------------------------------------------------
+
+  get cursors(): CursorCodec {
+    return this.cursorCodec;
+  }
+  workspace(id: string): Workspace | undefined {
+    return this.workspaceMap.get(id);
+  }
+  workspaces(): Workspace[] {
+    return [...this.workspaceMap.values()];
+  }
+  managementKey(key: string): ManagementKey | undefined {
+    return this.managementKeyMap.get(digestOf(key));
+  }
+  group(id: string): GroupRecord | undefined {
+    return this.groupMap.get(id);
+  }
+  /** The live group of `workspaceId` whose external id is `externalId`. */
+  groupByExternalId(workspaceId: string, externalId: string): GroupRecord | undefined {
+    const id = this.externalIds.get(externalIdKey(workspaceId, externalId));
+    return id === undefined ? undefined : this.groupMap.get(id);
+  }
+  /** Live groups of a workspace in creation order. */
+  groupsOf(workspaceId: string): SeqIndex<GroupRecord> | undefined {
+    return this.groupIndex.get(workspaceId);
+  }
+  /** Every live group, in creation order. */
+  allGroups(): GroupRecord[] {
+    return [...this.groupMap.values()].sort((a, b) => a.seq - b.seq);
+  }
+  childrenOf(groupId: string): GroupRecord[] {
+    return [...(this.children.get(groupId) ?? [])].map((id) => this.groupMap.get(id) as GroupRecord);
+  }
+  /** The live key with this prefix (prefixes are unique across the mock). */
+  key(prefix: string): KeyRecord | undefined {
+    return this.keyMap.get(prefix);
+  }
+  /** Live keys of a group in creation order. */
+  keysOf(groupId: string): SeqIndex<KeyRecord> | undefined {
+    return this.keyIndex.get(groupId);
+  }
+  /** Every live key, in creation order. */
+  allKeys(): KeyRecord[] {
+    return [...this.keyMap.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  // ---- writes -----------------------------------------------------------------
+
+  insertGroup(fields: NewGroup): GroupRecord {
+    const group: GroupRecord = { ...fields, seq: this.nextSeq(), createdAt: this.clock.now() };
+    this.indexGroup(group);
+    return group;
+  }
+
+  updateGroup(id: string, change: { name?: string | null; models?: ModelConfig[] }): GroupRecord {
+    const group = this.groupMap.get(id);
+    if (!group) throw new Error(`store: no group ${id}`);
+    if (change.name !== undefined) group.name = change.name;
+    if (change.models !== undefined) group.models = change.models;
+    return group;
+  }
+
+  /**
+   * Removes the group and its whole subtree with every key in it, frees their external
+   * ids and forgets their counters. Returns the removed groups, the group first.
+   */
+  removeSubtree(id: string): GroupRecord[] {
+    const root = this.groupMap.get(id);
+    if (!root) return [];
+    const doomed: GroupRecord[] = [];
+    const stack = [root];
+    while (stack.length) {
+      const g = stack.pop() as GroupRecord;
+      doomed.push(g);
+      stack.push(...this.childrenOf(g.id));
+    }
+    for (const g of doomed) {
+      for (const key of [...(this.keyIndex.get(g.id) ?? [])]) this.keyMap.delete(key.prefix);
+      this.keyIndex.delete(g.id);
+      this.groupMap.delete(g.id);
+      this.groupIndex.get(g.workspaceId)?.remove(g.seq);
+      this.externalIds.delete(externalIdKey(g.workspaceId, g.externalEntityId));
+      this.children.delete(g.id);
+    }
+    if (root.parentId !== null) this.children.get(root.parentId)?.delete(root.id);
+    this.meter.forgetGroups(new Set(doomed.map((g) => g.id)));
+    return doomed;
+  }
+
+  insertKey(fields: NewKey): KeyRecord {
+    const key: KeyRecord = { ...fields, seq: this.nextSeq(), createdAt: this.clock.now() };
+    this.indexKey(key);
+    return key;
+  }
+
+  removeKey(prefix: string): KeyRecord | undefined {
+    const key = this.keyMap.get(prefix);
+    if (!key) return undefined;
+    this.keyMap.delete(prefix);
+    this.keyIndex.get(key.groupId)?.remove(key.seq);
+    return key;
+  }
+
+  // ---- whole state ------------------------------------------------------------
+
+  /** Everything back to the seed: records, counters, webhook log, clock, id stream, cursor key. */
+  reset(): void {
+    this.clear();
+    this.notify();
+  }
+
+  /** The whole state in the versioned format. Key secrets are hashes; indexes are left out. */
+  snapshot(): Snapshot {
+    const now = this.clock.now();
+    return {
+      format: SNAPSHOT_FORMAT,
+      version: SNAPSHOT_VERSION,
+      taken_at: rfc3339(now),
+      clock: { now_ms: now, offset_ms: this.clock.offset },
+      ids: this.ids.state(),
+      cursor_key: this.cursorCodec.key.toString('base64'),
+      seq: this.seq,
+      workspaces: this.workspaces().map((w) => ({
+        id: w.id,
+        onboarded: w.onboarded,
+        webhook_url: w.webhookUrl,
+        webhook_secret: w.webhookSecret,
+      })),
+      management_keys: [...this.managementKeyMap.values()].map((k) => ({ sha256: k.digest, workspace_id: k.workspaceId, scope: k.scope })),
+      groups: this.allGroups().map((g) => ({
+        id: g.id,
+        workspace_id: g.workspaceId,
+        seq: g.seq,
+        name: g.name,
+        external_entity_id: g.externalEntityId,
+        models: structuredClone(g.models),
+        limit_enforcement: g.mode,
+        parent_group_id: g.parentId,
+        created_at_ms: g.createdAt,
+      })),
+      api_keys: this.allKeys().map((k) => ({
+        prefix: k.prefix,
+        group_id: k.groupId,
+        workspace_id: k.workspaceId,
+        name: k.name,
+        sha256: k.hash.toString('hex'),
+        seq: k.seq,
+        created_at_ms: k.createdAt,
+      })),
+      counters: this.meter.snapshot(now),
+      webhooks: this.webhooks.snapshot(),
+    };
+  }
+
+  /**
+   * Replaces the whole state with `raw`, or throws a SnapshotError saying what is wrong
+   * and changes nothing. `clock: 'instant'` (default) puts the clock back at the
+   * snapshot's time, so the state is exactly as it was; `'offset'` keeps the offset, so
+   * time that passed meanwhile (a restart) counts.
+   */
+  restore(raw: unknown, options: { clock?: 'instant' | 'offset' } = {}): void {
+    const s = checkSnapshot(raw);
+    // Build every record and index first; only then swap, so a bad snapshot changes nothing.
+    const next = {
+      workspaceMap: new Map(s.workspaces.map((w) => [w.id, { id: w.id, onboarded: w.onboarded, webhookUrl: w.webhook_url, webhookSecret: w.webhook_secret }])),
+      managementKeyMap: new Map(s.management_keys.map((k) => [k.sha256, { digest: k.sha256, workspaceId: k.workspace_id, scope: k.scope }])),
+      groups: s.groups.map(
+        (g): GroupRecord => ({
+          id: g.id,
+          workspaceId: g.workspace_id,
+          seq: g.seq,
+          name: g.name,
+          externalEntityId: g.external_entity_id,
+          models: structuredClone(g.models),
+          mode: g.limit_enforcement,
+          parentId: g.parent_group_id,
+          createdAt: g.created_at_ms,
+        }),
+      ),
+      keys: s.api_keys.map(
+        (k): KeyRecord => ({
+          prefix: k.prefix,
+          groupId: k.group_id,
+          workspaceId: k.workspace_id,
+          name: k.name,
+          hash: Buffer.from(k.sha256, 'hex'),
+          seq: k.seq,
+          createdAt: k.created_at_ms,
+        }),
+      ),
+    };
+    this.clearRecords();
+    this.workspaceMap = next.workspaceMap;
+    this.managementKeyMap = next.managementKeyMap;
+    for (const g of next.groups.sort((a, b) => a.seq - b.seq)) this.indexGroup(g);
+    for (const k of next.keys.sort((a, b) => a.seq - b.seq)) this.indexKey(k);
+    this.seq = s.seq;
+    this.cursorCodec = new CursorCodec(Buffer.from(s.cursor_key, 'base64'));
+    this.ids.restore(s.ids);
+    this.meter.restore(s.counters);
+    this.webhooks.restore(s.webhooks);
+    if ((options.clock ?? 'instant') === 'instant') this.clock.restoreTo(s.clock.now_ms);
+    else this.clock.restoreTo(this.clock.now() - this.clock.offset + s.clock.offset_ms);
+    this.notify();
+  }
+
+  // ---- internals --------------------------------------------------------------
+
+  private clear(): void {
+    this.clearRecords();
+    const seed = this.seed();
+    for (const w of seed.workspaces) this.workspaceMap.set(w.id, { ...w });
+    for (const k of seed.managementKeys) {
+      const digest = digestOf(k.key);
+      this.managementKeyMap.set(digest, { digest, workspaceId: k.workspace, scope: k.scope });
+    }
+    this.seq = 0;
+    this.meter.reset();
+    this.webhooks.reset();
+    this.clock.reset();
+    this.ids.restore({ seed: this.idSeed, position: 0 });
+    this.cursorCodec = new CursorCodec(this.ids.bytes(32));
+  }
+
+  private clearRecords(): void {
+    this.workspaceMap = new Map();
+    this.managementKeyMap = new Map();
+    this.groupMap = new Map();
+    this.keyMap = new Map();
+    this.groupIndex = new Map();
+    this.externalIds = new Map();
+    this.children = new Map();
+    this.keyIndex = new Map();
+  }
+
+  private notify(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private nextSeq(): number {
+    this.seq += 1;
+    return this.seq;
+  }
+
+  private indexGroup(group: GroupRecord): void {
+    this.groupMap.set(group.id, group);
+    indexIn(this.groupIndex, group.workspaceId).add(group);
+    this.externalIds.set(externalIdKey(group.workspaceId, group.externalEntityId), group.id);
+    if (group.parentId !== null) {
+      let siblings = this.children.get(group.parentId);
+      if (!siblings) this.children.set(group.parentId, (siblings = new Set()));
+      siblings.add(group.id);
+    }
+  }
+
+  private indexKey(key: KeyRecord): void {
+    this.keyMap.set(key.prefix, key);
+    indexIn(this.keyIndex, key.groupId).add(key);
+  }
+}
+
+const externalIdKey = (workspaceId: string, externalId: string): string => `${workspaceId}\u0000${externalId}`;
+
+function indexIn<T extends { seq: number }>(map: Map<string, SeqIndex<T>>, id: string): SeqIndex<T> {
+  let index = map.get(id);
+  if (!index) map.set(id, (index = new SeqIndex<T>()));
+  return index;
+}

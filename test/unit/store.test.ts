@@ -1,0 +1,169 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
+import { Gateway } from '../../src/domain/gateway.js';
+import { IdSource } from '../../src/domain/ids.js';
+import { verifyKey } from '../../src/domain/keys.js';
+import { SnapshotError, SNAPSHOT_VERSION } from '../../src/store/snapshot.js';
+import { Store, type StoreSeed } from '../../src/store/store.js';
+
+const S = 'org/model';
+const seed = (): StoreSeed => ({
+  workspaces: [
+    { id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 'whsec' },
+    { id: 'other', onboarded: true, webhookUrl: null, webhookSecret: 'whsec' },
+  ],
+  managementKeys: [{ key: 'admin-key', workspace: 'ws', scope: 'management' }],
+});
+
+let clock: ManualClock;
+let store: Store;
+let gw: Gateway;
+
+function build(idSeed?: string) {
+  clock = new ManualClock(Date.UTC(2026, 4, 13, 12, 0, 0));
+  store = new Store({ seed, baseClock: clock, ...(idSeed ? { idSeed } : {}) });
+  gw = new Gateway(store);
+}
+beforeEach(() => build());
+
+/** A small world: a CASCADING tree with keys, traffic on two windows, and a webhook delivery. */
+function populate() {
+  const root = gw.createGroup('ws', {
+    metadata: { name: 'root', external_entity_id: 'root' },
+    models: [{ slug: S, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 10 }], usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1000 }] }],
+    hierarchy: { limit_enforcement: 'CASCADING' },
+  });
+  const child = gw.createGroup('ws', { metadata: { external_entity_id: 'child' }, models: [{ slug: S }], hierarchy: { parent_group_id: root.id } });
+  const key = gw.mintKey('ws', child.id, 'k1');
+  for (let i = 0; i < 3; i++) gw.admit(store.group(child.id)!, S, 7);
+  store.webhooks.add({ id: 'd1', workspace_id: 'ws', url: null, state: 'no_receiver', payload: { type: 'API_BILLING_USAGE', data: { events: [] } }, signature: 'v1=x', attempts: [] });
+  return { root, child, key };
+}
+
+describe('Store', () => {
+  it('reset goes back to the seed: no records, no counters, no deliveries, clock at zero offset', () => {
+    populate();
+    store.clock.advance(5000);
+    store.reset();
+    expect(store.allGroups()).toEqual([]);
+    expect(store.allKeys()).toEqual([]);
+    expect(store.meter.snapshot(clock.now())).toEqual({ rolling: [], daily: [] });
+    expect(store.webhooks.view()).toEqual({ deliveries: [], dead_letter: [] });
+    expect(store.clock.offset).toBe(0);
+    expect(store.workspaces().map((w) => w.id)).toEqual(['ws', 'other']);
+    expect(store.managementKey('admin-key')?.workspaceId).toBe('ws');
+  });
+
+  it('keeps its indexes itself: children, external ids and key lists follow inserts and removals', () => {
+    const { root, child, key } = populate();
+    expect(store.childrenOf(root.id).map((g) => g.id)).toEqual([child.id]);
+    expect(store.groupByExternalId('ws', 'child')?.id).toBe(child.id);
+    expect([...(store.keysOf(child.id) ?? [])].map((k) => k.prefix)).toEqual([key.prefix]);
+    const removed = store.removeSubtree(root.id);
+    expect(removed.map((g) => g.id)).toEqual([root.id, child.id]);
+    expect(store.groupByExternalId('ws', 'child')).toBeUndefined();
+    expect(store.key(key.prefix)).toBeUndefined();
+    expect(store.childrenOf(root.id)).toEqual([]);
+    expect(store.meter.snapshot(clock.now())).toEqual({ rolling: [], daily: [] });
+  });
+
+  it('snapshot, change, restore: everything is exactly as before, counters and clock included', () => {
+    const { root, child, key } = populate();
+    const page1 = gw.listGroups('ws', { limit: 1 });
+    const before = store.snapshot();
+    const viewsBefore = [gw.getGroup('ws', root.id), gw.getGroup('ws', child.id)];
+    const usageBefore = gw.groupUsage('ws', root.id);
+
+    clock.advance(30_000);
+    store.clock.advance(3_600_000);
+    gw.deleteGroup('ws', root.id);
+    gw.createGroup('ws', { metadata: { external_entity_id: 'later' }, models: [{ slug: S }] });
+
+    store.restore(before);
+    // The same instant: the offset differs only because the base clock moved meanwhile.
+    expect(store.snapshot()).toEqual({ ...before, clock: { now_ms: before.clock.now_ms, offset_ms: expect.any(Number) } });
+    expect([gw.getGroup('ws', root.id), gw.getGroup('ws', child.id)]).toEqual(viewsBefore);
+    expect(gw.groupUsage('ws', root.id)).toEqual(usageBefore);
+    expect(store.clock.now()).toBe(before.clock.now_ms);
+    // The rolling window still holds the 3 requests: 7 more fit under 10, the 8th does not.
+    for (let i = 0; i < 7; i++) gw.admit(store.group(child.id)!, S, 1);
+    expect(() => gw.admit(store.group(child.id)!, S, 1)).toThrow(/Rate limit exceeded/);
+    // The key still verifies against its stored hash, and cursors issued before still work.
+    expect(gw.getKey('ws', child.id, key.prefix)).toEqual({ prefix: key.prefix, name: 'k1' });
+    expect(gw.listGroups('ws', { limit: 1, cursor: page1.pagination.cursor as string }).items.map((g) => g.id)).toEqual([child.id]);
+  });
+
+  it('a snapshot holds no key secret, only its hash', () => {
+    const { key } = populate();
+    const text = JSON.stringify(store.snapshot());
+    expect(text).not.toContain(key.api_key.split('.')[1]);
+    expect(text).not.toContain('admin-key');
+    const restoredHash = Buffer.from(store.snapshot().api_keys[0]!.sha256, 'hex');
+    expect(verifyKey(key.api_key, restoredHash)).toBe(true);
+  });
+
+  it.each([
+    ['not an object', 42, /JSON object/],
+    ['another format', { format: 'something-else', version: 1 }, /not a frontier-gateway-mock snapshot/],
+    ['a newer version', { format: 'frontier-gateway-mock/state', version: SNAPSHOT_VERSION + 1 }, /newer than this mock understands/],
+  ])('refuses %s', (_what, raw, message) => {
+    expect(() => store.restore(raw)).toThrow(SnapshotError);
+    expect(() => store.restore(raw)).toThrow(message);
+  });
+
+  it('refuses a snapshot whose records do not hang together, and changes nothing', () => {
+    const { root } = populate();
+    const good = store.snapshot();
+    const cases: [string, (s: any) => void, RegExp][] = [
+      ['a key under a missing group', (s) => (s.api_keys[0].group_id = 'nope'), /names missing group/],
+      ['a group in an unknown workspace', (s) => (s.groups[0].workspace_id = 'nowhere'), /unknown workspace/],
+      ['a child whose mode differs from its parent', (s) => (s.groups[1].limit_enforcement = 'INDEPENDENT'), /differ in workspace or limit_enforcement/],
+      ['a duplicate external id', (s) => (s.groups[1].external_entity_id = 'root'), /external_entity_id in a workspace/],
+      ['a threshold of zero', (s) => (s.groups[0].models[0].rate_limits[0].threshold = 0), /models\/0\/rate_limits\/0\/threshold/],
+      ['a parent cycle', (s) => (s.groups[0].parent_group_id = s.groups[1].id), /cycle|differ/],
+    ];
+    for (const [what, spoil, message] of cases) {
+      const bad = structuredClone(good);
+      spoil(bad);
+      expect(() => store.restore(bad), what).toThrow(message);
+      expect(store.snapshot(), what).toEqual(good);
+    }
+    expect(gw.getGroup('ws', root.id).id).toBe(root.id);
+  });
+
+  it('with a seed, ids, secrets and cursors are the same on every run and after reset', () => {
+    const run = () => {
+      build('fixed-seed');
+      const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }] });
+      const k = gw.mintKey('ws', g.id, null);
+      return [g.id, k.api_key, store.ids.uuid()];
+    };
+    const first = run();
+    expect(run()).toEqual(first);
+    store.reset();
+    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }] });
+    expect(g.id).toBe(first[0]);
+    build();
+    expect(gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }] }).id).not.toBe(first[0]);
+  });
+
+  it('a seeded id stream continues where the snapshot left it', () => {
+    build('stream');
+    store.ids.uuid();
+    const snap = store.snapshot();
+    const next = [store.ids.uuid(), store.ids.groupId()];
+    store.restore(snap);
+    expect([store.ids.uuid(), store.ids.groupId()]).toEqual(next);
+  });
+});
+
+describe('IdSource', () => {
+  it('draws uniformly from the alphabet and makes valid v4 UUIDs, seeded or not', () => {
+    for (const ids of [new IdSource(), new IdSource('s')]) {
+      const chars = new Set(Array.from({ length: 200 }, () => ids.string(40)).join(''));
+      expect(chars.size).toBe(62);
+      expect(ids.uuid()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(ids.groupId()).toMatch(/^[a-z0-9]{12}$/);
+    }
+  });
+});
