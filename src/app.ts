@@ -1,16 +1,27 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { performance } from 'node:perf_hooks';
 import { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, withImplicitWorkspaces, type MockConfig } from './config.js';
 import type { Clock } from './domain/clock.js';
 import { Gateway } from './domain/gateway.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
-import { credentialOf, requiredScope, type ViewScopeReading } from './http/auth.js';
-import { errorBody, sendError } from './http/errors.js';
+import type { ViewScopeReading } from './http/auth.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
-import { bindHandlers, type Ctx, type Handler, type HandlerMap } from './http/registry.js';
+import { Pipeline } from './http/pipeline.js';
+import { bindHandlers, type HandlerMap } from './http/registry.js';
 import { loadSpecs, type Operation } from './http/spec.js';
+import {
+  accessLogStep,
+  authenticateStep,
+  handlerStep,
+  jsonParser,
+  parseStep,
+  requestIdStep,
+  serialiseStep,
+  validateStep,
+} from './http/steps.js';
 import { compileRequestValidators, type RequestValidator } from './http/validation.js';
 import type { MockServices } from './services.js';
 import { Store, type StoreSeed } from './store/store.js';
@@ -60,6 +71,8 @@ export interface MockOptions {
 
 export interface Mock extends MockServices {
   app: Express;
+  /** The request path's named steps; a feature joins with pipeline.add(step, { before | after: name }). */
+  pipeline: Pipeline;
   operations: Operation[];
   config: MockConfig;
   close(): void;
@@ -123,91 +136,39 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const viewScope = options.viewScope ?? 'reads';
   const allowBearer = options.inference?.allowBearer !== false;
 
+  const parse1mb = jsonParser('1mb');
+  // A whole-state snapshot can be far bigger than any API body.
+  const parseSnapshot = jsonParser('512mb');
+  const pipeline = new Pipeline([
+    requestIdStep(store.ids),
+    accessLogStep(log),
+    serialiseStep(logError),
+    parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : parse1mb)),
+    authenticateStep(gateway, viewScope, allowBearer),
+    validateStep(validators),
+    handlerStep(handlers, operations),
+  ]);
+  const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) =>
+    pipeline.run({ req, res, op, requestId: '', startedAt: performance.now(), params: {}, query: {}, body: undefined, mock: services, ...(failure !== undefined ? { failure } : {}) });
+
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.set('json spaces', 2);
-  app.use((req, res, next) => {
-    const id = store.ids.uuid();
-    res.locals.requestId = id;
-    res.setHeader('X-Request-Id', id);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => log(`${req.method} ${req.originalUrl} ${res.statusCode} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`));
-    next();
-  });
-  // A whole-state snapshot can be far bigger than any API body.
-  if (withAdmin) app.use('/_mock/snapshot', express.json({ limit: '512mb', type: ['application/json', 'application/*+json'] }));
-  app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
-
-  for (const op of operations) {
-    const handler = handlers.get(op.id) as Handler;
-    const validate = validators.get(op.id) as RequestValidator;
-    app[op.method](op.expressPath, async (req: Request, res: Response) => {
-      try {
-        const ctx: Ctx = {
-          op,
-          params: {},
-          query: {},
-          body: undefined,
-          requestId: res.locals.requestId as string,
-          mock: services,
-          req,
-          res,
-        };
-        if (op.auth === 'workspace') {
-          ctx.workspace = gateway.authenticateWorkspace(credentialOf(req.headers.authorization), requiredScope(op, viewScope)).workspace;
-        } else if (op.auth === 'federated') {
-          ctx.caller = gateway.authenticateFederated(credentialOf(req.headers.authorization, allowBearer));
-        }
-        const valid = validate({
-          params: req.params as Record<string, string>,
-          query: req.query as Record<string, unknown>,
-          body: req.body,
-          hasBody: hasBody(req),
-          isJson: req.is(['application/json', 'application/*+json']) !== false,
-        });
-        Object.assign(ctx, valid);
-        const result = await handler(ctx);
-        if ('streamed' in result) return;
-        if (result.headers) res.set(result.headers);
-        res.status(result.status ?? 200).json(result.body);
-      } catch (err) {
-        if (res.headersSent) {
-          logError(`error after the response started: ${(err as Error).message}`);
-          res.end();
-          return;
-        }
-        sendError(res, err, logError);
-      }
-    });
-  }
-
-  // Known path, unknown method: 405 with Allow. Anything else: 404. Both JSON.
-  app.use((req: Request, res: Response) => {
-    const allowed = operations.filter((o) => o.pathPattern.test(req.path)).map((o) => o.method.toUpperCase());
-    if (allowed.length > 0) {
-      res.setHeader('Allow', allowed.join(', '));
-      res
-        .status(405)
-        .json(errorBody('method_not_allowed', `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}.`, 'method_not_allowed'));
-      return;
-    }
-    res.status(404).json(errorBody('not_found_error', `No route for ${req.method} ${req.path}.`, 'route_not_found'));
-  });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => sendError(res, err, logError));
+  for (const op of operations) app[op.method](op.expressPath, (req: Request, res: Response) => run(op, req, res));
+  // Unknown routes and methods, and requests Express could not route (a path that is not
+  // valid percent-encoding), go through the same steps: a JSON 404, 405 or 400 with a request id.
+  app.use((req: Request, res: Response) => run(undefined, req, res));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => run(undefined, req, res, err));
 
   return {
     app,
     operations,
     config,
     ...services,
+    pipeline,
     close() {
       deliverer.cancel();
     },
   };
-}
-
-function hasBody(req: Request): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

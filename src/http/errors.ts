@@ -24,23 +24,31 @@ export function errorBody(type: string, message: string, code: string | null = n
   return { error: { message, type, code, param } };
 }
 
-/** Sends `err` as JSON; anything that is not a GatewayError or a client error is a 500 and is logged. */
-export function sendError(res: Response, err: unknown, logError: (line: string) => void): void {
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers?: Record<string, string>;
+}
+
+/** The response for `err`; anything that is not a GatewayError or a client error is a 500 and is logged. */
+export function errorResponse(err: unknown, logError: (line: string) => void): ErrorResponse {
   if (err instanceof GatewayError) {
     const { status, type } = MAPPING[err.kind];
     const body = errorBody(type, err.message, err.code, err.param);
     if (err.detail) body.error.detail = err.detail;
-    if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
-    res.status(status).json(body);
-    return;
+    return { status, body, ...(err.retryAfter !== undefined ? { headers: { 'Retry-After': String(err.retryAfter) } } : {}) };
   }
   const wire = httpErrorOf(err);
-  if (wire) {
-    res.status(wire.status).json(errorBody('invalid_request_error', wire.message, wire.code));
-    return;
-  }
+  if (wire) return { status: wire.status, body: errorBody('invalid_request_error', wire.message, wire.code) };
   logError(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  res.status(500).json(errorBody('api_error', 'The mock hit an internal error; see its log.', 'internal_error'));
+  return { status: 500, body: errorBody('api_error', 'The mock hit an internal error; see its log.', 'internal_error') };
+}
+
+/** Sends `err` as JSON (see errorResponse). */
+export function sendError(res: Response, err: unknown, logError: (line: string) => void): void {
+  const r = errorResponse(err, logError);
+  if (r.headers) res.set(r.headers);
+  res.status(r.status).json(r.body);
 }
 
 /** Errors raised by body parsing before any handler runs. */

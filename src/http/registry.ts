@@ -1,7 +1,4 @@
-import type { Request, Response } from 'express';
-import type { FederatedCaller } from '../domain/gateway.js';
-import type { Workspace } from '../store/store.js';
-import type { MockServices } from '../services.js';
+import type { Exchange } from './pipeline.js';
 import type { Operation } from './spec.js';
 
 /**
@@ -10,20 +7,8 @@ import type { Operation } from './spec.js';
  * handler, or a handler without an operation, stops the server with a clear message.
  */
 
-export interface Ctx {
-  op: Operation;
-  params: Record<string, string>;
-  query: Record<string, unknown>;
-  body: any;
-  requestId: string;
-  /** Set for `x-fgw-auth: workspace` operations. */
-  workspace?: Workspace;
-  /** Set for `x-fgw-auth: federated` operations. */
-  caller?: FederatedCaller;
-  mock: MockServices;
-  req: Request;
-  res: Response;
-}
+/** What a handler sees: the exchange of a request that matched an operation. */
+export type Ctx = Exchange & { op: Operation };
 
 /** A JSON response, or `streamed` when the handler wrote the response itself. */
 export type HandlerResult = { status?: number; body: unknown; headers?: Record<string, string> } | { streamed: true };

@@ -1,0 +1,94 @@
+import type { Request, Response } from 'express';
+import type { FederatedCaller } from '../domain/gateway.js';
+import type { MockServices } from '../services.js';
+import type { Workspace } from '../store/store.js';
+import type { HandlerResult } from './registry.js';
+import type { Operation } from './spec.js';
+
+/**
+ * The request path as a pipe of named steps, in the spirit of Prism's pipeline and
+ * koa's middleware: each step gets the exchange and `next`, does its part before and/or
+ * after the steps inside it, and may answer without calling `next`. A feature (a
+ * journal, fault injection, ...) joins by adding a step before or after a named one,
+ * without editing the others. The chain is composed once, not per request.
+ */
+
+export interface Exchange {
+  req: Request;
+  res: Response;
+  /** The operation the route belongs to; undefined for an unknown route or method. */
+  op: Operation | undefined;
+  requestId: string;
+  /** When the exchange began (performance.now()). */
+  startedAt: number;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: any;
+  /** Set by authentication for `x-fgw-auth: workspace` operations. */
+  workspace?: Workspace;
+  /** Set by authentication for `x-fgw-auth: federated` operations. */
+  caller?: FederatedCaller;
+  mock: MockServices;
+  /** What the handler (or a step answering in its place) answered. */
+  result?: HandlerResult;
+  /** An error raised before the pipeline (Express could not route the request); the handler step throws it. */
+  failure?: unknown;
+  /** What serialisation sent, for the steps outside it: the status and the JSON body (undefined for a stream). */
+  sent?: { status: number; body: unknown };
+}
+
+export type Next = () => Promise<void>;
+
+export interface Step {
+  name: string;
+  run(x: Exchange, next: Next): Promise<void> | void;
+}
+
+export type Placement = { before: string } | { after: string };
+
+export class Pipeline {
+  private steps: Step[];
+  private chain: ((x: Exchange) => Promise<void>) | undefined;
+
+  constructor(steps: Step[]) {
+    this.steps = [...steps];
+    this.assertUnique();
+  }
+
+  /** The steps' names, outermost first. */
+  names(): string[] {
+    return this.steps.map((s) => s.name);
+  }
+
+  /** Adds `step` just before (outside) or after (inside) the step named in `where`. */
+  add(step: Step, where: Placement): this {
+    const anchor = 'before' in where ? where.before : where.after;
+    const i = this.steps.findIndex((s) => s.name === anchor);
+    if (i < 0) throw new Error(`pipeline: no step named "${anchor}" (steps: ${this.names().join(', ')})`);
+    this.steps.splice('before' in where ? i : i + 1, 0, step);
+    this.assertUnique();
+    this.chain = undefined;
+    return this;
+  }
+
+  /** Runs the exchange through every step. */
+  run(x: Exchange): Promise<void> {
+    this.chain ??= this.compose();
+    return this.chain(x);
+  }
+
+  private compose(): (x: Exchange) => Promise<void> {
+    let inner: (x: Exchange) => Promise<void> = async () => {};
+    for (const step of [...this.steps].reverse()) {
+      const next = inner;
+      inner = async (x) => step.run(x, () => next(x));
+    }
+    return inner;
+  }
+
+  private assertUnique(): void {
+    const names = this.names();
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) throw new Error(`pipeline: two steps named "${dup}"`);
+  }
+}

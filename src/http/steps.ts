@@ -1,0 +1,170 @@
+import express, { type Request, type RequestHandler } from 'express';
+import { performance } from 'node:perf_hooks';
+import { GatewayError } from '../domain/errors.js';
+import type { Gateway } from '../domain/gateway.js';
+import type { IdSource } from '../domain/ids.js';
+import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
+import { errorBody, errorResponse } from './errors.js';
+import type { Exchange, Step } from './pipeline.js';
+import type { Ctx, Handler } from './registry.js';
+import type { Operation } from './spec.js';
+import type { RequestValidator } from './validation.js';
+
+/**
+ * The standard steps of the request path, outermost first:
+ *   request-id -> access-log -> serialise -> parse -> authenticate -> validate -> handler
+ * `serialise` turns whatever the steps inside it answer or throw into the HTTP response,
+ * in one place; steps outside it (request id, log, a journal) see the exchange whole.
+ */
+
+export const STEP = {
+  requestId: 'request-id',
+  accessLog: 'access-log',
+  serialise: 'serialise',
+  parse: 'parse',
+  authenticate: 'authenticate',
+  validate: 'validate',
+  handler: 'handler',
+} as const;
+
+/** Gives every exchange a unique id, sent back as `X-Request-Id`. */
+export function requestIdStep(ids: IdSource): Step {
+  return {
+    name: STEP.requestId,
+    run(x, next) {
+      x.requestId = ids.uuid();
+      x.res.setHeader('X-Request-Id', x.requestId);
+      return next();
+    },
+  };
+}
+
+/** One line per request when it has been answered. Never includes headers, so never a key. */
+export function accessLogStep(log: (line: string) => void): Step {
+  return {
+    name: STEP.accessLog,
+    run(x, next) {
+      x.res.on('finish', () => log(`${x.req.method} ${x.req.originalUrl} ${x.res.statusCode} ${(performance.now() - x.startedAt).toFixed(1)} ms`));
+      return next();
+    },
+  };
+}
+
+/**
+ * Writes the result of the steps inside it as JSON, or the error they threw as the
+ * documented error shape (src/http/errors.ts). A handler that streamed has answered
+ * itself; an error after a response started can only end it.
+ */
+export function serialiseStep(logError: (line: string) => void): Step {
+  return {
+    name: STEP.serialise,
+    async run(x, next) {
+      try {
+        await next();
+      } catch (err) {
+        if (x.res.headersSent) {
+          logError(`error after the response started: ${(err as Error).message}`);
+          x.res.end();
+          return;
+        }
+        const e = errorResponse(err, logError);
+        x.result = { status: e.status, body: e.body, ...(e.headers ? { headers: e.headers } : {}) };
+      }
+      const r = x.result;
+      if (!r || 'streamed' in r || x.res.headersSent || x.res.destroyed) return;
+      if (r.headers) x.res.set(r.headers);
+      const status = r.status ?? 200;
+      x.sent = { status, body: r.body };
+      x.res.status(status).json(r.body);
+    },
+  };
+}
+
+/**
+ * Parses a JSON body (application/json or application/*+json); other bodies are left
+ * unread for validation to refuse. `parsers` picks a parser per operation (a whole-state
+ * snapshot may be far bigger than any API body).
+ */
+export function parseStep(parserFor: (op: Operation | undefined) => RequestHandler): Step {
+  return {
+    name: STEP.parse,
+    run(x, next) {
+      return new Promise<void>((resolve, reject) => {
+        parserFor(x.op)(x.req, x.res, (err?: unknown) => (err ? reject(err) : resolve()));
+      }).then(next);
+    },
+  };
+}
+
+export const jsonParser = (limit: string): RequestHandler => express.json({ limit, type: ['application/json', 'application/*+json'] });
+
+/** Who is calling: a workspace key (with the scope the operation needs) or a federated key. */
+export function authenticateStep(gateway: Gateway, viewScope: ViewScopeReading, allowBearer: boolean): Step {
+  return {
+    name: STEP.authenticate,
+    run(x, next) {
+      const op = x.op;
+      if (op?.auth === 'workspace') {
+        x.workspace = gateway.authenticateWorkspace(credentialOf(x.req.headers.authorization), requiredScope(op, viewScope)).workspace;
+      } else if (op?.auth === 'federated') {
+        x.caller = gateway.authenticateFederated(credentialOf(x.req.headers.authorization, allowBearer));
+      }
+      return next();
+    },
+  };
+}
+
+/** Path, query and body against the operation's validators, compiled from the spec once. */
+export function validateStep(validators: ReadonlyMap<string, RequestValidator>): Step {
+  return {
+    name: STEP.validate,
+    run(x, next) {
+      if (x.op) {
+        const valid = (validators.get(x.op.id) as RequestValidator)({
+          params: x.req.params as Record<string, string>,
+          query: x.req.query as Record<string, unknown>,
+          body: x.req.body,
+          hasBody: hasBody(x.req),
+          isJson: x.req.is(['application/json', 'application/*+json']) !== false,
+        });
+        x.params = valid.params;
+        x.query = valid.query;
+        x.body = valid.body;
+      }
+      return next();
+    },
+  };
+}
+
+/**
+ * Calls the operation's handler. An exchange without an operation (an unknown route, or
+ * a method the path does not have) is a JSON 404, or a 405 with `Allow`.
+ */
+export function handlerStep(handlers: ReadonlyMap<string, Handler>, operations: readonly Operation[]): Step {
+  return {
+    name: STEP.handler,
+    async run(x) {
+      if (x.failure !== undefined) throw x.failure;
+      if (x.op) {
+        x.result = await (handlers.get(x.op.id) as Handler)(x as Ctx);
+        return;
+      }
+      const path = x.req.path;
+      const allowed = operations.filter((o) => o.pathPattern.test(path)).map((o) => o.method.toUpperCase());
+      if (allowed.length > 0) {
+        x.result = {
+          status: 405,
+          headers: { Allow: allowed.join(', ') },
+          body: errorBody('method_not_allowed', `${x.req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}.`, 'method_not_allowed'),
+        };
+        return;
+      }
+      throw new GatewayError('not_found', `No route for ${x.req.method} ${path}.`, 'route_not_found');
+    },
+  };
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
