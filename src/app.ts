@@ -1,15 +1,19 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, withImplicitWorkspaces, type MockConfig } from './config.js';
+import { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, environmentsOf, orgPrefixesOf, withImplicitWorkspaces, type MockConfig } from './config.js';
+import { EndpointBook } from './domain/endpoint-book.js';
+import { parsePublicKey } from './domain/register.js';
 import type { Clock } from './domain/clock.js';
 import { Gateway } from './domain/gateway.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
 import type { ViewScopeReading } from './http/auth.js';
 import { adminHandlers } from './http/handlers/admin.js';
+import { endpointHandlers } from './http/handlers/endpoints.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
 import { Pipeline } from './http/pipeline.js';
+import { rawJsonParser } from './http/raw-body.js';
 import { bindHandlers, type HandlerMap } from './http/registry.js';
 import { loadSpecs, type Operation } from './http/spec.js';
 import {
@@ -22,7 +26,7 @@ import {
   serialiseStep,
   validateStep,
 } from './http/steps.js';
-import { compileRequestValidators, type RequestValidator } from './http/validation.js';
+import { compileRequestValidators, type RequestValidator, type UnknownFields } from './http/validation.js';
 import type { MockServices } from './services.js';
 import { Store, type StoreSeed } from './store/store.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
@@ -61,6 +65,21 @@ export interface MockOptions {
     /** How TOKEN limits treat a request that would cross the threshold (default strict). */
     tokenLimitPolicy?: TokenLimitPolicy;
   };
+  /**
+   * Body fields the spec does not list: `ignore` (default) drops them and names them in
+   * the X-Fgw-Ignored-Fields header and the log; `reject` refuses them with 400.
+   */
+  unknownFields?: UnknownFields;
+  endpoints?: {
+    /** Inference for a slug without an endpoint is 404, as on the live gateway (default false: served). */
+    require?: boolean;
+    /** PATCH may not rename a slug, as the live generated schema says (default false: renames allowed). */
+    immutableSlugs?: boolean;
+  };
+  register?: {
+    /** Raw 32-byte Ed25519 public key, base64, for workspaces whose config names none. */
+    publicKey?: string;
+  };
   /** How the "view scope" wording is read (default `reads`). */
   viewScope?: ViewScopeReading;
   /** One line per request (default: nothing). Never includes headers, so never a key. */
@@ -98,16 +117,29 @@ function compiledSpecs(withAdmin: boolean): Promise<CompiledSpecs> {
 export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const withAdmin = options.admin !== false;
   const { operations, validators } = await compiledSpecs(withAdmin);
-  const handlerMap: HandlerMap = { ...groupHandlers, ...inferenceHandlers, ...(withAdmin ? adminHandlers : {}) };
+  const handlerMap: HandlerMap = { ...groupHandlers, ...endpointHandlers, ...inferenceHandlers, ...(withAdmin ? adminHandlers : {}) };
   const handlers = bindHandlers(operations, handlerMap);
 
   const config = withImplicitWorkspaces(options.config ?? DEFAULT_CONFIG);
+  const publicKeys = new Map(
+    config.workspaces.map((w) => {
+      const base64 = w.register_public_key ?? options.register?.publicKey;
+      try {
+        return [w.id, base64 === undefined ? null : parsePublicKey(base64)] as const;
+      } catch (e) {
+        throw new Error(`register public key of ${w.id} ${(e as Error).message}`);
+      }
+    }),
+  );
   const seed = (): StoreSeed => ({
     workspaces: config.workspaces.map((w) => ({
       id: w.id,
       onboarded: w.onboarded,
       webhookUrl: w.webhook_url ?? options.webhook?.url ?? null,
       webhookSecret: w.webhook_secret ?? options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET,
+      orgPrefixes: [...orgPrefixesOf(w)],
+      environments: [...environmentsOf(w)],
+      registerPublicKey: publicKeys.get(w.id) ?? null,
     })),
     managementKeys: config.management_keys,
   });
@@ -119,9 +151,14 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     ...(options.webhook?.maxLog ? { maxWebhookLog: options.webhook.maxLog } : {}),
   });
   const gateway = new Gateway(store);
+  const endpoints = new EndpointBook(store, {
+    requireEndpoints: options.endpoints?.require === true,
+    immutableSlugs: options.endpoints?.immutableSlugs === true,
+  });
   const deliverer = new WebhookDeliverer(store, options.webhook?.policy ? { policy: options.webhook.policy } : {});
   const services: MockServices = {
     gateway,
+    endpoints,
     store,
     clock: store.clock,
     meter: store.meter,
@@ -139,13 +176,15 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const parse1mb = jsonParser('1mb');
   // A whole-state snapshot can be far bigger than any API body.
   const parseSnapshot = jsonParser('512mb');
+  // Key registration verifies a signature over the exact body bytes.
+  const parseKeepingBytes = rawJsonParser('1mb');
   const pipeline = new Pipeline([
     requestIdStep(store.ids),
     accessLogStep(log),
     serialiseStep(logError),
-    parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : parse1mb)),
+    parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : op?.id === 'registerApiKey' ? parseKeepingBytes : parse1mb)),
     authenticateStep(gateway, viewScope, allowBearer),
-    validateStep(validators),
+    validateStep(validators, options.unknownFields ?? 'ignore'),
     handlerStep(handlers, operations),
   ]);
   const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) =>

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
+import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
 
 /** Flags and environment -> StartOptions; pure, so it is unit-tested without a process. */
@@ -22,6 +23,23 @@ Who may call it
                            WS defaults to workspace-a, SCOPE to management (or view)
   --view-scope MODE        reads (default): view-scope keys may call every read;
                            list-only: they may only list groups
+
+Request rules
+  --reject-unknown-fields  refuse body fields the spec does not list with 400 (env
+                           FGW_REJECT_UNKNOWN_FIELDS=1). Default: ignore them and name
+                           them in the X-Fgw-Ignored-Fields header and the log
+
+Endpoints and key registration
+  --require-endpoints      a chat completion for a slug without an endpoint is 404, as
+                           on the live gateway (env FGW_REQUIRE_ENDPOINTS=1). Default:
+                           served, with X-Fgw-Endpoint-Target: none
+  --immutable-endpoint-slugs
+                           PATCH may not rename an endpoint's slug (env
+                           FGW_IMMUTABLE_ENDPOINT_SLUGS=1). Default: renames allowed
+  --register-public-key B64
+                           raw 32-byte Ed25519 public key, base64, that signs key
+                           registrations (env FGW_REGISTER_PUBLIC_KEY), for workspaces
+                           whose --config names no register_public_key
 
 Inference
   --reject-bearer          federated keys must use "Authorization: Api-Key"; Bearer is 401
@@ -68,6 +86,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
         'management-key': { type: 'string', multiple: true },
         'view-scope': { type: 'string' },
         'reject-bearer': { type: 'boolean' },
+        'reject-unknown-fields': { type: 'boolean' },
+        'require-endpoints': { type: 'boolean' },
+        'immutable-endpoint-slugs': { type: 'boolean' },
+        'register-public-key': { type: 'string' },
         'latency-ms': { type: 'string' },
         'token-limit-policy': { type: 'string' },
         'webhook-url': { type: 'string' },
@@ -97,6 +119,15 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   const webhookSecret = values['webhook-secret'] ?? env.FGW_WEBHOOK_SECRET;
   if (webhookSecret === '') throw new UsageError('--webhook-secret must not be empty');
 
+  const publicKey = values['register-public-key'] ?? env.FGW_REGISTER_PUBLIC_KEY;
+  if (publicKey !== undefined) {
+    try {
+      parsePublicKey(publicKey);
+    } catch (e) {
+      throw new UsageError(`--register-public-key ${(e as Error).message}`);
+    }
+  }
+
   return {
     quiet: values.quiet === true,
     options: {
@@ -104,6 +135,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
       host,
       admin: values['no-admin'] !== true,
       viewScope,
+      unknownFields: values['reject-unknown-fields'] === true || truthy(env.FGW_REJECT_UNKNOWN_FIELDS) ? 'reject' : 'ignore',
+      endpoints: {
+        require: values['require-endpoints'] === true || truthy(env.FGW_REQUIRE_ENDPOINTS),
+        immutableSlugs: values['immutable-endpoint-slugs'] === true || truthy(env.FGW_IMMUTABLE_ENDPOINT_SLUGS),
+      },
+      ...(publicKey !== undefined ? { register: { publicKey } } : {}),
       ...(config ? { config } : {}),
       webhook: {
         ...(webhookUrl !== undefined ? { url: webhookUrl } : {}),
@@ -134,10 +171,11 @@ export function banner(url: string, options: StartOptions, config: MockConfig): 
   });
   return [
     `frontier-gateway-mock listening on ${url}`,
-    `  management API:  ${url}/v1/gateway/groups`,
+    `  management API:  ${url}/v1/gateway/groups, ${url}/v1/gateway/endpoints`,
     `  inference (OpenAI baseURL): ${url}/v1`,
     options.admin === false ? '  admin routes:    off (--no-admin)' : `  admin routes:    ${url}/_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks`,
     `  webhooks:        ${options.webhook?.url ?? 'no receiver (events are still listed at /_mock/webhooks)'}`,
+    `  key registration: ${config.workspaces.some((w) => w.register_public_key) || options.register?.publicKey ? 'public key configured' : 'no public key (--register-public-key)'}`,
     '  management keys (Authorization: Api-Key <key>):',
     ...keys,
   ].join('\n');

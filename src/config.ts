@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parsePublicKey } from './domain/register.js';
 
 /**
  * Who may call the mock: workspaces and their management keys. The embedded defaults
@@ -23,6 +24,12 @@ export interface WorkspaceConfig {
   webhook_url?: string | null;
   /** HMAC signing secret; falls back to --webhook-secret. */
   webhook_secret?: string;
+  /** Slug prefixes the workspace's organisation owns for endpoints (default: its own id). */
+  org_prefixes?: string[];
+  /** Baseten environments its deployments know (default: production and staging). */
+  environments?: string[];
+  /** Raw 32-byte Ed25519 public key, base64, for key registration; falls back to --register-public-key. */
+  register_public_key?: string | null;
 }
 
 export interface MockConfig {
@@ -34,8 +41,8 @@ export const DEFAULT_WEBHOOK_SECRET = 'mock-webhook-secret';
 
 export const DEFAULT_CONFIG: MockConfig = {
   workspaces: [
-    { id: 'workspace-a', onboarded: true },
-    { id: 'workspace-b', onboarded: true },
+    { id: 'workspace-a', onboarded: true, org_prefixes: ['your-org', 'my-org'] },
+    { id: 'workspace-b', onboarded: true, org_prefixes: ['other-org'] },
     { id: 'workspace-c', onboarded: false },
   ],
   management_keys: [
@@ -71,15 +78,39 @@ export function parseConfig(raw: unknown, source = 'config'): MockConfig {
       if (x.onboarded !== undefined && typeof x.onboarded !== 'boolean') fail(`${at}.onboarded must be true or false`);
       if (x.webhook_url != null && (typeof x.webhook_url !== 'string' || !isHttpUrl(x.webhook_url))) fail(`${at}.webhook_url must be an http(s) URL`);
       if (x.webhook_secret !== undefined && (typeof x.webhook_secret !== 'string' || !x.webhook_secret)) fail(`${at}.webhook_secret must be a non-empty string`);
+      for (const list of ['org_prefixes', 'environments'] as const) {
+        const v = x[list];
+        if (v !== undefined && (!Array.isArray(v) || v.some((e) => typeof e !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(e)))) {
+          fail(`${at}.${list} must be an array of names made of letters, digits, '.', '_' and '-'`);
+        }
+      }
+      if (x.register_public_key != null) {
+        try {
+          parsePublicKey(x.register_public_key);
+        } catch (e) {
+          fail(`${at}.register_public_key: ${(e as Error).message}`);
+        }
+      }
       wsIds.add(x.id as string);
       workspaces.push({
         id: x.id as string,
         onboarded: (x.onboarded as boolean | undefined) ?? true,
         ...(x.webhook_url != null ? { webhook_url: x.webhook_url as string } : {}),
         ...(x.webhook_secret !== undefined ? { webhook_secret: x.webhook_secret as string } : {}),
+        ...(x.org_prefixes !== undefined ? { org_prefixes: x.org_prefixes as string[] } : {}),
+        ...(x.environments !== undefined ? { environments: x.environments as string[] } : {}),
+        ...(x.register_public_key != null ? { register_public_key: x.register_public_key as string } : {}),
       });
     },
   );
+  const owners = new Map<string, string>();
+  for (const w of workspaces) {
+    for (const prefix of orgPrefixesOf(w)) {
+      const other = owners.get(prefix);
+      if (other !== undefined) fail(`org prefix "${prefix}" is owned by both ${other} and ${w.id}; slugs are global, so a prefix has one owner`);
+      owners.set(prefix, w.id);
+    }
+  }
   const keys = new Set<string>();
   const management_keys = (obj.management_keys as unknown[]).map((k, i) => {
     const at = `management_keys[${i}]`;
@@ -131,6 +162,16 @@ export function withImplicitWorkspaces(config: MockConfig): MockConfig {
     .filter((id) => !known.has(id))
     .map((id) => ({ id, onboarded: true }));
   return { workspaces: [...config.workspaces, ...extra], management_keys: config.management_keys };
+}
+
+/** The endpoint slug prefixes a workspace owns: configured, or its own id. */
+export function orgPrefixesOf(w: WorkspaceConfig): string[] {
+  return w.org_prefixes ?? [w.id];
+}
+
+/** The Baseten environments a workspace knows: configured, or production and staging. */
+export function environmentsOf(w: WorkspaceConfig): string[] {
+  return w.environments ?? ['production', 'staging'];
 }
 
 export function isHttpUrl(value: string): boolean {

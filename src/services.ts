@@ -1,4 +1,5 @@
 import type { OffsetClock } from './domain/clock.js';
+import type { EndpointBook } from './domain/endpoint-book.js';
 import type { Gateway } from './domain/gateway.js';
 import type { Meter } from './domain/meter.js';
 import type { Snapshot } from './store/snapshot.js';
@@ -8,6 +9,8 @@ import type { WebhookDeliverer } from './webhooks/deliverer.js';
 /** What a handler can reach: the backend, the store that holds all state, and the webhook deliverer. */
 export interface MockServices {
   gateway: Gateway;
+  /** Endpoints: what each slug routes to. */
+  endpoints: EndpointBook;
   store: Store;
   /** The store's clock and meter, for convenience. */
   clock: OffsetClock;

@@ -1,7 +1,8 @@
 import type { Clock } from './clock.js';
 import { rfc3339 } from './clock.js';
 import { badRequest, forbidden, GatewayError, notFound, unauthorized } from './errors.js';
-import { mintKey, prefixOf, verifyKey } from './keys.js';
+import { hashKey, mintKey, prefixOf, verifyKey } from './keys.js';
+import { checkRegisteredKey, verifyRegisterSignature } from './register.js';
 import {
   checkCascade,
   effectiveModels,
@@ -34,13 +35,15 @@ export interface GroupView {
 export interface CreateGroupInput {
   metadata: { name?: string | null; external_entity_id: string };
   models: ModelConfigInput[];
-  hierarchy?: { limit_enforcement?: Enforcement; parent_group_id?: string | null };
+  /** Required, as published; null or absent fields mean "inherit, or INDEPENDENT at a root" and "a root". */
+  hierarchy: { limit_enforcement?: Enforcement | null; parent_group_id?: string | null };
 }
 
+/** `metadata: null` and `models: null` mean "not given", as in the published schema. */
 export interface UpdateGroupInput {
-  metadata?: { name?: string | null; external_entity_id?: string };
-  models?: ModelConfigInput[];
-  hierarchy?: { limit_enforcement?: Enforcement; parent_group_id?: string | null };
+  metadata?: { name?: string | null; external_entity_id?: string } | null;
+  models?: ModelConfigInput[] | null;
+  hierarchy?: { limit_enforcement?: Enforcement | null; parent_group_id?: string | null } | null;
 }
 
 export interface UsageEntry {
@@ -94,14 +97,14 @@ export class Gateway {
     this.assertExternalIdFree(workspaceId, externalId);
 
     const parentId = input.hierarchy?.parent_group_id ?? null;
-    let mode: Enforcement = input.hierarchy?.limit_enforcement ?? 'INDEPENDENT';
+    const declared = input.hierarchy?.limit_enforcement ?? undefined;
+    let mode: Enforcement = declared ?? 'INDEPENDENT';
     let ancestors: GroupRecord[] = [];
     if (parentId !== null) {
       const parent = this.store.group(parentId);
       if (!parent || parent.workspaceId !== workspaceId) {
         throw notFound(`Parent group ${parentId} not found in this workspace.`, 'parent_not_found', 'hierarchy.parent_group_id');
       }
-      const declared = input.hierarchy?.limit_enforcement;
       if (declared !== undefined && declared !== parent.mode) {
         throw badRequest(
           `hierarchy.limit_enforcement must be ${parent.mode}, the mode of the parent's tree; a tree has one mode.`,
@@ -153,11 +156,11 @@ export class Gateway {
 
   updateGroup(workspaceId: string, groupId: string, input: UpdateGroupInput): GroupView {
     const group = this.findGroup(workspaceId, groupId);
-    const hasName = input.metadata !== undefined && 'name' in input.metadata;
-    if (!hasName && input.models === undefined) {
-      throw badRequest('Provide at least one of metadata.name or models.', 'empty_update', null);
-    }
-    const ext = input.metadata?.external_entity_id;
+    const metadata = input.metadata ?? undefined;
+    const hasName = metadata !== undefined && 'name' in metadata;
+    const newModels = input.models ?? undefined;
+    // Immutable fields first, so a PATCH that only tries to change one hears that rule.
+    const ext = metadata?.external_entity_id;
     if (ext !== undefined && ext !== group.externalEntityId) {
       throw badRequest(
         'metadata.external_entity_id cannot be changed. To re-key a group, delete it and create a new one.',
@@ -165,22 +168,25 @@ export class Gateway {
         'metadata.external_entity_id',
       );
     }
-    const h = input.hierarchy;
+    const h = input.hierarchy ?? undefined;
     if (h !== undefined) {
-      const changesMode = h.limit_enforcement !== undefined && h.limit_enforcement !== group.mode;
+      const changesMode = h.limit_enforcement != null && h.limit_enforcement !== group.mode;
       const changesParent = 'parent_group_id' in h && (h.parent_group_id ?? null) !== group.parentId;
       if (changesMode || changesParent) {
         throw badRequest('hierarchy is immutable after creation (parent_group_id and limit_enforcement).', 'immutable_field', 'hierarchy');
       }
     }
+    if (!hasName && newModels === undefined) {
+      throw badRequest('Provide at least one of metadata.name or models (metadata.external_entity_id and hierarchy cannot be changed).', 'empty_update', null);
+    }
     let models = group.models;
-    if (input.models !== undefined) {
-      models = normalizeModels(input.models);
+    if (newModels !== undefined) {
+      models = normalizeModels(newModels);
       if (group.mode === 'CASCADING') {
         checkCascade({ id: group.id, models }, this.pathToRoot(group).slice(1), this.subtree(group).slice(1));
       }
     }
-    this.store.updateGroup(group.id, { ...(hasName ? { name: input.metadata?.name ?? null } : {}), models });
+    this.store.updateGroup(group.id, { ...(hasName ? { name: metadata?.name ?? null } : {}), models });
     return this.view(group);
   }
 
@@ -222,6 +228,23 @@ export class Gateway {
     while (this.store.key(minted.prefix)) minted = mintKey(this.store.ids);
     const record = this.store.insertKey({ prefix: minted.prefix, groupId: group.id, workspaceId, name: name ?? null, hash: minted.hash });
     return { api_key: minted.apiKey, prefix: record.prefix, name: record.name };
+  }
+
+  /**
+   * Stores a caller-supplied key after the documented checks: a public key on file, the
+   * Ed25519 signature over the exact body bytes, length, entropy, a free prefix. Prefixes
+   * are unique across the whole mock, not only the workspace, because inference finds a
+   * key by its prefix (see AMBIGUITIES.md).
+   */
+  registerKey(workspaceId: string, groupId: string, input: { key: string; name?: string | null }, rawBody: Buffer, signature: string | string[] | undefined): { ok: true } {
+    const group = this.findGroup(workspaceId, groupId);
+    verifyRegisterSignature(this.store.workspace(workspaceId)?.registerPublicKey ?? null, rawBody, signature);
+    const prefix = checkRegisteredKey(input.key);
+    if (this.store.key(prefix)) {
+      throw badRequest(`A key with prefix ${prefix} is already registered; the first 16 characters of a key must be unique.`, 'duplicate_key_prefix', 'key');
+    }
+    this.store.insertKey({ prefix, groupId: group.id, workspaceId, name: input.name ?? null, hash: hashKey(input.key) });
+    return { ok: true };
   }
 
   listKeys(workspaceId: string, groupId: string, page: PageRequest): Page<{ prefix: string; name: string | null }> {

@@ -84,6 +84,11 @@ export class IdSource {
     return this.string(12, LOWER36);
   }
 
+  /** Endpoint ids: `ep` and 10 of [a-z0-9]. */
+  endpointId(): string {
+    return `ep${this.string(10, LOWER36)}`;
+  }
+
   /** The stream's position, for snapshots. */
   state(): IdSourceState {
     return { seed: this.seed, position: this.position };

@@ -29,6 +29,8 @@ export interface Exchange {
   /** Set by authentication for `x-fgw-auth: federated` operations. */
   caller?: FederatedCaller;
   mock: MockServices;
+  /** Unknown body fields validation dropped, as one header-safe line (see validateStep). */
+  ignoredFields?: string;
   /** What the handler (or a step answering in its place) answered. */
   result?: HandlerResult;
   /** An error raised before the pipeline (Express could not route the request); the handler step throws it. */

@@ -8,7 +8,7 @@ import { errorBody, errorResponse } from './errors.js';
 import type { Exchange, Step } from './pipeline.js';
 import type { Ctx, Handler } from './registry.js';
 import type { Operation } from './spec.js';
-import type { RequestValidator } from './validation.js';
+import type { RequestValidator, UnknownFields } from './validation.js';
 
 /**
  * The standard steps of the request path, outermost first:
@@ -44,7 +44,9 @@ export function accessLogStep(log: (line: string) => void): Step {
   return {
     name: STEP.accessLog,
     run(x, next) {
-      x.res.on('finish', () => log(`${x.req.method} ${x.req.originalUrl} ${x.res.statusCode} ${(performance.now() - x.startedAt).toFixed(1)} ms`));
+      x.res.on('finish', () =>
+        log(`${x.req.method} ${x.req.originalUrl} ${x.res.statusCode} ${(performance.now() - x.startedAt).toFixed(1)} ms${x.ignoredFields ? ` ignored fields: ${x.ignoredFields}` : ''}`),
+      );
       return next();
     },
   };
@@ -114,19 +116,30 @@ export function authenticateStep(gateway: Gateway, viewScope: ViewScopeReading, 
   };
 }
 
-/** Path, query and body against the operation's validators, compiled from the spec once. */
-export function validateStep(validators: ReadonlyMap<string, RequestValidator>): Step {
+/**
+ * Path, query and body against the operation's validators, compiled from the spec once.
+ * Unknown body fields are dropped and named in `X-Fgw-Ignored-Fields` (and the log), or
+ * refused with 400 when `unknownFields` is `reject`.
+ */
+export function validateStep(validators: ReadonlyMap<string, RequestValidator>, unknownFields: UnknownFields = 'ignore'): Step {
   return {
     name: STEP.validate,
     run(x, next) {
       if (x.op) {
-        const valid = (validators.get(x.op.id) as RequestValidator)({
-          params: x.req.params as Record<string, string>,
-          query: x.req.query as Record<string, unknown>,
-          body: x.req.body,
-          hasBody: hasBody(x.req),
-          isJson: x.req.is(['application/json', 'application/*+json']) !== false,
-        });
+        const valid = (validators.get(x.op.id) as RequestValidator)(
+          {
+            params: x.req.params as Record<string, string>,
+            query: x.req.query as Record<string, unknown>,
+            body: x.req.body,
+            hasBody: hasBody(x.req),
+            isJson: x.req.is(['application/json', 'application/*+json']) !== false,
+          },
+          unknownFields,
+          (ignored) => {
+            x.ignoredFields = ignoredList(ignored);
+            x.res.setHeader('X-Fgw-Ignored-Fields', x.ignoredFields);
+          },
+        );
         x.params = valid.params;
         x.query = valid.query;
         x.body = valid.body;
@@ -162,6 +175,12 @@ export function handlerStep(handlers: ReadonlyMap<string, Handler>, operations: 
       throw new GatewayError('not_found', `No route for ${x.req.method} ${path}.`, 'route_not_found');
     },
   };
+}
+
+/** Ignored field paths as one header-safe line: visible ASCII, at most 20 names. */
+function ignoredList(paths: string[]): string {
+  const shown = paths.slice(0, 20).map((p) => (p.length > 100 ? `${p.slice(0, 100)}...` : p).replace(/[^\x20-\x7e]|,/g, '?'));
+  return shown.join(', ') + (paths.length > 20 ? `, ... (${paths.length - 20} more)` : '');
 }
 
 function hasBody(req: Request): boolean {

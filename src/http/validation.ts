@@ -12,10 +12,10 @@ import type { Operation } from './spec.js';
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
 
-export function newAjv(options: { coerce?: boolean } = {}): Ajv2020 {
+export function newAjv(options: { coerce?: boolean; allErrors?: boolean } = {}): Ajv2020 {
   const ajv = new Ajv2020({
     strict: false,
-    allErrors: false,
+    allErrors: options.allErrors === true,
     coerceTypes: options.coerce ? 'array' : false,
     useDefaults: options.coerce === true,
     validateFormats: true,
@@ -28,7 +28,16 @@ export interface ValidRequest {
   params: Record<string, string>;
   query: Record<string, unknown>;
   body: unknown;
+  /** Unknown body fields that were dropped (`ignore` mode), as field paths. */
+  ignored: string[];
 }
+
+/**
+ * What to do with body fields a schema does not list where it says
+ * `additionalProperties: false`: `ignore` (default) drops them and reports them, as the
+ * published schema does not forbid them; `reject` refuses them with 400.
+ */
+export type UnknownFields = 'ignore' | 'reject';
 
 export interface RawRequest {
   params: Record<string, string>;
@@ -40,17 +49,19 @@ export interface RawRequest {
   isJson: boolean;
 }
 
-export type RequestValidator = (raw: RawRequest) => ValidRequest;
+export type RequestValidator = (raw: RawRequest, unknownFields?: UnknownFields) => ValidRequest;
 
 export function compileRequestValidators(operations: readonly Operation[]): Map<string, RequestValidator> {
   const plain = newAjv();
   const coercing = newAjv({ coerce: true });
+  let every: Ajv2020 | undefined;
+  const allErrors = () => (every ??= newAjv({ allErrors: true }));
   const out = new Map<string, RequestValidator>();
-  for (const op of operations) out.set(op.id, compileOne(op, plain, coercing));
+  for (const op of operations) out.set(op.id, compileOne(op, plain, coercing, allErrors));
   return out;
 }
 
-function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020): RequestValidator {
+function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors: () => Ajv2020): RequestValidator {
   const group = (where: 'path' | 'query'): ValidateFunction | undefined => {
     const ps = op.parameters.filter((p) => p.in === where);
     if (ps.length === 0) return undefined;
@@ -64,9 +75,18 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020): RequestVa
   const queryCheck = group('query');
   const media = op.requestBody?.content?.['application/json'] as OpenAPIV3_1.MediaTypeObject | undefined;
   const bodyCheck = media?.schema ? plain.compile(media.schema) : undefined;
+  // Compiled on first need: only bodies with unknown fields pay for it.
+  let everyError: ValidateFunction | undefined;
+  const unknownOf = (body: unknown): { path: string[]; name: string }[] => {
+    everyError ??= allErrors().compile(media?.schema as object);
+    everyError(body);
+    return (everyError.errors ?? [])
+      .filter((e) => e.keyword === 'additionalProperties')
+      .map((e) => ({ path: pointerSegments(e.instancePath), name: String((e.params as { additionalProperty: unknown }).additionalProperty) }));
+  };
   const bodyRequired = op.requestBody?.required === true;
 
-  return (raw) => {
+  return (raw, unknownFields = 'ignore') => {
     const params = { ...raw.params };
     if (pathCheck && !pathCheck(params)) throw fieldError(pathCheck.errors);
     const query: Record<string, unknown> = { ...raw.query };
@@ -79,18 +99,33 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020): RequestVa
       if (bodyRequired) throw badRequest('A JSON request body is required.', 'missing_body', null);
       body = op.requestBody ? {} : undefined;
     }
-    if (bodyCheck && body !== undefined && !bodyCheck(body)) throw fieldError(bodyCheck.errors);
-    return { params: params as Record<string, string>, query, body };
+    const ignored: string[] = [];
+    if (bodyCheck && body !== undefined && !bodyCheck(body)) {
+      const unknown = unknownFields === 'ignore' ? unknownOf(body) : [];
+      if (unknown.length === 0) throw fieldError(bodyCheck.errors);
+      body = structuredClone(body);
+      for (const u of unknown) {
+        const parent = u.path.reduce<unknown>((node, seg) => (node as Record<string, unknown> | undefined)?.[seg], body);
+        if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[u.name];
+        ignored.push(joinPath([...u.path, u.name]));
+      }
+      if (!bodyCheck(body)) throw fieldError(bodyCheck.errors);
+    }
+    return { params: params as Record<string, string>, query, body, ignored };
   };
 }
 
+const pointerSegments = (pointer: string): string[] =>
+  pointer === '' ? [] : pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+
 /** `/models/0/rate_limits/1/threshold` -> `models[0].rate_limits[1].threshold`. */
 export function fieldPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+  return joinPath(pointerSegments(pointer));
+}
+
+/** `['models', '0', 'slug']` -> `models[0].slug`. */
+function joinPath(segments: readonly string[]): string {
+  return segments.reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
 }
 
 /** Plain-words message for the first ajv error, naming the field. */

@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { IdSourceState } from '../domain/ids.js';
+import type { EndpointTarget, Region } from '../domain/endpoints.js';
 import type { Enforcement, ModelConfig } from '../domain/limits.js';
 import type { MeterSnapshot } from '../domain/meter.js';
 import type { WebhookLogSnapshot } from './webhook-log.js';
@@ -24,7 +25,16 @@ export interface Snapshot {
   cursor_key: string;
   /** The last sequence number handed out (creation order of groups and keys). */
   seq: number;
-  workspaces: { id: string; onboarded: boolean; webhook_url: string | null; webhook_secret: string }[];
+  workspaces: {
+    id: string;
+    onboarded: boolean;
+    webhook_url: string | null;
+    webhook_secret: string;
+    /** Absent in snapshots taken before endpoints and key registration. */
+    org_prefixes?: string[];
+    environments?: string[];
+    register_public_key?: string | null;
+  }[];
   management_keys: { sha256: string; workspace_id: string; scope: 'management' | 'view' }[];
   groups: {
     id: string;
@@ -45,6 +55,17 @@ export interface Snapshot {
     sha256: string;
     seq: number;
     created_at_ms: number;
+  }[];
+  /** Absent in snapshots taken before endpoints existed. */
+  endpoints?: {
+    id: string;
+    workspace_id: string;
+    seq: number;
+    slug: string;
+    region: Region;
+    targets: EndpointTarget[];
+    created_at_ms: number;
+    updated_at_ms: number;
   }[];
   counters: MeterSnapshot;
   webhooks: WebhookLogSnapshot;
@@ -78,7 +99,15 @@ const SCHEMA = {
       items: {
         type: 'object',
         required: ['id', 'onboarded', 'webhook_url', 'webhook_secret'],
-        properties: { id: { type: 'string', minLength: 1 }, onboarded: { type: 'boolean' }, webhook_url: nullableStr, webhook_secret: str },
+        properties: {
+          id: { type: 'string', minLength: 1 },
+          onboarded: { type: 'boolean' },
+          webhook_url: nullableStr,
+          webhook_secret: str,
+          org_prefixes: { type: 'array', items: str },
+          environments: { type: 'array', items: str },
+          register_public_key: { type: ['string', 'null'], pattern: '^[A-Za-z0-9+/]{43}=$' },
+        },
       },
     },
     management_keys: {
@@ -116,6 +145,30 @@ const SCHEMA = {
         type: 'object',
         required: ['prefix', 'group_id', 'workspace_id', 'name', 'sha256', 'seq', 'created_at_ms'],
         properties: { prefix: { type: 'string', minLength: 1 }, group_id: str, workspace_id: str, name: nullableStr, sha256: hex64, seq: int, created_at_ms: int },
+      },
+    },
+    endpoints: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'workspace_id', 'seq', 'slug', 'region', 'targets', 'created_at_ms', 'updated_at_ms'],
+        properties: {
+          id: { type: 'string', minLength: 1 },
+          workspace_id: str,
+          seq: int,
+          slug: { type: 'string', pattern: '^[^/]+/[^/]+$' },
+          region: { enum: ['UNRESTRICTED', 'EU'] },
+          targets: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['provider', 'model_id', 'environment_name', 'secret_id', 'target_model', 'vertex_config', 'base_url'],
+              properties: { provider: { enum: ['BASETEN', 'BASETEN_MODEL_API', 'ANTHROPIC', 'OPENAI', 'VERTEX', 'OPENAI_COMPATIBLE'] } },
+            },
+          },
+          created_at_ms: int,
+          updated_at_ms: int,
+        },
       },
     },
     counters: {
@@ -181,7 +234,10 @@ export function checkSnapshot(raw: unknown): Snapshot {
   unique(s.workspaces.map((w) => w.id), 'workspace id');
   unique(s.groups.map((g) => g.id), 'group id');
   unique(s.api_keys.map((k) => k.prefix), 'api key prefix');
-  unique([...s.groups, ...s.api_keys].map((r) => String(r.seq)), 'seq');
+  const endpoints = s.endpoints ?? [];
+  unique(endpoints.map((e) => e.id), 'endpoint id');
+  unique(endpoints.map((e) => e.slug), 'endpoint slug');
+  unique([...s.groups, ...s.api_keys, ...endpoints].map((r) => String(r.seq)), 'seq');
   unique(s.groups.map((g) => `${g.workspace_id}\u0000${g.external_entity_id}`), 'external_entity_id in a workspace');
   const workspaces = new Set(s.workspaces.map((w) => w.id));
   const groups = new Map(s.groups.map((g) => [g.id, g]));
@@ -207,6 +263,10 @@ export function checkSnapshot(raw: unknown): Snapshot {
     const g = groups.get(k.group_id);
     if (!g || g.workspace_id !== k.workspace_id) fail(`snapshot: api key ${k.prefix} names missing group ${k.group_id} in workspace ${k.workspace_id}`);
     if (k.seq > s.seq) fail(`snapshot: api key ${k.prefix} has seq ${k.seq} above the snapshot's seq ${s.seq}`);
+  }
+  for (const e of endpoints) {
+    if (!workspaces.has(e.workspace_id)) fail(`snapshot: endpoint ${e.id} is in unknown workspace "${e.workspace_id}"`);
+    if (e.seq > s.seq) fail(`snapshot: endpoint ${e.id} has seq ${e.seq} above the snapshot's seq ${s.seq}`);
   }
   if (Buffer.from(s.cursor_key, 'base64').length < 16) fail('snapshot: cursor_key must be base64 of at least 16 bytes');
   return s;

@@ -1,9 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { OffsetClock, rfc3339, type Clock } from '../domain/clock.js';
+import type { EndpointTarget, Region } from '../domain/endpoints.js';
 import { IdSource } from '../domain/ids.js';
 import type { Enforcement, ModelConfig } from '../domain/limits.js';
 import { Meter, type TokenLimitPolicy } from '../domain/meter.js';
 import { CursorCodec, SeqIndex } from '../domain/pagination.js';
+import { parsePublicKey, publicKeyBase64 } from '../domain/register.js';
 import { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
 import { WebhookLog } from './webhook-log.js';
 
@@ -26,6 +28,12 @@ export interface Workspace {
   onboarded: boolean;
   webhookUrl: string | null;
   webhookSecret: string;
+  /** Endpoint slug prefixes the workspace's organisation owns. */
+  orgPrefixes: string[];
+  /** Baseten environments its deployments know. */
+  environments: string[];
+  /** Ed25519 key that signs key registrations; null until configured. */
+  registerPublicKey: KeyObject | null;
 }
 
 export interface ManagementKey {
@@ -58,6 +66,17 @@ export interface KeyRecord {
   createdAt: number;
 }
 
+export interface EndpointRecord {
+  id: string;
+  workspaceId: string;
+  seq: number;
+  slug: string;
+  region: Region;
+  targets: EndpointTarget[];
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** What reset() goes back to: the configured workspaces and management keys. */
 export interface StoreSeed {
   workspaces: Workspace[];
@@ -78,6 +97,7 @@ export const digestOf = (key: string): string => createHash('sha256').update(key
 
 type NewGroup = Omit<GroupRecord, 'seq' | 'createdAt'>;
 type NewKey = Omit<KeyRecord, 'seq' | 'createdAt'>;
+type NewEndpoint = Omit<EndpointRecord, 'seq' | 'createdAt' | 'updatedAt'>;
 
 export class Store {
   readonly clock: OffsetClock;
@@ -91,6 +111,7 @@ export class Store {
   private managementKeyMap = new Map<string, ManagementKey>();
   private groupMap = new Map<string, GroupRecord>();
   private keyMap = new Map<string, KeyRecord>();
+  private endpointMap = new Map<string, EndpointRecord>();
   private seq = 0;
   private cursorCodec!: CursorCodec;
   // Derived indexes: rebuilt from the records, never stored or written by callers.
@@ -98,6 +119,9 @@ export class Store {
   private externalIds = new Map<string, string>();
   private children = new Map<string, Set<string>>();
   private keyIndex = new Map<string, SeqIndex<KeyRecord>>();
+  /** Slug -> endpoint id; slugs are unique across every workspace. */
+  private endpointSlugs = new Map<string, string>();
+  private endpointIndex = new Map<string, SeqIndex<EndpointRecord>>();
   /** Called after every reset() and restore(), e.g. to cancel deliveries in flight. */
   private readonly listeners: (() => void)[] = [];
 
@@ -162,7 +186,62 @@ export class Store {
     return [...this.keyMap.values()].sort((a, b) => a.seq - b.seq);
   }
 
+  endpoint(id: string): EndpointRecord | undefined {
+    return this.endpointMap.get(id);
+  }
+  /** The live endpoint with this slug, in whichever workspace. */
+  endpointBySlug(slug: string): EndpointRecord | undefined {
+    const id = this.endpointSlugs.get(slug);
+    return id === undefined ? undefined : this.endpointMap.get(id);
+  }
+  /** Live endpoints of a workspace in creation order. */
+  endpointsOf(workspaceId: string): SeqIndex<EndpointRecord> | undefined {
+    return this.endpointIndex.get(workspaceId);
+  }
+  /** Every live endpoint, in creation order. */
+  allEndpoints(): EndpointRecord[] {
+    return [...this.endpointMap.values()].sort((a, b) => a.seq - b.seq);
+  }
+
   // ---- writes -----------------------------------------------------------------
+
+  /** Sets or clears (null) the key that signs a workspace's key registrations. */
+  setRegisterPublicKey(workspaceId: string, key: KeyObject | null): Workspace {
+    const workspace = this.workspaceMap.get(workspaceId);
+    if (!workspace) throw new Error(`store: no workspace ${workspaceId}`);
+    workspace.registerPublicKey = key;
+    return workspace;
+  }
+
+  insertEndpoint(fields: NewEndpoint): EndpointRecord {
+    const now = this.clock.now();
+    const endpoint: EndpointRecord = { ...fields, seq: this.nextSeq(), createdAt: now, updatedAt: now };
+    this.indexEndpoint(endpoint);
+    return endpoint;
+  }
+
+  /** Renames and/or re-points; `updatedAt` moves forward by at least 1 ms on every call. */
+  updateEndpoint(id: string, change: { slug?: string; targets?: EndpointTarget[] }): EndpointRecord {
+    const endpoint = this.endpointMap.get(id);
+    if (!endpoint) throw new Error(`store: no endpoint ${id}`);
+    if (change.slug !== undefined && change.slug !== endpoint.slug) {
+      this.endpointSlugs.delete(endpoint.slug);
+      endpoint.slug = change.slug;
+      this.endpointSlugs.set(endpoint.slug, endpoint.id);
+    }
+    if (change.targets !== undefined) endpoint.targets = change.targets;
+    endpoint.updatedAt = Math.max(this.clock.now(), endpoint.updatedAt + 1);
+    return endpoint;
+  }
+
+  removeEndpoint(id: string): EndpointRecord | undefined {
+    const endpoint = this.endpointMap.get(id);
+    if (!endpoint) return undefined;
+    this.endpointMap.delete(id);
+    this.endpointSlugs.delete(endpoint.slug);
+    this.endpointIndex.get(endpoint.workspaceId)?.remove(endpoint.seq);
+    return endpoint;
+  }
 
   insertGroup(fields: NewGroup): GroupRecord {
     const group: GroupRecord = { ...fields, seq: this.nextSeq(), createdAt: this.clock.now() };
@@ -243,6 +322,9 @@ export class Store {
         onboarded: w.onboarded,
         webhook_url: w.webhookUrl,
         webhook_secret: w.webhookSecret,
+        org_prefixes: [...w.orgPrefixes],
+        environments: [...w.environments],
+        register_public_key: w.registerPublicKey ? publicKeyBase64(w.registerPublicKey) : null,
       })),
       management_keys: [...this.managementKeyMap.values()].map((k) => ({ sha256: k.digest, workspace_id: k.workspaceId, scope: k.scope })),
       groups: this.allGroups().map((g) => ({
@@ -265,6 +347,16 @@ export class Store {
         seq: k.seq,
         created_at_ms: k.createdAt,
       })),
+      endpoints: this.allEndpoints().map((e) => ({
+        id: e.id,
+        workspace_id: e.workspaceId,
+        seq: e.seq,
+        slug: e.slug,
+        region: e.region,
+        targets: structuredClone(e.targets),
+        created_at_ms: e.createdAt,
+        updated_at_ms: e.updatedAt,
+      })),
       counters: this.meter.snapshot(now),
       webhooks: this.webhooks.snapshot(),
     };
@@ -280,7 +372,21 @@ export class Store {
     const s = checkSnapshot(raw);
     // Build every record and index first; only then swap, so a bad snapshot changes nothing.
     const next = {
-      workspaceMap: new Map(s.workspaces.map((w) => [w.id, { id: w.id, onboarded: w.onboarded, webhookUrl: w.webhook_url, webhookSecret: w.webhook_secret }])),
+      workspaceMap: new Map(
+        s.workspaces.map((w): [string, Workspace] => [
+          w.id,
+          {
+            id: w.id,
+            onboarded: w.onboarded,
+            webhookUrl: w.webhook_url,
+            webhookSecret: w.webhook_secret,
+            // Snapshots taken before endpoints and registration existed lack these.
+            orgPrefixes: w.org_prefixes ?? [w.id],
+            environments: w.environments ?? ['production', 'staging'],
+            registerPublicKey: w.register_public_key ? parsePublicKey(w.register_public_key) : null,
+          },
+        ]),
+      ),
       managementKeyMap: new Map(s.management_keys.map((k) => [k.sha256, { digest: k.sha256, workspaceId: k.workspace_id, scope: k.scope }])),
       groups: s.groups.map(
         (g): GroupRecord => ({
@@ -306,12 +412,25 @@ export class Store {
           createdAt: k.created_at_ms,
         }),
       ),
+      endpoints: (s.endpoints ?? []).map(
+        (e): EndpointRecord => ({
+          id: e.id,
+          workspaceId: e.workspace_id,
+          seq: e.seq,
+          slug: e.slug,
+          region: e.region,
+          targets: structuredClone(e.targets),
+          createdAt: e.created_at_ms,
+          updatedAt: e.updated_at_ms,
+        }),
+      ),
     };
     this.clearRecords();
     this.workspaceMap = next.workspaceMap;
     this.managementKeyMap = next.managementKeyMap;
     for (const g of next.groups.sort((a, b) => a.seq - b.seq)) this.indexGroup(g);
     for (const k of next.keys.sort((a, b) => a.seq - b.seq)) this.indexKey(k);
+    for (const e of next.endpoints.sort((a, b) => a.seq - b.seq)) this.indexEndpoint(e);
     this.seq = s.seq;
     this.cursorCodec = new CursorCodec(Buffer.from(s.cursor_key, 'base64'));
     this.ids.restore(s.ids);
@@ -349,6 +468,9 @@ export class Store {
     this.externalIds = new Map();
     this.children = new Map();
     this.keyIndex = new Map();
+    this.endpointMap = new Map();
+    this.endpointSlugs = new Map();
+    this.endpointIndex = new Map();
   }
 
   private notify(): void {
@@ -369,6 +491,12 @@ export class Store {
       if (!siblings) this.children.set(group.parentId, (siblings = new Set()));
       siblings.add(group.id);
     }
+  }
+
+  private indexEndpoint(endpoint: EndpointRecord): void {
+    this.endpointMap.set(endpoint.id, endpoint);
+    this.endpointSlugs.set(endpoint.slug, endpoint.id);
+    indexIn(this.endpointIndex, endpoint.workspaceId).add(endpoint);
   }
 
   private indexKey(key: KeyRecord): void {

@@ -96,7 +96,7 @@ export const BREAKAGES: Record<string, Breakage> = {
     server: (m) => {
       const gw = m.mock.gateway;
       patch(gw, 'updateGroup', (original) => (ws, id, input) => {
-        if (input.models !== undefined) {
+        if (input.models != null) {
           const current = gw.getGroup(ws, id).models;
           const incoming = new Set(input.models.map((x) => x.slug));
           input = { ...input, models: [...current.filter((x) => !incoming.has(x.slug)), ...input.models] };

@@ -22,7 +22,7 @@ async function call(method: 'get' | 'post', path: string, body?: object) {
 
 describe('/_mock/ admin routes', () => {
   it('state lists workspaces, groups, keys and usage, but never a secret or its hash', async () => {
-    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'state-1' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'state-1' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
     const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'n' });
     await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     const state = await call('get', '/_mock/state');
@@ -60,7 +60,7 @@ describe('/_mock/ admin routes', () => {
     target.setUTCHours(0, 0, 0, 0);
     const jumped = await call('post', '/_mock/clock', { now: target.toISOString() });
     expect(Math.abs(Date.parse(jumped.body.now) - target.getTime())).toBeLessThan(1000);
-    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'clocked' }, models: [{ slug: 'a/b' }] });
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'clocked' }, models: [{ slug: 'a/b' }] });
     expect(g.body.created_at.slice(0, 10)).toBe(target.toISOString().slice(0, 10));
   });
 
@@ -68,7 +68,7 @@ describe('/_mock/ admin routes', () => {
     await call('post', '/_mock/reset');
     const target = Date.UTC(2031, 0, 15, 23, 59, 0);
     await call('post', '/_mock/clock', { now: new Date(target).toISOString() });
-    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'ts' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'ts' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
     const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({});
     const chat = await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     expect(Math.abs(chat.body.created * 1000 - target)).toBeLessThan(5000);

@@ -15,7 +15,7 @@ async function mock(options: MockOptions = {}) {
   return m;
 }
 async function groupWithKey(m: RunningMock, models: unknown[], hierarchy?: object) {
-  const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `e-${Math.random()}` }, models, ...(hierarchy ? { hierarchy } : {}) });
+  const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `e-${Math.random()}` }, models, hierarchy: hierarchy ?? {} });
   expect(g.status, g.text).toBe(200);
   const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({});
   return { group: g.body, key: k.body.api_key as string };
@@ -31,11 +31,52 @@ describe('400 messages name the field', () => {
     expect(`${res.body.error.message} ${res.body.error.param}`).toContain(c.field);
   });
 
-  it('unknown fields are refused rather than silently ignored', async () => {
-    const m = await mock();
-    const res = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b', rate_limit: [] }] });
+  it('unknown fields are ignored and named in X-Fgw-Ignored-Fields by default, at every nesting level', async () => {
+    const lines: string[] = [];
+    const m = await mock({ log: (l) => lines.push(l) });
+    const res = await request(m.url)
+      .post('/v1/gateway/groups')
+      .set(auth)
+      .send({ metadata: { external_entity_id: 'x', nmae: 'typo' }, models: [{ slug: 'a/b', rate_limit: [] }], hierarchy: { parnet: 'p' }, extra: 1 });
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers['x-fgw-ignored-fields']).toBe('extra, metadata.nmae, models[0].rate_limit, hierarchy.parnet');
+    expect(res.body.metadata).toEqual({ name: null, external_entity_id: 'x' });
+    expect(res.body.models[0]).toEqual({ slug: 'a/b', rate_limits: [], usage_limits: [] });
+    expect(lines.find((l) => l.startsWith('POST /v1/gateway/groups 200'))).toContain('ignored fields: metadata.nmae, models[0].rate_limit');
+    // The same typo inside a PATCH hierarchy as inside metadata: both ignored and named.
+    const patched = await request(m.url).patch(`/v1/gateway/groups/${res.body.id}`).set(auth).send({ metadata: { name: 'n', nmae: 1 }, hierarchy: { parnet: 'p' } });
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.headers['x-fgw-ignored-fields']).toBe('metadata.nmae, hierarchy.parnet');
+    // A body without unknown fields carries no such header; a real error still wins.
+    const clean = await request(m.url).patch(`/v1/gateway/groups/${res.body.id}`).set(auth).send({ metadata: { name: 'm' } });
+    expect(clean.headers['x-fgw-ignored-fields']).toBeUndefined();
+    const broken = await request(m.url).patch(`/v1/gateway/groups/${res.body.id}`).set(auth).send({ models: [{ slug: 'nope', junk: 1 }] });
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.param).toBe('models[0].slug');
+    expect(broken.headers['x-fgw-ignored-fields']).toBe('models[0].junk');
+  });
+
+  it('with unknownFields reject, an unknown field at any level is 400 naming it', async () => {
+    const m = await mock({ unknownFields: 'reject' });
+    const res = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b', rate_limit: [] }], hierarchy: {} });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toBe('models[0].rate_limit is not a known field of models[0].');
+    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'y' }, models: [{ slug: 'a/b' }], hierarchy: {} });
+    for (const body of [{ metadata: { name: 'n', nmae: 1 } }, { metadata: { name: 'n' }, hierarchy: { parnet: 'p' } }, { metadata: { name: 'n' }, extra: true }]) {
+      const r = await request(m.url).patch(`/v1/gateway/groups/${g.body.id}`).set(auth).send(body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.message).toMatch(/is not a known field/);
+    }
+    const ep = await request(m.url).post('/v1/gateway/endpoints').set(auth).send({ slug: 'your-org/m', targets: [{ provider: 'BASETEN', model_id: 'abc', modle: 1 }] });
+    expect(ep.body.error.param).toBe('targets[0].modle');
+  });
+
+  it('inference bodies pass unknown fields through without naming them', async () => {
+    const m = await mock({ unknownFields: 'reject' });
+    const { key } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    const res = await request(m.url).post('/v1/chat/completions').set('Authorization', `Bearer ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'hi' }], tools: [], whatever: 1 });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-fgw-ignored-fields']).toBeUndefined();
   });
 
   it('the cascade refusal carries the exact documented message and a detail naming the limits', async () => {
@@ -79,7 +120,7 @@ describe('400 messages name the field', () => {
   it('a cursor of another list is refused', async () => {
     const m = await mock();
     const { group } = await groupWithKey(m, [{ slug: 'a/b' }]);
-    for (let i = 0; i < 2; i++) await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `more-${i}` }, models: [{ slug: 'a/b' }] });
+    for (let i = 0; i < 2; i++) await request(m.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: `more-${i}` }, models: [{ slug: 'a/b' }] });
     const page = await request(m.url).get('/v1/gateway/groups?limit=1').set(auth);
     const res = await request(m.url).get(`/v1/gateway/groups/${group.id}/api_keys`).query({ cursor: page.body.pagination.cursor }).set(auth);
     expect(res.status).toBe(400);
@@ -119,7 +160,8 @@ describe('hostile input is a 4xx with a message, never a 5xx', () => {
       expect(res.body.error.param).toBe('name');
     }
     const extra = await request(m.url).post(`/v1/gateway/groups/${group.id}/api_keys`).set(auth).send({ name: 'ok', scopes: ['x'] });
-    expect(extra.status).toBe(400);
+    expect(extra.status).toBe(200);
+    expect(extra.headers['x-fgw-ignored-fields']).toBe('scopes');
   });
 
   it('messages read as plain words', async () => {
@@ -263,7 +305,7 @@ describe('who may call', () => {
       },
     });
     expect((await request(m.url).get('/v1/gateway/groups').set('Authorization', 'Api-Key my-key')).status).toBe(200);
-    expect((await request(m.url).post('/v1/gateway/groups').set('Authorization', 'Api-Key my-reader').send({ metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b' }] })).status).toBe(403);
+    expect((await request(m.url).post('/v1/gateway/groups').set('Authorization', 'Api-Key my-reader').send({ hierarchy: {}, metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b' }] })).status).toBe(403);
     expect((await request(m.url).get('/v1/gateway/groups').set(auth)).status).toBe(401);
   });
 });

@@ -45,7 +45,7 @@ async function setup(script: Parameters<typeof receiver>[0], url?: string | null
   cleanups.push(rx.close, running.close);
   const api = request(running.url);
   const auth = { Authorization: 'Api-Key mock-management-key' };
-  const g = await api.post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'cust_42' }, models: [{ slug: 'acme/m' }] });
+  const g = await api.post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'cust_42' }, models: [{ slug: 'acme/m' }] });
   const k = await api.post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({});
   const chat = () =>
     api

@@ -11,7 +11,7 @@ let gw: Gateway;
 
 beforeEach(() => {
   clock = new ManualClock(Date.UTC(2026, 4, 13, 12, 0, 0));
-  const workspaces = [WS, 'other'].map((id) => ({ id, onboarded: true, webhookUrl: null, webhookSecret: 's' }));
+  const workspaces = [WS, 'other'].map((id) => ({ id, onboarded: true, webhookUrl: null, webhookSecret: 's', orgPrefixes: [id], environments: ['production'], registerPublicKey: null }));
   gw = new Gateway(new Store({ seed: () => ({ workspaces, managementKeys: [] }), baseClock: clock }));
 });
 
@@ -22,7 +22,7 @@ const create = (over: Partial<CreateGroupInput> & { tpm?: number; rpm?: number; 
   return gw.createGroup(ws, {
     metadata: over.metadata ?? { external_entity_id: `ext-${++n}` },
     models: over.models ?? [{ slug: S, rate_limits: rate, usage_limits: usage }],
-    ...(over.hierarchy ? { hierarchy: over.hierarchy } : {}),
+    hierarchy: over.hierarchy ?? {},
   });
 };
 const fails = (fn: () => unknown, kind: GatewayError['kind'], code?: string) => {

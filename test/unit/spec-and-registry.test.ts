@@ -26,10 +26,29 @@ describe('the OpenAPI documents', () => {
     }
   }, 60_000);
 
-  it('documents every group and key operation the issue names, with the shared error schema', async () => {
+  it('documents every published gateway operation (groups, keys, register, endpoints, inference), with the shared error schema', async () => {
     const { operations } = await loadSpecs(false);
     expect(operations.map((o) => o.id).sort()).toEqual(
-      ['createApiKey', 'createChatCompletion', 'createGroup', 'deleteGroup', 'getApiKey', 'getGroup', 'getGroupUsage', 'listApiKeys', 'listGroups', 'listModels', 'revokeApiKey', 'updateGroup'].sort(),
+      [
+        'createApiKey',
+        'createChatCompletion',
+        'createEndpoint',
+        'createGroup',
+        'deleteEndpoint',
+        'deleteGroup',
+        'getApiKey',
+        'getEndpoint',
+        'getGroup',
+        'getGroupUsage',
+        'listApiKeys',
+        'listEndpoints',
+        'listGroups',
+        'listModels',
+        'registerApiKey',
+        'revokeApiKey',
+        'updateEndpoint',
+        'updateGroup',
+      ].sort(),
     );
     for (const op of operations) {
       for (const [status, response] of Object.entries(op.responses)) {
@@ -39,9 +58,32 @@ describe('the OpenAPI documents', () => {
         }
       }
     }
+    for (const id of ['listGroups', 'listApiKeys', 'listEndpoints']) {
+      const names = operations.find((o) => o.id === id)!.parameters.map((p) => p.name);
+      expect(names, id).toEqual(expect.arrayContaining(['limit', 'cursor']));
+    }
     const list = operations.find((o) => o.id === 'listGroups')!;
     const limit = list.parameters.find((p) => p.name === 'limit')!.schema as Record<string, unknown>;
     expect(limit).toMatchObject({ minimum: 1, maximum: 1000, default: 100 });
+  });
+});
+
+describe('request bodies', () => {
+  it('every object a management or admin body may hold lists its fields (additionalProperties: false), so unknown fields are found generically', async () => {
+    const { operations } = await loadSpecs(true);
+    const loose: string[] = [];
+    const walk = (schema: Record<string, any> | undefined, at: string) => {
+      if (!schema || typeof schema !== 'object') return;
+      const types = [schema.type].flat();
+      if (types.includes('object') && schema.properties && schema.additionalProperties !== false) loose.push(at);
+      for (const [k, v] of Object.entries(schema.properties ?? {})) walk(v as Record<string, any>, `${at}.${k}`);
+      if (schema.items) walk(schema.items, `${at}[]`);
+      for (const key of ['oneOf', 'anyOf', 'allOf']) if (schema[key]) loose.push(`${at} uses ${key}`);
+    };
+    for (const op of operations.filter((o) => o.auth !== 'federated')) {
+      walk(op.requestBody?.content?.['application/json']?.schema as Record<string, any> | undefined, op.id);
+    }
+    expect(loose).toEqual([]);
   });
 });
 
@@ -59,7 +101,7 @@ describe('the operation registry', () => {
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones when off', async () => {
-    expect((await createMock()).operations).toHaveLength(19);
-    expect((await createMock({ admin: false })).operations).toHaveLength(12);
+    expect((await createMock()).operations).toHaveLength(26);
+    expect((await createMock({ admin: false })).operations).toHaveLength(18);
   });
 });

@@ -9,8 +9,8 @@ import { Store, type StoreSeed } from '../../src/store/store.js';
 const S = 'org/model';
 const seed = (): StoreSeed => ({
   workspaces: [
-    { id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 'whsec' },
-    { id: 'other', onboarded: true, webhookUrl: null, webhookSecret: 'whsec' },
+    { id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 'whsec', orgPrefixes: ['ws'], environments: ['production'], registerPublicKey: null },
+    { id: 'other', onboarded: true, webhookUrl: null, webhookSecret: 'whsec', orgPrefixes: ['other'], environments: ['production'], registerPublicKey: null },
   ],
   managementKeys: [{ key: 'admin-key', workspace: 'ws', scope: 'management' }],
 });
@@ -77,7 +77,7 @@ describe('Store', () => {
     clock.advance(30_000);
     store.clock.advance(3_600_000);
     gw.deleteGroup('ws', root.id);
-    gw.createGroup('ws', { metadata: { external_entity_id: 'later' }, models: [{ slug: S }] });
+    gw.createGroup('ws', { metadata: { external_entity_id: 'later' }, models: [{ slug: S }], hierarchy: {} });
 
     store.restore(before);
     // The same instant: the offset differs only because the base clock moved meanwhile.
@@ -134,17 +134,17 @@ describe('Store', () => {
   it('with a seed, ids, secrets and cursors are the same on every run and after reset', () => {
     const run = () => {
       build('fixed-seed');
-      const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }] });
+      const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} });
       const k = gw.mintKey('ws', g.id, null);
       return [g.id, k.api_key, store.ids.uuid()];
     };
     const first = run();
     expect(run()).toEqual(first);
     store.reset();
-    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }] });
+    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} });
     expect(g.id).toBe(first[0]);
     build();
-    expect(gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }] }).id).not.toBe(first[0]);
+    expect(gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} }).id).not.toBe(first[0]);
   });
 
   it('a seeded id stream continues where the snapshot left it', () => {

@@ -1,5 +1,7 @@
 import { rfc3339 } from '../../domain/clock.js';
-import { badRequest } from '../../domain/errors.js';
+import { endpointView } from '../../domain/endpoint-book.js';
+import { badRequest, notFound } from '../../domain/errors.js';
+import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
 import { SnapshotError } from '../../store/snapshot.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
@@ -21,11 +23,19 @@ export const adminHandlers: HandlerMap = {
     return {
       body: {
         now: rfc3339(now),
-        workspaces: store.workspaces().map((w) => ({ id: w.id, onboarded: w.onboarded, webhook_url: w.webhookUrl })),
+        workspaces: store.workspaces().map((w) => ({
+          id: w.id,
+          onboarded: w.onboarded,
+          webhook_url: w.webhookUrl,
+          org_prefixes: w.orgPrefixes,
+          environments: w.environments,
+          register_public_key: w.registerPublicKey ? publicKeyBase64(w.registerPublicKey) : null,
+        })),
         groups: store.allGroups().map((g) => ({ workspace_id: g.workspaceId, group: gateway.view(g) })),
         api_keys: store
           .allKeys()
           .map((k) => ({ workspace_id: k.workspaceId, group_id: k.groupId, prefix: k.prefix, name: k.name, created_at: rfc3339(k.createdAt) })),
+        endpoints: store.allEndpoints().map((e) => ({ workspace_id: e.workspaceId, endpoint: endpointView(e) })),
         usage: meter.dailySnapshot(now).map((u) => ({
           group_id: u.groupId,
           slug: u.slug,
@@ -59,6 +69,19 @@ export const adminHandlers: HandlerMap = {
       throw e;
     }
     return { body: { ok: true } };
+  },
+  setRegisterPublicKey: (ctx) => {
+    const id = ctx.params.workspace_id as string;
+    if (!ctx.mock.store.workspace(id)) throw notFound(`No workspace ${id}.`, 'workspace_not_found', 'workspace_id');
+    const given = (ctx.body as { public_key: string | null }).public_key;
+    let key;
+    try {
+      key = given === null ? null : parsePublicKey(given);
+    } catch (e) {
+      throw badRequest(`public_key ${(e as Error).message}.`, 'invalid_public_key', 'public_key');
+    }
+    ctx.mock.store.setRegisterPublicKey(id, key);
+    return { body: { workspace_id: id, public_key: key ? publicKeyBase64(key) : null } };
   },
   listMockWebhooks: (ctx) => ({ body: ctx.mock.store.webhooks.view() }),
 };

@@ -1,9 +1,10 @@
+import { rawBodyOf } from '../raw-body.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
 /** Groups: translate the request, call the backend, return its view. */
 
-const ws = (ctx: Ctx): string => (ctx.workspace as { id: string }).id;
-const page = (ctx: Ctx) => ({
+export const ws = (ctx: Ctx): string => (ctx.workspace as { id: string }).id;
+export const page = (ctx: Ctx) => ({
   limit: ctx.query.limit as number,
   ...(ctx.query.cursor !== undefined ? { cursor: String(ctx.query.cursor) } : {}),
 });
@@ -21,6 +22,9 @@ export const groupHandlers: HandlerMap = {
   deleteGroup: (ctx) => ({ body: ctx.mock.gateway.deleteGroup(ws(ctx), ctx.params.group_id as string) }),
   getGroupUsage: (ctx) => ({ body: ctx.mock.gateway.groupUsage(ws(ctx), ctx.params.group_id as string) }),
   createApiKey: (ctx) => ({ body: ctx.mock.gateway.mintKey(ws(ctx), ctx.params.group_id as string, ctx.body?.name) }),
+  registerApiKey: (ctx) => ({
+    body: ctx.mock.gateway.registerKey(ws(ctx), ctx.params.group_id as string, ctx.body, rawBodyOf(ctx.req), ctx.req.headers['x-baseten-signature']),
+  }),
   listApiKeys: (ctx) => ({ body: ctx.mock.gateway.listKeys(ws(ctx), ctx.params.group_id as string, page(ctx)) }),
   getApiKey: (ctx) => ({
     body: ctx.mock.gateway.getKey(ws(ctx), ctx.params.group_id as string, ctx.params.api_key_prefix as string),

@@ -1,3 +1,4 @@
+import { describeTarget } from '../../domain/endpoints.js';
 import { complete, type ChatMessageLike, type Completion } from '../../domain/tokens.js';
 import { billingEvent } from '../../domain/webhooks.js';
 import type { Ctx, HandlerMap } from '../registry.js';
@@ -19,6 +20,9 @@ interface ChatRequest {
   metadata?: Record<string, unknown> | null;
 }
 
+/** Names the target that answered, e.g. `BASETEN model_id=abc123 environment=production`, or `none`. */
+export const ENDPOINT_TARGET_HEADER = 'X-Fgw-Endpoint-Target';
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const inferenceHandlers: HandlerMap = {
@@ -27,7 +31,11 @@ export const inferenceHandlers: HandlerMap = {
     const caller = ctx.caller!;
     const body = ctx.body as ChatRequest;
     const completion = complete(body.messages, body.max_completion_tokens ?? body.max_tokens ?? null);
+    // Which target answers: the slug's endpoint in the caller's organisation, if any.
+    const endpoint = ctx.mock.endpoints.route(caller.workspace.id, body.model);
     gateway.admit(caller.group, body.model, completion.usage.total_tokens);
+    const target = endpoint?.targets[0];
+    ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
 
     const now = clock.now();
     deliverer.enqueue(caller.workspace, [

@@ -12,7 +12,7 @@ export interface NegativeCase {
 const ok = (slug: string) => ({ slug, rate_limits: [], usage_limits: [] });
 const withModel = (ext: string, model: unknown) => ({ metadata: { external_entity_id: ext }, models: [model] });
 
-export const CREATE_NEGATIVES: NegativeCase[] = [
+const BODY_NEGATIVES: NegativeCase[] = [
   { rule: 'metadata is required', field: 'metadata', body: (s) => ({ models: [ok(s)] }) },
   { rule: 'external_entity_id is required', field: 'external_entity_id', body: (s) => ({ metadata: { name: 'x' }, models: [ok(s)] }) },
   { rule: 'external_entity_id must not be empty', field: 'external_entity_id', body: (s) => ({ metadata: { external_entity_id: '' }, models: [ok(s)] }) },
@@ -47,4 +47,10 @@ export const CREATE_NEGATIVES: NegativeCase[] = [
       withModel(e, { slug: s, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 5 }, { type: 'REQUEST', unit: 'DAY', threshold: 9 }] }),
   },
   { rule: 'limit_enforcement is INDEPENDENT or CASCADING', field: 'limit_enforcement', body: (s, e) => ({ ...withModel(e, ok(s)), hierarchy: { limit_enforcement: 'SHARED' } }) },
+];
+
+/** Every case sends the required `hierarchy` block unless it is the rule being broken. */
+export const CREATE_NEGATIVES: NegativeCase[] = [
+  ...BODY_NEGATIVES.map((c) => ({ ...c, body: (s: string, e: string) => ({ hierarchy: {}, ...(c.body(s, e) as object) }) })),
+  { rule: 'hierarchy is required on create', field: 'hierarchy', body: (s, e) => withModel(e, ok(s)) },
 ];
