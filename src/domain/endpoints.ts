@@ -113,7 +113,9 @@ export function checkBaseUrl(value: string, at = 'base_url'): void {
     throw badRequest(`${at} must be an absolute https:// URL.`, 'invalid_base_url', at);
   }
   if (url.protocol !== 'https:') throw badRequest(`${at} must use https://, not ${url.protocol}//.`, 'invalid_base_url', at);
-  if (/^https:\/\/(?:[^/?#@]*@)?(?:\[[^\]]*\]|[^/?#:]*):/i.test(value)) {
+  // URL drops a default port (443), so look at the authority as written.
+  const authority = (value.replace(/^https:\/\//i, '').split(/[/?#]/)[0] ?? '').replace(/^.*@/, '');
+  if (authority.replace(/^\[[^\]]*\]/, '').includes(':')) {
     throw badRequest(`${at} must not name a port.`, 'invalid_base_url', at);
   }
   if (url.username || url.password) throw badRequest(`${at} must not carry credentials; use secret_id.`, 'invalid_base_url', at);

@@ -105,6 +105,34 @@ describe('Gateway: groups', () => {
     expect(same.models).toEqual(g.models);
   });
 
+  it('update: metadata null and models null mean "not given"; a PATCH only changing an immutable field hears that rule', () => {
+    const g = create({ rpm: 5 });
+    fails(() => gw.updateGroup(WS, g.id, { metadata: null, models: null }), 'invalid_request', 'empty_update');
+    const renamed = gw.updateGroup(WS, g.id, { metadata: { name: 'n' }, models: null });
+    expect(renamed.models).toEqual(g.models);
+    const remodelled = gw.updateGroup(WS, g.id, { metadata: null, models: [{ slug: 'org/other' }] });
+    expect(remodelled.metadata.name).toBe('n');
+    expect(remodelled.models.map((m) => m.slug)).toEqual(['org/other']);
+    fails(() => gw.updateGroup(WS, g.id, { metadata: { external_entity_id: 'changed' } }), 'invalid_request', 'immutable_field');
+    fails(() => gw.updateGroup(WS, g.id, { hierarchy: { limit_enforcement: 'CASCADING' } }), 'invalid_request', 'immutable_field');
+    // The same values only: nothing to change, and the message says what cannot be.
+    try {
+      gw.updateGroup(WS, g.id, { hierarchy: { limit_enforcement: null, parent_group_id: null } });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as GatewayError).code).toBe('empty_update');
+      expect((e as GatewayError).message).toMatch(/external_entity_id and hierarchy cannot be changed/);
+    }
+  });
+
+  it('create: hierarchy fields null mean "inherit, or INDEPENDENT at a root" and "a root"', () => {
+    const root = create({ hierarchy: { limit_enforcement: null, parent_group_id: null } });
+    expect(root.hierarchy).toEqual({ limit_enforcement: 'INDEPENDENT', parent_group_id: null });
+    const cascading = create({ hierarchy: { limit_enforcement: 'CASCADING' } });
+    const child = create({ hierarchy: { limit_enforcement: null, parent_group_id: cascading.id } });
+    expect(child.hierarchy).toEqual({ limit_enforcement: 'CASCADING', parent_group_id: cascading.id });
+  });
+
   it('delete removes the subtree, revokes its keys, frees external ids and forgets counters', () => {
     const root = create({ tpd: 100 });
     const child = create({ hierarchy: { parent_group_id: root.id } });
