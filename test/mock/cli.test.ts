@@ -28,6 +28,20 @@ describe('parseCli', () => {
     expect(q.options).toMatchObject({ port: 6000, host: '::1' });
   });
 
+  it('request rules, endpoints and key registration: flags and FGW_ variables; defaults are lenient', () => {
+    const pub = Buffer.alloc(32, 7).toString('base64');
+    const d = parseCli([], {});
+    if (typeof d === 'string') throw new Error(d);
+    expect(d.options).toMatchObject({ unknownFields: 'ignore', endpoints: { require: false, immutableSlugs: false } });
+    expect(d.options.register).toBeUndefined();
+    const f = parseCli(['--reject-unknown-fields', '--require-endpoints', '--immutable-endpoint-slugs', '--register-public-key', pub], {});
+    if (typeof f === 'string') throw new Error(f);
+    expect(f.options).toMatchObject({ unknownFields: 'reject', endpoints: { require: true, immutableSlugs: true }, register: { publicKey: pub } });
+    const e = parseCli([], { FGW_REJECT_UNKNOWN_FIELDS: '1', FGW_REQUIRE_ENDPOINTS: 'true', FGW_IMMUTABLE_ENDPOINT_SLUGS: 'yes', FGW_REGISTER_PUBLIC_KEY: pub });
+    if (typeof e === 'string') throw new Error(e);
+    expect(e.options).toMatchObject({ unknownFields: 'reject', endpoints: { require: true, immutableSlugs: true }, register: { publicKey: pub } });
+  });
+
   it('--management-key replaces the default keys and keeps the default workspaces', () => {
     const p = parseCli(['--management-key', 'k1', '--management-key', 'k2:workspace-b:view'], {});
     if (typeof p === 'string') throw new Error(p);
@@ -53,6 +67,8 @@ describe('parseCli', () => {
     [['--webhook-url', 'ftp://x'], UsageError, /--webhook-url/],
     [['--management-key', 'k:ws:admin'], ConfigError, /--management-key/],
     [['--config', '/nonexistent.json'], ConfigError, /cannot read config file/],
+    [['--register-public-key', 'abc'], UsageError, /--register-public-key must be a base64 string/],
+    [['--register-public-key', Buffer.alloc(33).toString('base64')], UsageError, /decodes to 33 bytes/],
   ])('refuses %j with a message that says what is wrong', (argv, type, message) => {
     expect(() => parseCli(argv as string[], {})).toThrow(type as never);
     expect(() => parseCli(argv as string[], {})).toThrow(message as RegExp);
@@ -63,6 +79,9 @@ describe('parseCli', () => {
     [{ management_keys: [{ key: 'k', workspace: 'w', scope: 'root' }] }, /management_keys\[0\].scope/],
     [{ management_keys: [{ key: 'k', workspace: 'w' }], extra: 1 }, /unknown field "extra"/],
     [{ workspaces: [{ id: 'w', onboarded: 'yes' }], management_keys: [{ key: 'k', workspace: 'w' }] }, /workspaces\[0\].onboarded/],
+    [{ workspaces: [{ id: 'w', register_public_key: 'xyz' }], management_keys: [{ key: 'k', workspace: 'w' }] }, /workspaces\[0\].register_public_key: must be a base64/],
+    [{ workspaces: [{ id: 'w', org_prefixes: ['a/b'] }], management_keys: [{ key: 'k', workspace: 'w' }] }, /workspaces\[0\].org_prefixes/],
+    [{ workspaces: [{ id: 'w', org_prefixes: ['lab'] }, { id: 'v', org_prefixes: ['lab'] }], management_keys: [{ key: 'k', workspace: 'w' }] }, /org prefix "lab" is owned by both w and v/],
   ])('a bad config file is refused precisely: %j', (config, message) => {
     const dir = mkdtempSync(join(tmpdir(), 'fgw-'));
     const file = join(dir, 'c.json');
@@ -74,7 +93,9 @@ describe('parseCli', () => {
 describe('the frontier-gateway-mock binary', () => {
   it('--help explains the flags and the default keys', async () => {
     const { stdout } = await run(process.execPath, [CLI, '--help']);
-    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', 'mock-management-key', 'mock-not-onboarded-key']) expect(stdout).toContain(s);
+    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--immutable-endpoint-slugs', '--register-public-key', 'mock-management-key', 'mock-not-onboarded-key']) {
+      expect(stdout).toContain(s);
+    }
   });
 
   it('a bad flag exits 2 with the reason on stderr', async () => {
