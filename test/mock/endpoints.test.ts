@@ -19,7 +19,7 @@ async function mock(options: MockOptions = {}) {
   running.push(m);
   return m;
 }
-const create = (m: RunningMock, body: object, who: object = auth) => request(m.url).post('/v1/gateway/endpoints').set(who).send(body);
+const create = (m: RunningMock, body: object, who: Record<string, string> = auth) => request(m.url).post('/v1/gateway/endpoints').set(who).send(body);
 
 describe('endpoints over HTTP', () => {
   it('create, get, list, update, delete; region defaults to UNRESTRICTED; fields that do not apply are null', async () => {

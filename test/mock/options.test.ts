@@ -42,7 +42,7 @@ describe('400 messages name the field', () => {
     expect(res.headers['x-fgw-ignored-fields']).toBe('extra, metadata.nmae, models[0].rate_limit, hierarchy.parnet');
     expect(res.body.metadata).toEqual({ name: null, external_entity_id: 'x' });
     expect(res.body.models[0]).toEqual({ slug: 'a/b', rate_limits: [], usage_limits: [] });
-    expect(lines.find((l) => l.startsWith('POST /v1/gateway/groups 200'))).toContain('ignored fields: metadata.nmae, models[0].rate_limit');
+    expect(lines.find((l) => l.startsWith('POST /v1/gateway/groups 200'))).toContain('ignored fields: extra, metadata.nmae, models[0].rate_limit, hierarchy.parnet');
     // The same typo inside a PATCH hierarchy as inside metadata: both ignored and named.
     const patched = await request(m.url).patch(`/v1/gateway/groups/${res.body.id}`).set(auth).send({ metadata: { name: 'n', nmae: 1 }, hierarchy: { parnet: 'p' } });
     expect(patched.status, patched.text).toBe(200);
