@@ -49,7 +49,11 @@ export interface RawRequest {
   isJson: boolean;
 }
 
-export type RequestValidator = (raw: RawRequest, unknownFields?: UnknownFields) => ValidRequest;
+/**
+ * `onIgnored` hears the dropped fields before anything else is checked, so a request that
+ * fails for another reason still names them.
+ */
+export type RequestValidator = (raw: RawRequest, unknownFields?: UnknownFields, onIgnored?: (paths: string[]) => void) => ValidRequest;
 
 export function compileRequestValidators(operations: readonly Operation[]): Map<string, RequestValidator> {
   const plain = newAjv();
@@ -86,7 +90,7 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors:
   };
   const bodyRequired = op.requestBody?.required === true;
 
-  return (raw, unknownFields = 'ignore') => {
+  return (raw, unknownFields = 'ignore', onIgnored) => {
     const params = { ...raw.params };
     if (pathCheck && !pathCheck(params)) throw fieldError(pathCheck.errors);
     const query: Record<string, unknown> = { ...raw.query };
@@ -109,6 +113,7 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors:
         if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[u.name];
         ignored.push(joinPath([...u.path, u.name]));
       }
+      onIgnored?.(ignored);
       if (!bodyCheck(body)) throw fieldError(bodyCheck.errors);
     }
     return { params: params as Record<string, string>, query, body, ignored };
