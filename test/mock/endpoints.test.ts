@@ -156,6 +156,23 @@ describe('endpoints over HTTP', () => {
     expect((await request(m.url).get('/v1/gateway/endpoints')).status).toBe(401);
   });
 
+  it('endpoints and the registration key survive a snapshot and restore; reset forgets endpoints', async () => {
+    const m = await mock({ register: { publicKey: Buffer.alloc(32, 9).toString('base64') } });
+    const ep = await create(m, { slug: 'your-org/kept', region: 'EU', targets: [{ provider: 'VERTEX', secret_id: 's', target_model: 'g', vertex_config: { project_id: 'p', location: 'l' } }] });
+    await request(m.url).put('/_mock/workspaces/workspace-b/register_public_key').send({ public_key: null });
+    const snap = (await request(m.url).get('/_mock/snapshot')).body;
+    await request(m.url).post('/_mock/reset');
+    expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).status).toBe(404);
+    expect((await request(m.url).post('/_mock/snapshot').send(snap)).status).toBe(200);
+    expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).body).toEqual(ep.body);
+    expect((await create(m, { slug: 'your-org/kept', targets: [BASETEN] })).body.error.code).toBe('duplicate_slug');
+    const workspaces = (await request(m.url).get('/_mock/state')).body.workspaces;
+    expect(workspaces.map((w: { register_public_key: string | null }) => w.register_public_key)).toEqual([Buffer.alloc(32, 9).toString('base64'), null, Buffer.alloc(32, 9).toString('base64')]);
+    const broken = structuredClone(snap);
+    broken.endpoints.push({ ...broken.endpoints[0], id: 'other' });
+    expect((await request(m.url).post('/_mock/snapshot').send(broken)).body.error.message).toMatch(/endpoint slug "your-org\/kept" appears twice/);
+  });
+
   it('PATCH: empty is 400; slug rename allowed by default, checked like a create; --immutable-endpoint-slugs refuses it', async () => {
     const m = await mock();
     const a = await create(m, { slug: 'your-org/a', targets: [BASETEN] });
