@@ -74,8 +74,8 @@ describe('Hierarchy and effective_models with source_group', () => {
     expect(eff(c2, s).rate_limits).toHaveLength(2);
   });
 
-  rule('hierarchy may be omitted: a root is INDEPENDENT with no parent', [], async (h) => {
-    const g = await h.group();
+  rule('hierarchy fields may be omitted: a root is INDEPENDENT with no parent', [], async (h) => {
+    const g = await h.group({ hierarchy: {} });
     expect(g.hierarchy).toEqual({ limit_enforcement: 'INDEPENDENT', parent_group_id: null });
   });
 

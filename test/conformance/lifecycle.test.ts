@@ -77,6 +77,7 @@ describe('Seed lifecycle: create, read, mint, list, update, revoke, delete', () 
     const omitted = await h.api.post('/v1/gateway/groups', {
       metadata: { external_entity_id: h.extId() },
       models: [{ slug: h.slug() }],
+      hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null },
     });
     expect(omitted.status).toBe(200);
     h.track(omitted.body.id);

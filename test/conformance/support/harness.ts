@@ -146,7 +146,7 @@ async function open(): Promise<Harness> {
       const body = {
         metadata: { name: spec.name === undefined ? 'conformance' : spec.name, external_entity_id: spec.external_entity_id ?? h.extId() },
         models: spec.models ?? [{ slug: h.slug(), rate_limits: [], usage_limits: [] }],
-        ...(spec.hierarchy ? { hierarchy: spec.hierarchy } : {}),
+        hierarchy: spec.hierarchy ?? { limit_enforcement: 'INDEPENDENT', parent_group_id: null },
       };
       const res = await api.post('/v1/gateway/groups', body);
       if (res.status !== 200) throw new Error(`creating a group failed: ${res.status} ${res.text}`);
