@@ -27,6 +27,8 @@ export interface CallOptions {
   /** A raw body string sent as application/json (for malformed JSON). */
   raw?: string;
   query?: Record<string, string | number>;
+  /** More request headers (e.g. a signature). */
+  headers?: Record<string, string>;
 }
 
 export interface Seen {
@@ -52,6 +54,7 @@ export class Api {
     const key = o.key === undefined ? this.defaultKey : o.key;
     if (key !== null) req = req.set('Authorization', `${o.scheme ?? 'Api-Key'} ${key}`);
     if (o.query) req = req.query(o.query);
+    if (o.headers) req = req.set(o.headers);
     if (o.raw !== undefined) req = req.set('Content-Type', 'application/json').send(o.raw);
     else if (o.body !== undefined) req = req.send(o.body as object);
     const res = await req;
@@ -124,7 +127,7 @@ async function open(): Promise<Harness> {
   let baseUrl = target.baseUrl;
   let inferenceUrl = target.inferenceBaseUrl;
   if (!baseUrl) {
-    mock = await startMock();
+    mock = await startMock(target.register ? { register: { publicKey: target.register.publicKey } } : {});
     // Start at the next noon UTC so no daily-window rule can straddle a real midnight.
     const now = mock.mock.clock.now();
     const noon = Math.floor(now / 86_400_000) * 86_400_000 + 43_200_000;

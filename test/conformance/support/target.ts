@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 
 /**
  * What the conformance suite runs against. Described from the environment alone (no
@@ -9,6 +10,10 @@ import { randomBytes } from 'node:crypto';
  * FGW_VIEW_KEY, FGW_OTHER_WORKSPACE_KEY, FGW_NOT_ONBOARDED_KEY, FGW_MODEL_SLUG (one slug
  * or a comma list), and FGW_CAPABILITIES (comma list of `mock-admin`: the target is a
  * frontier-gateway-mock with its /_mock/ routes, giving reset, clock and webhook inbox).
+ * Endpoints: FGW_ENDPOINT_PREFIX (an org prefix the workspace owns) and
+ * FGW_ENDPOINT_TARGET (one target as JSON, e.g. {"provider":"BASETEN","model_id":"abc123"}).
+ * Key registration: FGW_REGISTER_PRIVATE_KEY (the Ed25519 private key, PEM text or a
+ * path to a PEM file, whose public key the workspace has on file).
  */
 
 export type Capability =
@@ -19,7 +24,9 @@ export type Capability =
   | 'two-slugs'
   | 'clock'
   | 'webhook-inbox'
-  | 'admin';
+  | 'admin'
+  | 'endpoints'
+  | 'register';
 
 export const CAPABILITY_HELP: Record<Capability, string> = {
   'view-key': 'a view-scope key (FGW_VIEW_KEY)',
@@ -30,6 +37,8 @@ export const CAPABILITY_HELP: Record<Capability, string> = {
   clock: 'a test clock (FGW_CAPABILITIES=mock-admin)',
   'webhook-inbox': 'a webhook inbox (FGW_CAPABILITIES=mock-admin)',
   admin: 'the mock admin routes (FGW_CAPABILITIES=mock-admin)',
+  endpoints: 'an org prefix and a target to create endpoints with (FGW_ENDPOINT_PREFIX and FGW_ENDPOINT_TARGET)',
+  register: "the Ed25519 private key of the workspace's registration key (FGW_REGISTER_PRIVATE_KEY)",
 };
 
 export interface TargetDescription {
@@ -42,7 +51,14 @@ export interface TargetDescription {
   /** Prefix of every external id this run creates, so it can find and delete them. */
   runId: string;
   dryRun: boolean;
+  /** What endpoints may be created with: an owned org prefix and one valid target. */
+  endpoints?: { prefix: string; target: Record<string, unknown> };
+  /** The key pair that signs key registrations (the public key: raw 32 bytes, base64). */
+  register?: { privateKey: KeyObject; publicKey: string };
 }
+
+/** The raw 32-byte public key, base64, of an Ed25519 private key. */
+const rawPublicKey = (privateKey: KeyObject) => createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
 
 const MOCK_SLUGS = ['acme-org/chat-model', 'acme-org/embed-model'];
 
@@ -61,9 +77,14 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
         notOnboarded: 'mock-not-onboarded-key',
       },
       slugs: MOCK_SLUGS,
-      capabilities: new Set<Capability>(['view-key', 'other-workspace', 'not-onboarded', 'inference', 'two-slugs', 'clock', 'webhook-inbox', 'admin']),
+      capabilities: new Set<Capability>(['view-key', 'other-workspace', 'not-onboarded', 'inference', 'two-slugs', 'clock', 'webhook-inbox', 'admin', 'endpoints', 'register']),
       runId,
       dryRun,
+      endpoints: { prefix: 'your-org', target: { provider: 'BASETEN', model_id: 'abc123' } },
+      register: (() => {
+        const { privateKey } = generateKeyPairSync('ed25519');
+        return { privateKey, publicKey: rawPublicKey(privateKey) };
+      })(),
     };
   }
   if (!env.FGW_API_KEY) throw new Error('FGW_BASE_URL is set but FGW_API_KEY is not: the suite needs a management key.');
@@ -81,6 +102,25 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
   if (env.FGW_VIEW_KEY) caps.add('view-key');
   if (env.FGW_OTHER_WORKSPACE_KEY) caps.add('other-workspace');
   if (env.FGW_NOT_ONBOARDED_KEY) caps.add('not-onboarded');
+  let endpoints: TargetDescription['endpoints'];
+  if (env.FGW_ENDPOINT_PREFIX && env.FGW_ENDPOINT_TARGET) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(env.FGW_ENDPOINT_TARGET);
+    } catch (e) {
+      throw new Error(`FGW_ENDPOINT_TARGET must be one target as JSON: ${(e as Error).message}`);
+    }
+    endpoints = { prefix: env.FGW_ENDPOINT_PREFIX, target: parsed as Record<string, unknown> };
+    caps.add('endpoints');
+  }
+  let register: TargetDescription['register'];
+  if (env.FGW_REGISTER_PRIVATE_KEY) {
+    const pem = existsSync(env.FGW_REGISTER_PRIVATE_KEY) ? readFileSync(env.FGW_REGISTER_PRIVATE_KEY, 'utf8') : env.FGW_REGISTER_PRIVATE_KEY;
+    const privateKey = createPrivateKey(pem);
+    if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('FGW_REGISTER_PRIVATE_KEY must be an Ed25519 private key (openssl genpkey -algorithm ed25519)');
+    register = { privateKey, publicKey: rawPublicKey(privateKey) };
+    caps.add('register');
+  }
   const base = env.FGW_BASE_URL.replace(/\/+$/, '');
   return {
     kind: 'remote',
@@ -96,6 +136,8 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
     capabilities: caps,
     runId,
     dryRun,
+    ...(endpoints ? { endpoints } : {}),
+    ...(register ? { register } : {}),
   };
 }
 
