@@ -6,6 +6,7 @@ import { Gateway } from './domain/gateway.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
 import type { ViewScopeReading } from './http/auth.js';
+import { drainBodyStep, jsonBoundsStep } from './http/drain.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
@@ -52,6 +53,10 @@ export interface MockOptions {
     /** Override the documented retry policy (tests shrink it). */
     policy?: Partial<RetryPolicy>;
     maxLog?: number;
+    /** Payload bytes the delivery log retains (default 32 MiB; the dead-letter queue likewise). */
+    maxLogBytes?: number;
+    /** Outgoing delivery attempts in flight at once (default 8); the rest queue. */
+    maxConcurrent?: number;
   };
   inference?: {
     /** Accept `Authorization: Bearer` for federated keys (default true: the OpenAI SDK sends Bearer). */
@@ -117,9 +122,14 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     ...(options.idSeed !== undefined ? { idSeed: options.idSeed } : {}),
     tokenLimitPolicy: options.inference?.tokenLimitPolicy ?? 'strict',
     ...(options.webhook?.maxLog ? { maxWebhookLog: options.webhook.maxLog } : {}),
+    ...(options.webhook?.maxLogBytes ? { maxWebhookLogBytes: options.webhook.maxLogBytes } : {}),
   });
   const gateway = new Gateway(store);
-  const deliverer = new WebhookDeliverer(store, options.webhook?.policy ? { policy: options.webhook.policy } : {});
+  const deliverer = new WebhookDeliverer(store, {
+    ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),
+    ...(options.webhook?.maxConcurrent ? { maxConcurrent: options.webhook.maxConcurrent } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
   const services: MockServices = {
     gateway,
     store,
@@ -144,7 +154,9 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     accessLogStep(log),
     serialiseStep(logError),
     parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : parse1mb)),
+    drainBodyStep(),
     authenticateStep(gateway, viewScope, allowBearer),
+    jsonBoundsStep(),
     validateStep(validators),
     handlerStep(handlers, operations),
   ]);

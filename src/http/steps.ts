@@ -1,9 +1,10 @@
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type RequestHandler } from 'express';
 import { performance } from 'node:perf_hooks';
 import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../domain/gateway.js';
 import type { IdSource } from '../domain/ids.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
+import { hasBody } from './drain.js';
 import { errorBody, errorResponse } from './errors.js';
 import type { Exchange, Step } from './pipeline.js';
 import type { Ctx, Handler } from './registry.js';
@@ -162,9 +163,4 @@ export function handlerStep(handlers: ReadonlyMap<string, Handler>, operations: 
       throw new GatewayError('not_found', `No route for ${x.req.method} ${path}.`, 'route_not_found');
     },
   };
-}
-
-function hasBody(req: Request): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

@@ -79,7 +79,7 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020): RequestVa
       if (bodyRequired) throw badRequest('A JSON request body is required.', 'missing_body', null);
       body = op.requestBody ? {} : undefined;
     }
-    if (bodyCheck && body !== undefined && !bodyCheck(body)) throw fieldError(bodyCheck.errors);
+    if (bodyCheck && body !== undefined && !bodyCheck(body)) throw fieldError(bodyCheck.errors, media?.schema);
     return { params: params as Record<string, string>, query, body };
   };
 }
@@ -94,7 +94,7 @@ export function fieldPath(pointer: string): string {
 }
 
 /** Plain-words message for the first ajv error, naming the field. */
-export function describeAjvError(e: ErrorObject): { message: string; param: string | null } {
+export function describeAjvError(e: ErrorObject, rootSchema?: unknown): { message: string; param: string | null } {
   const at = fieldPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
   const join = (name: unknown) => (at ? `${at}.${String(name)}` : String(name));
@@ -116,6 +116,16 @@ export function describeAjvError(e: ErrorObject): { message: string; param: stri
     case 'minLength':
     case 'maxLength':
       return { message: `${at} must be at ${e.keyword === 'minLength' ? 'least' : 'most'} ${String(p.limit)} character${p.limit === 1 ? '' : 's'} long.`, param: at };
+    case 'minProperties':
+    case 'maxProperties': {
+      // Name the fields to choose from, e.g. the clock route's advance_seconds or now.
+      const schema = (e.parentSchema ?? (at === '' ? rootSchema : undefined)) as { properties?: object } | undefined;
+      const names = Object.keys(schema?.properties ?? {}).join(' or ');
+      const what = at || 'The request body';
+      if (e.keyword === 'minProperties' && p.limit === 1 && names) return { message: `Provide ${names}.`, param: at || null };
+      if (e.keyword === 'maxProperties' && p.limit === 1 && names) return { message: `${what} takes only one of ${names}.`, param: at || null };
+      return { message: `${what} ${e.message ?? 'is invalid'}.`, param: at || null };
+    }
     case 'minItems':
       return { message: `${at} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}.`, param: at };
     default:
@@ -125,9 +135,9 @@ export function describeAjvError(e: ErrorObject): { message: string; param: stri
 
 const article = (type: string) => (type === 'null' ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`);
 
-function fieldError(errors: ErrorObject[] | null | undefined) {
+function fieldError(errors: ErrorObject[] | null | undefined, rootSchema?: unknown) {
   const first = errors?.[0];
   if (!first) return badRequest('The request is invalid.', 'invalid_request', null);
-  const { message, param } = describeAjvError(first);
+  const { message, param } = describeAjvError(first, rootSchema);
   return badRequest(message, 'invalid_request', param);
 }
