@@ -241,3 +241,28 @@ describe('6. outgoing webhook connections are bounded', () => {
     expect(m.mock.store.webhooks.view().deliveries.every((d) => d.state === 'delivered')).toBe(true);
   });
 });
+
+describe('11. webhook failures are logged, one line each, without secrets', () => {
+  it('logs each failed attempt and the dead-lettering, naming only the origin', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.statusCode = 503;
+      res.end();
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/tok-123?sig=abc`;
+    const lines: string[] = [];
+    const m = await mock({ log: (l) => lines.push(l), webhook: { url, secret: 'whsec-do-not-log', policy: { initialBackoffMs: 10, maxBackoffMs: 20, maxElapsedMs: 60, attemptTimeoutMs: 200 } } });
+    const { key } = await keyFor(m);
+    await request(m.url).post('/v1/chat/completions').set('Authorization', `Bearer ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    await m.mock.deliverer.idle();
+    const hooks = lines.filter((l) => l.startsWith('webhook '));
+    const attempts = m.mock.deliverer.snapshot().dead_letter[0]?.attempts.length ?? 0;
+    expect(attempts).toBeGreaterThan(1);
+    expect(hooks.filter((l) => l.includes('failed (HTTP 503); retrying'))).toHaveLength(attempts - 1);
+    expect(hooks.filter((l) => l.includes('dead-lettered'))).toHaveLength(1);
+    const all = lines.join('\n');
+    for (const secret of ['whsec-do-not-log', 'tok-123', 'sig=abc', key.split('.')[1] as string]) expect(all).not.toContain(secret);
+  });
+});
