@@ -253,7 +253,7 @@ describe('11. webhook failures are logged, one line each, without secrets', () =
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/tok-123?sig=abc`;
     const lines: string[] = [];
-    const m = await mock({ log: (l) => lines.push(l), webhook: { url, secret: 'whsec-do-not-log', policy: { initialBackoffMs: 10, maxBackoffMs: 20, maxElapsedMs: 60, attemptTimeoutMs: 200 } } });
+    const m = await mock({ log: (l) => lines.push(l), webhook: { url, secret: 'whsec-do-not-log', policy: { initialBackoffMs: 10, maxBackoffMs: 20, maxElapsedMs: 400, attemptTimeoutMs: 200 } } });
     const { key } = await keyFor(m);
     await request(m.url).post('/v1/chat/completions').set('Authorization', `Bearer ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     await m.mock.deliverer.idle();
