@@ -258,7 +258,7 @@ describe('11. webhook failures are logged, one line each, without secrets', () =
     await request(m.url).post('/v1/chat/completions').set('Authorization', `Bearer ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     await m.mock.deliverer.idle();
     const hooks = lines.filter((l) => l.startsWith('webhook '));
-    const attempts = m.mock.deliverer.snapshot().dead_letter[0]?.attempts.length ?? 0;
+    const attempts = m.mock.store.webhooks.view().dead_letter[0]?.attempts.length ?? 0;
     expect(attempts).toBeGreaterThan(1);
     expect(hooks.filter((l) => l.includes('failed (HTTP 503); retrying'))).toHaveLength(attempts - 1);
     expect(hooks.filter((l) => l.includes('dead-lettered'))).toHaveLength(1);

@@ -4,19 +4,18 @@ import { GatewayError } from '../../src/domain/errors.js';
 import { Gateway } from '../../src/domain/gateway.js';
 import { checkMetadata, MAX_COMPLETION_TOKENS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, serveCompletion, type BillingSink } from '../../src/domain/inference.js';
 import { assertSaneJson, jsonDepth } from '../../src/domain/json-bounds.js';
-import { Meter } from '../../src/domain/meter.js';
-import { State } from '../../src/store/state.js';
+import { Store } from '../../src/store/store.js';
 
 function setup() {
   const clock = new ManualClock();
-  const gw = new Gateway(new State(() => [{ id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 's' }]), new Meter(), clock);
+  const gw = new Gateway(new Store({ seed: () => ({ workspaces: [{ id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 's' }], managementKeys: [] }), baseClock: clock }));
   const g = gw.createGroup('ws', { metadata: { external_entity_id: 'e' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 1 }] }] });
   const minted = gw.mintKey('ws', g.id, null);
   const caller = gw.authenticateFederated(minted.api_key);
   const committed: unknown[] = [];
   const sink: BillingSink = { prepare: (_w, events) => ({ commit: () => committed.push(...events) }) };
-  const used = () => gw.meter.dailyUsage(`${g.id}|a/b|REQUEST|DAY`, clock.now())?.used ?? 0;
-  return { gw, clock, caller, sink, committed, used };
+  const used = () => gw.meter.dailyUsage(`${g.id}|a/b|REQUEST|DAY`, gw.clock.now())?.used ?? 0;
+  return { gw, clock: gw.clock, caller, sink, committed, used };
 }
 const ask = { model: 'a/b', messages: [{ role: 'user', content: 'hello' }] };
 
