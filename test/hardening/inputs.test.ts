@@ -43,7 +43,7 @@ describe('1. the clock refuses times that are no instant', () => {
     expect(res.body.error.param).toBe('now');
     expect(res.body.error.message).toContain('2030-06-30T23:59:60Z');
     expect((await request(m.url).get('/_mock/clock')).status).toBe(200);
-    const created = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'after-leap' }, models: [{ slug: 'a/b' }] });
+    const created = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'after-leap' }, models: [{ slug: 'a/b' }], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null } });
     expect(created.status).toBe(200);
   });
 
@@ -73,7 +73,7 @@ describe('8. plain messages and well-formed strings', () => {
       .post('/v1/gateway/groups')
       .set(auth)
       .set('Content-Type', 'application/json')
-      .send('{"metadata":{"external_entity_id":"x\\ud800y"},"models":[{"slug":"a/b"}]}');
+      .send('{"metadata":{"external_entity_id":"x\\ud800y"},"models":[{"slug":"a/b"}],"hierarchy":{"limit_enforcement":"INDEPENDENT","parent_group_id":null}}');
     expect(res.status).toBe(400);
     expect(res.body.error.param).toBe('metadata.external_entity_id');
     expect(m.mock.store.allGroups().length).toBe(0);
@@ -145,8 +145,9 @@ describe('2 and 4. the webhook log is bounded by bytes and always listable', () 
 
   it('any request body nested past the body bound is a 400, not a 500', async () => {
     const m = await mock();
-    const res = await request(m.url).post('/v1/gateway/groups').set(auth).set('Content-Type', 'application/json').send(`{"metadata":{"external_entity_id":"d","name":null},"models":[{"slug":"a/b"}],"x":${nestedText(3000)}}`);
+    const res = await request(m.url).post('/v1/gateway/groups').set(auth).set('Content-Type', 'application/json').send(`{"metadata":{"external_entity_id":"d","name":null},"models":[{"slug":"a/b"}],"hierarchy":{"limit_enforcement":"INDEPENDENT","parent_group_id":null},"x":${nestedText(3000)}}`);
     expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe('x');
   });
 });
 
