@@ -8,6 +8,7 @@ import { Gateway } from './domain/gateway.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
 import type { ViewScopeReading } from './http/auth.js';
+import { drainBodyStep, jsonBoundsStep } from './http/drain.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { endpointHandlers } from './http/handlers/endpoints.js';
 import { groupHandlers } from './http/handlers/groups.js';
@@ -56,6 +57,10 @@ export interface MockOptions {
     /** Override the documented retry policy (tests shrink it). */
     policy?: Partial<RetryPolicy>;
     maxLog?: number;
+    /** Payload bytes the delivery log retains (default 32 MiB; the dead-letter queue likewise). */
+    maxLogBytes?: number;
+    /** Outgoing delivery attempts in flight at once (default 8); the rest queue. */
+    maxConcurrent?: number;
   };
   inference?: {
     /** Accept `Authorization: Bearer` for federated keys (default true: the OpenAI SDK sends Bearer). */
@@ -149,13 +154,18 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     ...(options.idSeed !== undefined ? { idSeed: options.idSeed } : {}),
     tokenLimitPolicy: options.inference?.tokenLimitPolicy ?? 'strict',
     ...(options.webhook?.maxLog ? { maxWebhookLog: options.webhook.maxLog } : {}),
+    ...(options.webhook?.maxLogBytes ? { maxWebhookLogBytes: options.webhook.maxLogBytes } : {}),
   });
   const gateway = new Gateway(store);
   const endpoints = new EndpointBook(store, {
     requireEndpoints: options.endpoints?.require === true,
     immutableSlugs: options.endpoints?.immutableSlugs === true,
   });
-  const deliverer = new WebhookDeliverer(store, options.webhook?.policy ? { policy: options.webhook.policy } : {});
+  const deliverer = new WebhookDeliverer(store, {
+    ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),
+    ...(options.webhook?.maxConcurrent ? { maxConcurrent: options.webhook.maxConcurrent } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
   const services: MockServices = {
     gateway,
     endpoints,
@@ -183,7 +193,9 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     accessLogStep(log),
     serialiseStep(logError),
     parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : op?.id === 'registerApiKey' ? parseKeepingBytes : parse1mb)),
+    drainBodyStep(),
     authenticateStep(gateway, viewScope, allowBearer),
+    jsonBoundsStep(),
     validateStep(validators, options.unknownFields ?? 'ignore'),
     handlerStep(handlers, operations),
   ]);

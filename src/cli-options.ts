@@ -74,7 +74,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: withNegativeValues(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -155,6 +155,26 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   };
 }
 
+/**
+ * `--port -1` would make parseArgs stop with "argument is ambiguous"; a flag that takes a
+ * value followed by something negative-number-like gets it as its value, so the range
+ * check can say what is wrong in plain words.
+ */
+function withNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i += 1;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+const VALUE_FLAGS = new Set(['--port', '--latency-ms']);
+
 function intOf(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, not "${value}"`);
@@ -163,21 +183,30 @@ function intOf(value: string, flag: string, min: number, max: number): number {
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
 
-export function banner(url: string, options: StartOptions, config: MockConfig): string {
+/**
+ * The start-up banner. Keys the user supplied (--config, --management-key) are masked
+ * under --quiet, whose output often lands in CI logs; the embedded defaults are public.
+ */
+export function banner(url: string, options: StartOptions, config: MockConfig, quiet = false): string {
+  const mask = quiet && options.config !== undefined;
   const keys = config.management_keys.map((k) => {
     const ws = config.workspaces.find((w) => w.id === k.workspace);
     const note = ws && !ws.onboarded ? ', not onboarded' : '';
-    return `    ${k.key.padEnd(28)} ${k.workspace} (${k.scope} scope${note})`;
+    return `    ${(mask ? maskKey(k.key) : k.key).padEnd(28)} ${k.workspace} (${k.scope} scope${note})`;
   });
   return [
     `frontier-gateway-mock listening on ${url}`,
     `  management API:  ${url}/v1/gateway/groups, ${url}/v1/gateway/endpoints`,
     `  inference (OpenAI baseURL): ${url}/v1`,
     options.admin === false ? '  admin routes:    off (--no-admin)' : `  admin routes:    ${url}/_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks`,
-    `  webhooks:        ${options.webhook?.url ?? 'no receiver (events are still listed at /_mock/webhooks)'}`,
+    `  webhooks:        ${options.webhook?.url ?? (options.admin === false ? 'no receiver (events are not delivered anywhere)' : 'no receiver (events are still listed at /_mock/webhooks)')}`,
     `  key registration: ${config.workspaces.some((w) => w.register_public_key) || options.register?.publicKey ? 'public key configured' : 'no public key (--register-public-key)'}`,
     '  management keys (Authorization: Api-Key <key>):',
     ...keys,
   ].join('\n');
 }
 
+/** `acme…` : enough to tell keys apart, not enough to use one. */
+export function maskKey(key: string): string {
+  return key.length > 8 ? `${key.slice(0, 4)}…(${key.length} chars)` : '****';
+}

@@ -29,9 +29,15 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   try {
     const running = await startMock({ ...options, ...(quiet ? {} : { log }) });
-    log(banner(running.url, options, running.mock.config));
-    const stop = () => {
-      void running.close().then(() => process.exit(0));
+    log(banner(running.url, options, running.mock.config, quiet));
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      void running.close().then(() => {
+        process.stderr.write(`frontier-gateway-mock stopped (${signal}); ${running.url} is free.\n`);
+        process.exit(0);
+      });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -124,6 +124,13 @@ export function parseConfig(raw: unknown, source = 'config'): MockConfig {
     keys.add(x.key as string);
     return { key: x.key as string, workspace: x.workspace as string, scope: scope as Scope };
   });
+  // A key naming a workspace the file does not declare is most likely a typo: refused.
+  // A file that declares no workspaces at all gets one (onboarded) per key's workspace.
+  if (obj.workspaces !== undefined) {
+    management_keys.forEach((k, i) => {
+      if (!wsIds.has(k.workspace)) fail(`management_keys[${i}].workspace "${k.workspace}" is not declared in "workspaces"; declare it there (with "onboarded") or fix the name`);
+    });
+  }
   return withImplicitWorkspaces({ workspaces, management_keys });
 }
 

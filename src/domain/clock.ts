@@ -17,9 +17,11 @@ export class ManualClock implements Clock {
     return this.ms;
   }
   advance(ms: number): void {
+    assertInstant(this.ms + ms);
     this.ms += ms;
   }
   set(ms: number): void {
+    assertInstant(ms);
     this.ms = ms;
   }
 }
@@ -39,11 +41,13 @@ export class OffsetClock implements Clock {
     return this.offsetMs;
   }
   advance(ms: number): void {
-    if (!(ms > 0)) throw new RangeError('advance must be positive');
+    if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError('advance must be positive and finite');
+    assertInstant(this.now() + ms);
     this.offsetMs += ms;
   }
-  /** Jump to `ms`; refuses a time before now. */
+  /** Jump to `ms`; refuses a time before now, and anything that is not a representable instant. */
   setNow(ms: number): void {
+    assertInstant(ms);
     const delta = ms - this.now();
     if (delta < 0) throw new RangeError('the mock clock only moves forward');
     this.offsetMs += delta;
@@ -59,6 +63,22 @@ export class OffsetClock implements Clock {
     if (!Number.isFinite(ms)) throw new RangeError('the clock needs a finite instant');
     this.offsetMs = ms - this.base.now();
   }
+}
+
+/** The largest time a Date can hold (ECMAScript: 8.64e15 ms either side of the epoch). */
+export const MAX_INSTANT_MS = 8.64e15;
+
+/**
+ * A NaN or out-of-range time would poison every later timestamp (rfc3339 throws on it),
+ * so the clock refuses one at the door whatever the caller parsed it from.
+ */
+export function assertInstant(ms: number): void {
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_INSTANT_MS) throw new InvalidInstantError(`not a representable instant: ${ms}`);
+}
+
+/** Thrown by the clock for a time that is not a finite, representable instant. */
+export class InvalidInstantError extends TypeError {
+  override name = 'InvalidInstantError';
 }
 
 /** RFC 3339 UTC at second precision, the form the documentation's examples use. */

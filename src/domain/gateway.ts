@@ -192,11 +192,12 @@ export class Gateway {
 
   deleteGroup(workspaceId: string, groupId: string): { id: string; metadata: GroupView['metadata']; deleted_at: string } {
     const group = this.findGroup(workspaceId, groupId);
+    const deletedAt = rfc3339(this.clock.now()); // before anything changes, like every answer built from the clock
     this.store.removeSubtree(group.id);
     return {
       id: group.id,
       metadata: { name: group.name, external_entity_id: group.externalEntityId },
-      deleted_at: rfc3339(this.clock.now()),
+      deleted_at: deletedAt,
     };
   }
 

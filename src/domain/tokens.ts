@@ -18,11 +18,15 @@ export function countTokens(text: string): number {
   return n;
 }
 
-/** The text split into pieces of one token each, leading white space kept with its token. */
-export function tokenPieces(text: string): string[] {
+/**
+ * The text split into pieces of one token each, leading white space kept with its token;
+ * at most `limit` pieces, so a huge prompt is never split further than the reply needs.
+ */
+export function tokenPieces(text: string, limit = Infinity): string[] {
   const pieces: string[] = [];
   let from = 0;
   for (const m of text.matchAll(TOKEN)) {
+    if (pieces.length >= limit) break;
     const end = (m.index ?? 0) + m[0].length;
     pieces.push(text.slice(from, end));
     from = end;
@@ -62,7 +66,7 @@ export function complete(messages: readonly ChatMessageLike[], maxTokens: number
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
   const said = lastUser ? messageText(lastUser.content).trim() : '';
   const full = said ? `Echo: ${said}` : 'Echo.';
-  let pieces = tokenPieces(full);
+  let pieces = tokenPieces(full, maxTokens === null ? Infinity : maxTokens + 1);
   let finishReason: Completion['finishReason'] = 'stop';
   if (maxTokens !== null && pieces.length > maxTokens) {
     pieces = pieces.slice(0, maxTokens);

@@ -1,9 +1,10 @@
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type RequestHandler } from 'express';
 import { performance } from 'node:perf_hooks';
 import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../domain/gateway.js';
 import type { IdSource } from '../domain/ids.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
+import { hasBody } from './drain.js';
 import { errorBody, errorResponse } from './errors.js';
 import type { Exchange, Step } from './pipeline.js';
 import type { Ctx, Handler } from './registry.js';
@@ -181,9 +182,4 @@ export function handlerStep(handlers: ReadonlyMap<string, Handler>, operations: 
 function ignoredList(paths: string[]): string {
   const shown = paths.slice(0, 20).map((p) => (p.length > 100 ? `${p.slice(0, 100)}...` : p).replace(/[^\x20-\x7e]|,/g, '?'));
   return shown.join(', ') + (paths.length > 20 ? `, ... (${paths.length - 20} more)` : '');
-}
-
-function hasBody(req: Request): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

@@ -106,7 +106,7 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors:
     const ignored: string[] = [];
     if (bodyCheck && body !== undefined && !bodyCheck(body)) {
       const unknown = unknownFields === 'ignore' ? unknownOf(body) : [];
-      if (unknown.length === 0) throw fieldError(bodyCheck.errors);
+      if (unknown.length === 0) throw fieldError(bodyCheck.errors, media?.schema);
       body = structuredClone(body);
       for (const u of unknown) {
         const parent = u.path.reduce<unknown>((node, seg) => (node as Record<string, unknown> | undefined)?.[seg], body);
@@ -114,7 +114,7 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors:
         ignored.push(joinPath([...u.path, u.name]));
       }
       onIgnored?.(ignored);
-      if (!bodyCheck(body)) throw fieldError(bodyCheck.errors);
+      if (!bodyCheck(body)) throw fieldError(bodyCheck.errors, media?.schema);
     }
     return { params: params as Record<string, string>, query, body, ignored };
   };
@@ -134,7 +134,7 @@ function joinPath(segments: readonly string[]): string {
 }
 
 /** Plain-words message for the first ajv error, naming the field. */
-export function describeAjvError(e: ErrorObject): { message: string; param: string | null } {
+export function describeAjvError(e: ErrorObject, rootSchema?: unknown): { message: string; param: string | null } {
   const at = fieldPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
   const join = (name: unknown) => (at ? `${at}.${String(name)}` : String(name));
@@ -156,6 +156,16 @@ export function describeAjvError(e: ErrorObject): { message: string; param: stri
     case 'minLength':
     case 'maxLength':
       return { message: `${at} must be at ${e.keyword === 'minLength' ? 'least' : 'most'} ${String(p.limit)} character${p.limit === 1 ? '' : 's'} long.`, param: at };
+    case 'minProperties':
+    case 'maxProperties': {
+      // Name the fields to choose from, e.g. the clock route's advance_seconds or now.
+      const schema = (e.parentSchema ?? (at === '' ? rootSchema : undefined)) as { properties?: object } | undefined;
+      const names = Object.keys(schema?.properties ?? {}).join(' or ');
+      const what = at || 'The request body';
+      if (e.keyword === 'minProperties' && p.limit === 1 && names) return { message: `Provide ${names}.`, param: at || null };
+      if (e.keyword === 'maxProperties' && p.limit === 1 && names) return { message: `${what} takes only one of ${names}.`, param: at || null };
+      return { message: `${what} ${e.message ?? 'is invalid'}.`, param: at || null };
+    }
     case 'minItems':
       return { message: `${at} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}.`, param: at };
     default:
@@ -165,9 +175,9 @@ export function describeAjvError(e: ErrorObject): { message: string; param: stri
 
 const article = (type: string) => (type === 'null' ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`);
 
-function fieldError(errors: ErrorObject[] | null | undefined) {
+function fieldError(errors: ErrorObject[] | null | undefined, rootSchema?: unknown) {
   const first = errors?.[0];
   if (!first) return badRequest('The request is invalid.', 'invalid_request', null);
-  const { message, param } = describeAjvError(first);
+  const { message, param } = describeAjvError(first, rootSchema);
   return badRequest(message, 'invalid_request', param);
 }

@@ -91,6 +91,8 @@ export interface StoreOptions {
   idSeed?: string | null;
   tokenLimitPolicy?: TokenLimitPolicy;
   maxWebhookLog?: number;
+  /** Payload bytes the webhook log retains (default 32 MiB; the dead-letter queue likewise). */
+  maxWebhookLogBytes?: number;
 }
 
 export const digestOf = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
@@ -131,7 +133,7 @@ export class Store {
     this.clock = new OffsetClock(options.baseClock);
     this.ids = new IdSource(this.idSeed);
     this.meter = new Meter(options.tokenLimitPolicy ?? 'strict');
-    this.webhooks = new WebhookLog(options.maxWebhookLog);
+    this.webhooks = new WebhookLog(options.maxWebhookLog, options.maxWebhookLogBytes);
     this.clear();
   }
 

@@ -33,36 +33,100 @@ export interface WebhookLogSnapshot {
   dead_letter: Delivery[];
 }
 
+/** The retained-bytes budget of the log, and of the dead-letter queue: 32 MiB each. */
+export const DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024;
+/** What a delivery costs beyond its payload: ids, URL, signature, attempts. */
+const RECORD_OVERHEAD_BYTES = 1024;
+
+/**
+ * A delivery as kept: the payload as the exact bytes that were signed and sent, never a
+ * copy of the user's object graph, so listing the log copies strings, not structures
+ * (no deep structuredClone of user metadata), and its size is known.
+ */
+export interface StoredDelivery extends Omit<Delivery, 'payload'> {
+  body: string;
+  bytes: number;
+}
+
+/** A new record for `body`, the serialized payload. */
+export function storedDelivery(fields: Omit<StoredDelivery, 'bytes'>): StoredDelivery {
+  return { ...fields, bytes: fields.body.length + RECORD_OVERHEAD_BYTES };
+}
+
+/** A list, oldest first, dropped from the front by count and by bytes (the newest is always kept). */
+class BoundedList {
+  items: StoredDelivery[] = [];
+  private bytes = 0;
+  constructor(
+    private readonly maxCount: number,
+    private readonly maxBytes: number,
+  ) {}
+  add(d: StoredDelivery): void {
+    this.items.push(d);
+    this.bytes += d.bytes;
+    let drop = 0;
+    while (this.items.length - drop > 1 && (this.items.length - drop > this.maxCount || this.bytes > this.maxBytes)) {
+      this.bytes -= (this.items[drop] as StoredDelivery).bytes;
+      drop += 1;
+    }
+    if (drop > 0) this.items.splice(0, drop);
+  }
+  replace(items: StoredDelivery[]): void {
+    this.items = [];
+    this.bytes = 0;
+    for (const d of items) this.add(d);
+  }
+}
+
+/** The outside view of a stored delivery: a fresh object, the payload parsed from its bytes. */
+function viewOf(d: StoredDelivery): Delivery {
+  return {
+    id: d.id,
+    workspace_id: d.workspace_id,
+    url: d.url,
+    state: d.state,
+    payload: JSON.parse(d.body) as BillingWebhook,
+    signature: d.signature,
+    attempts: d.attempts.map((a) => ({ ...a })),
+  };
+}
+
 export class WebhookLog {
-  private deliveries: Delivery[] = [];
-  private deadLetter: Delivery[] = [];
+  private deliveries: BoundedList;
+  private deadLetter: BoundedList;
 
-  /** Keeps at most `maxLog` deliveries (oldest dropped first), and as many dead letters. */
-  constructor(private readonly maxLog = 10_000) {}
+  /** Keeps at most `maxLog` deliveries and `maxBytes` of payload (oldest dropped first); the dead letters likewise. */
+  constructor(
+    maxLog = 10_000,
+    maxBytes = DEFAULT_MAX_LOG_BYTES,
+  ) {
+    this.deliveries = new BoundedList(maxLog, maxBytes);
+    this.deadLetter = new BoundedList(maxLog, maxBytes);
+  }
 
-  add(d: Delivery): void {
-    this.remember(this.deliveries, d);
+  add(d: StoredDelivery): void {
+    this.deliveries.add(d);
   }
 
   /** Marks `d` finished; a dead-lettered delivery also joins the dead-letter queue. */
-  finish(d: Delivery, state: 'delivered' | 'dead_lettered'): void {
+  finish(d: StoredDelivery, state: 'delivered' | 'dead_lettered'): void {
     d.state = state;
-    if (state === 'dead_lettered') this.remember(this.deadLetter, d);
+    if (state === 'dead_lettered') this.deadLetter.add(d);
   }
 
   /** Deliveries still waiting for an attempt, oldest first. */
-  pending(): Delivery[] {
-    return this.deliveries.filter((d) => d.state === 'pending');
+  pending(): StoredDelivery[] {
+    return this.deliveries.items.filter((d) => d.state === 'pending');
   }
 
   /** A copy for GET /_mock/webhooks. */
   view(): { deliveries: Delivery[]; dead_letter: Delivery[] } {
-    return structuredClone({ deliveries: this.deliveries, dead_letter: this.deadLetter });
+    return { deliveries: this.deliveries.items.map(viewOf), dead_letter: this.deadLetter.items.map(viewOf) };
   }
 
   reset(): void {
-    this.deliveries = [];
-    this.deadLetter = [];
+    this.deliveries.replace([]);
+    this.deadLetter.replace([]);
   }
 
   snapshot(): WebhookLogSnapshot {
@@ -71,14 +135,13 @@ export class WebhookLog {
 
   /** Replaces the log with `s`; a dead letter that is also in the log is the same record again. */
   restore(s: WebhookLogSnapshot): void {
-    const deliveries = structuredClone(s.deliveries);
+    const stored = (d: Delivery): StoredDelivery => {
+      const { payload, ...rest } = d;
+      return storedDelivery({ ...rest, attempts: d.attempts.map((a) => ({ ...a })), body: JSON.stringify(payload) });
+    };
+    const deliveries = s.deliveries.map(stored);
     const byId = new Map(deliveries.map((d) => [d.id, d]));
-    this.deliveries = deliveries;
-    this.deadLetter = structuredClone(s.dead_letter).map((d) => byId.get(d.id) ?? d);
-  }
-
-  private remember(list: Delivery[], d: Delivery): void {
-    list.push(d);
-    if (list.length > this.maxLog) list.splice(0, list.length - this.maxLog);
+    this.deliveries.replace(deliveries);
+    this.deadLetter.replace(s.dead_letter.map((d) => byId.get(d.id) ?? stored(d)));
   }
 }

@@ -9,7 +9,7 @@ import {
   type RetryPolicy,
 } from '../domain/webhooks.js';
 import type { Store, Workspace } from '../store/store.js';
-import type { Delivery } from '../store/webhook-log.js';
+import { storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
 
 /**
  * Sends billing webhooks to the workspace's receiver, at least once, with the
@@ -26,12 +26,29 @@ import type { Delivery } from '../store/webhook-log.js';
 
 export interface DelivererOptions {
   policy?: Partial<RetryPolicy>;
+  /** At most this many attempts (so sockets) are in flight at once; the rest wait their turn. */
+  maxConcurrent?: number;
+  /** One line per failed attempt and per dead-lettered delivery; never a key or a secret. */
+  log?: (line: string) => void;
+}
+
+/** Outgoing webhook attempts in flight at once. */
+export const DEFAULT_MAX_CONCURRENT = 8;
+
+/** A delivery made ready (serialized and signed) but not yet recorded or sent. */
+export interface PreparedDelivery {
+  /** Records and schedules it; cannot fail. */
+  commit(): void;
 }
 
 export class WebhookDeliverer {
   readonly policy: RetryPolicy;
+  private readonly maxConcurrent: number;
+  private readonly logLine: (line: string) => void;
   private timers = new Set<NodeJS.Timeout>();
   private inflight = new Set<AbortController>();
+  private running = 0;
+  private waiting: (() => void)[] = [];
   private pending = 0;
   private idleWaiters: (() => void)[] = [];
   private generation = 0;
@@ -41,28 +58,42 @@ export class WebhookDeliverer {
     options: DelivererOptions = {},
   ) {
     this.policy = { ...DOCUMENTED_RETRY_POLICY, ...options.policy };
+    this.maxConcurrent = Math.max(1, options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
+    this.logLine = options.log ?? (() => {});
     store.onReplaced(() => {
       this.cancel();
-      for (const d of store.webhooks.pending()) this.start(d, JSON.stringify(d.payload));
+      for (const d of store.webhooks.pending()) this.start(d);
     });
   }
 
   /** Records a delivery of `events` to the workspace's receiver and schedules its first attempt. */
-  enqueue(workspace: Workspace, events: BillingEvent[]): Delivery {
-    const payload = billingWebhook(events);
-    const body = JSON.stringify(payload);
-    const delivery: Delivery = {
-      id: this.store.ids.uuid(),
-      workspace_id: workspace.id,
-      url: workspace.webhookUrl,
-      state: workspace.webhookUrl ? 'pending' : 'no_receiver',
-      payload,
-      signature: signPayload(body, workspace.webhookSecret),
-      attempts: [],
+  enqueue(workspace: Workspace, events: BillingEvent[]): void {
+    this.prepare(workspace, events).commit();
+  }
+
+  /**
+   * Does everything that can fail (serializing, signing) without recording anything, so a
+   * caller can prepare, then charge, then commit, and a failure leaves no trace.
+   */
+  prepare(workspace: Workspace, events: BillingEvent[]): PreparedDelivery {
+    const body = JSON.stringify(billingWebhook(events));
+    const signature = signPayload(body, workspace.webhookSecret);
+    const url = workspace.webhookUrl;
+    return {
+      commit: () => {
+        const delivery = storedDelivery({
+          id: this.store.ids.uuid(),
+          workspace_id: workspace.id,
+          url,
+          state: url ? 'pending' : 'no_receiver',
+          body,
+          signature,
+          attempts: [],
+        });
+        this.store.webhooks.add(delivery);
+        if (url) this.start(delivery);
+      },
     };
-    this.store.webhooks.add(delivery);
-    if (workspace.webhookUrl) this.start(delivery, body);
-    return delivery;
   }
 
   /** Resolves once no delivery is pending (delivered or dead-lettered). */
@@ -77,16 +108,36 @@ export class WebhookDeliverer {
     for (const c of this.inflight) c.abort();
     this.timers.clear();
     this.inflight.clear();
+    this.waiting = [];
+    this.running = 0;
     this.settle(this.pending);
   }
 
-  private start(d: Delivery, body: string): void {
+  private start(d: StoredDelivery): void {
     this.pending += 1;
     const generation = this.generation;
-    this.schedule(0, () => void this.attempt(d, body, performance.now(), generation));
+    this.schedule(0, () => void this.attempt(d, performance.now(), generation));
   }
 
-  private async attempt(d: Delivery, body: string, startedAt: number, generation: number): Promise<void> {
+  /** Waits for one of the maxConcurrent slots. */
+  private acquire(): Promise<void> {
+    if (this.running < this.maxConcurrent) {
+      this.running += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(generation: number): void {
+    if (generation !== this.generation) return;
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running = Math.max(0, this.running - 1);
+  }
+
+  private async attempt(d: StoredDelivery, startedAt: number, generation: number): Promise<void> {
+    await this.acquire();
+    if (generation !== this.generation) return;
     const controller = new AbortController();
     this.inflight.add(controller);
     const timer = setTimeout(() => controller.abort(new Error('timeout')), this.policy.attemptTimeoutMs);
@@ -97,7 +148,7 @@ export class WebhookDeliverer {
     try {
       const res = await fetch(d.url as string, {
         method: 'POST',
-        body,
+        body: d.body,
         redirect: 'manual',
         signal: controller.signal,
         headers: {
@@ -114,16 +165,23 @@ export class WebhookDeliverer {
     } finally {
       clearTimeout(timer);
       this.inflight.delete(controller);
+      this.release(generation);
     }
     if (generation !== this.generation) return;
     d.attempts.push({ at, status, error, duration_ms: Math.round(performance.now() - t0) });
     if (status !== null && status >= 200 && status < 300) return this.finish(d, 'delivered');
+    // An error text may quote the whole URL; the log names only its origin.
+    const outcome = status !== null ? `HTTP ${status}` : (error as string).split(d.url as string).join(originOf(d.url));
     const wait = isRetryable(status) ? nextBackoff(this.policy, d.attempts.length, performance.now() - startedAt) : null;
-    if (wait === null) return this.finish(d, 'dead_lettered');
-    this.schedule(wait, () => void this.attempt(d, body, startedAt, generation));
+    if (wait === null) {
+      this.logLine(`webhook ${d.id} to ${originOf(d.url)} dead-lettered after ${d.attempts.length} attempt(s); last: ${outcome}`);
+      return this.finish(d, 'dead_lettered');
+    }
+    this.logLine(`webhook ${d.id} to ${originOf(d.url)} attempt ${d.attempts.length} failed (${outcome}); retrying in ${wait} ms`);
+    this.schedule(wait, () => void this.attempt(d, startedAt, generation));
   }
 
-  private finish(d: Delivery, state: 'delivered' | 'dead_lettered'): void {
+  private finish(d: StoredDelivery, state: 'delivered' | 'dead_lettered'): void {
     this.store.webhooks.finish(d, state);
     this.settle(1);
   }
@@ -146,4 +204,13 @@ export class WebhookDeliverer {
 function describeFetchError(e: unknown): string {
   const err = e as { message?: string; cause?: { code?: string; message?: string } };
   return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+}
+
+/** Scheme, host and port only: a receiver URL may carry a token in its path, query or user info. */
+function originOf(url: string | null): string {
+  try {
+    return new URL(url as string).origin;
+  } catch {
+    return 'an invalid URL';
+  }
 }

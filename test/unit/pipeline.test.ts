@@ -40,7 +40,7 @@ describe('Pipeline', () => {
   it("the mock's request path has the named steps, and a step added to it sees and may answer requests", async () => {
     const m = await startMock();
     try {
-      expect(m.mock.pipeline.names()).toEqual(['request-id', 'access-log', 'serialise', 'parse', 'authenticate', 'validate', 'handler']);
+      expect(m.mock.pipeline.names()).toEqual(['request-id', 'access-log', 'serialise', 'parse', 'drain-body', 'authenticate', 'json-bounds', 'validate', 'handler']);
       const seen: string[] = [];
       m.mock.pipeline.add({ name: 'spy', run: async (ex, next) => (await next(), void seen.push(`${ex.op?.id ?? 'none'} ${ex.sent?.status}`)) }, { after: 'access-log' });
       m.mock.pipeline.add(

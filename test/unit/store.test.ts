@@ -5,6 +5,7 @@ import { IdSource } from '../../src/domain/ids.js';
 import { verifyKey } from '../../src/domain/keys.js';
 import { SnapshotError, SNAPSHOT_VERSION } from '../../src/store/snapshot.js';
 import { Store, type StoreSeed } from '../../src/store/store.js';
+import { storedDelivery } from '../../src/store/webhook-log.js';
 
 const S = 'org/model';
 const seed = (): StoreSeed => ({
@@ -36,7 +37,7 @@ function populate() {
   const child = gw.createGroup('ws', { metadata: { external_entity_id: 'child' }, models: [{ slug: S }], hierarchy: { parent_group_id: root.id } });
   const key = gw.mintKey('ws', child.id, 'k1');
   for (let i = 0; i < 3; i++) gw.admit(store.group(child.id)!, S, 7);
-  store.webhooks.add({ id: 'd1', workspace_id: 'ws', url: null, state: 'no_receiver', payload: { type: 'API_BILLING_USAGE', data: { events: [] } }, signature: 'v1=x', attempts: [] });
+  store.webhooks.add(storedDelivery({ id: 'd1', workspace_id: 'ws', url: null, state: 'no_receiver', body: JSON.stringify({ type: 'API_BILLING_USAGE', data: { events: [] } }), signature: 'v1=x', attempts: [] }));
   return { root, child, key };
 }
 

@@ -1,4 +1,4 @@
-import { rfc3339 } from '../../domain/clock.js';
+import { InvalidInstantError, rfc3339 } from '../../domain/clock.js';
 import { endpointView } from '../../domain/endpoint-book.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
@@ -54,7 +54,13 @@ export const adminHandlers: HandlerMap = {
       if (advance_seconds !== undefined) ctx.mock.clock.advance(advance_seconds * 1000);
       else ctx.mock.clock.setNow(Date.parse(now as string));
     } catch (e) {
-      // The clock refuses to go backwards; say so in the caller's terms.
+      // The clock refuses a time that is no instant (a leap second such as 23:59:60 parses
+      // to NaN) and a move backwards; say so in the caller's terms.
+      if (e instanceof InvalidInstantError) {
+        throw advance_seconds !== undefined
+          ? badRequest(`advance_seconds ${advance_seconds} takes the mock clock past the last time it can represent.`, 'invalid_time', 'advance_seconds')
+          : badRequest(`now ${now} is not a time the mock can use (leap seconds such as 23:59:60 included); send an RFC 3339 time such as 2030-07-01T00:00:00Z.`, 'invalid_time', 'now');
+      }
       if (!(e instanceof RangeError)) throw e;
       throw badRequest(`now ${now} is before the mock's current time ${clockView(ctx).now}; the mock clock only moves forward (POST /_mock/reset puts it back to real time).`, 'clock_backwards', 'now');
     }
