@@ -56,6 +56,17 @@ describe('400 messages name the field', () => {
     expect(broken.headers['x-fgw-ignored-fields']).toBe('models[0].junk');
   });
 
+  it('the ignored-fields header stays a short, header-safe line however many or odd the names', async () => {
+    const m = await mock();
+    const extra = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`f${i}\u00e9,\n`, i]));
+    const res = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'odd' }, models: [{ slug: 'a/b' }], hierarchy: {}, ...extra });
+    expect(res.status).toBe(200);
+    const names = (res.headers['x-fgw-ignored-fields'] as string).split(', ');
+    expect(names.slice(0, 2)).toEqual(['f0???', 'f1???']);
+    expect(names.at(-1)).toBe('... (5 more)');
+    expect(names).toHaveLength(21);
+  });
+
   it('with unknownFields reject, an unknown field at any level is 400 naming it', async () => {
     const m = await mock({ unknownFields: 'reject' });
     const res = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b', rate_limit: [] }], hierarchy: {} });
