@@ -7,4 +7,4 @@ const app = express();
 app.get('/v1/gateway/groups', (_req, res) => res.json(fixed.list ?? fixed));
 app.get('/v1/gateway/groups/:id', (_req, res) => res.json(fixed.one ?? fixed));
 const server = app.listen(0, '127.0.0.1', () => console.log(`listening on http://127.0.0.1:${server.address().port}`));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));

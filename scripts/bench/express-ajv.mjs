@@ -35,4 +35,4 @@ const route = (validate, body) => (req, res) => {
 app.post('/v1/gateway/groups', route(createGroup, fixed.create ?? {}));
 app.post('/v1/chat/completions', route(chat, fixed.chat ?? {}));
 const server = app.listen(0, '127.0.0.1', () => console.log(`listening on http://127.0.0.1:${server.address().port}`));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
