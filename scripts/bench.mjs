@@ -34,6 +34,7 @@ const BARE = fileURLToPath(new URL('./bench/bare-express.mjs', import.meta.url))
 const AJV_APP = fileURLToPath(new URL('./bench/express-ajv.mjs', import.meta.url));
 const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
 const SERVER_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 // Pinning: servers on core 0, the load generator (this process) on core 1.
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
@@ -83,7 +84,7 @@ const median = (xs) => {
 const fmt = (x, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
 async function api(url, method, path, body, headers = MGMT) {
-  const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const json = await res.json();
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -176,7 +177,7 @@ async function coldStart(script, args) {
   const cpus = [];
   for (let i = 0; i < COLD_RUNS; i++) {
     const s = await startServer(script, args);
-    const res = await fetch(`${s.url}/v1/gateway/groups`, { headers: MGMT });
+    const res = await fetch(`${s.url}/v1/gateway/groups`, { headers: MGMT, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`${script}: first request ${res.status}`);
     times.push(performance.now() - s.t0);
@@ -199,7 +200,7 @@ async function timeGets(url, path, n = 200) {
   const xs = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    const res = await fetch(`${url}${path}`, { headers: MGMT });
+    const res = await fetch(`${url}${path}`, { headers: MGMT, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     await res.arrayBuffer();
     xs.push(performance.now() - t);
   }
