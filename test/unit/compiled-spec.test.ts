@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compileAtRunTime, compiledSpecs, loadBuilt, type CompiledSpecs } from '../../src/http/compiled-spec.js';
 import { loadSpecs, specDigest } from '../../src/http/spec.js';
@@ -75,4 +77,22 @@ describe('the spec compiled at build time (dist/generated)', () => {
     // Run from src/ there is no generated/ beside the module: the run-time compiler serves.
     expect((await compiledSpecs(true)).from).toBe('spec');
   });
+
+  it('lets a server started from the build answer without loading swagger-parser, YAML or the ajv compiler', () => {
+    // A child process, so this test's own imports do not count. CommonJS packages imported
+    // from ESM still land in require.cache, which is what is inspected.
+    const index = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+    const script = `
+      import { createRequire } from 'node:module';
+      const { startMock } = await import(${JSON.stringify(index)});
+      const m = await startMock();
+      const r = await fetch(m.url + '/v1/gateway/groups', { headers: { Authorization: 'Api-Key mock-management-key' } });
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => /node_modules[/](ajv|ajv-formats|@apidevtools|js-yaml)[/]/.test(k));
+      console.log(JSON.stringify({ status: r.status, loaded }));
+      await m.close();`;
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })) as { status: number; loaded: string[] };
+    expect(out.status).toBe(200);
+    // Only the small runtime helpers the generated validators require.
+    expect(out.loaded.map((k) => k.replace(/.*node_modules\//, '')).sort()).toEqual(['ajv-formats/dist/formats.js', 'ajv/dist/runtime/ucs2length.js']);
+  }, 40_000);
 });
