@@ -90,7 +90,7 @@ function compileOne(op: Operation, compile: SchemaCompiler): RequestValidator {
       if (bodyRequired) throw badRequest('A JSON request body is required.', 'missing_body', null);
       body = op.requestBody ? {} : undefined;
     }
-    if (bodyCheck && body !== undefined && !bodyCheck(body)) throw fieldError(bodyCheck.errors, media?.schema);
+    if (bodyCheck && body !== undefined && !bodyCheck(body)) throw fieldError(bodyCheck.errors, schemas.body?.schema);
     return { params: params as Record<string, string>, query, body };
   };
 }
