@@ -113,7 +113,9 @@ async function load(url, opts) {
 const unlimited = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }, { type: 'REQUEST', unit: 'MINUTE', threshold: 1e12 }];
 const benchModels = [{ slug: 'bench/model', rate_limits: unlimited, usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1e12 }] }];
 let uniq = 0;
-const createBody = (prefix) => JSON.stringify({ metadata: { name: 'bench', external_entity_id: `${prefix}-${++uniq}` }, models: [{ slug: 'bench/model' }] });
+// Every create sends its hierarchy block, which the live API requires.
+const ROOT = { limit_enforcement: 'INDEPENDENT', parent_group_id: null };
+const createBody = (prefix) => JSON.stringify({ metadata: { name: 'bench', external_entity_id: `${prefix}-${++uniq}` }, models: [{ slug: 'bench/model' }], hierarchy: ROOT });
 const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });
 
 async function loadSection() {
@@ -124,7 +126,7 @@ async function loadSection() {
   try {
     // A group with a key whose limits never trip, and the bodies the mock answers, which the
     // baselines return verbatim so payload sizes match.
-    const group = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { name: 'bench', external_entity_id: 'bench-root' }, models: benchModels });
+    const group = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { name: 'bench', external_entity_id: 'bench-root' }, models: benchModels, hierarchy: ROOT });
     const { api_key: key } = await api(mock.url, 'POST', `/v1/gateway/groups/${group.id}/api_keys`, { name: 'bench' });
     const fixed = {
       list: await api(mock.url, 'GET', '/v1/gateway/groups'),
@@ -231,7 +233,7 @@ async function pageCosts(url, size) {
 async function footprintSection() {
   const mock = await startServer(CLI, ['--quiet', '--port', '0']);
   try {
-    for (let i = 0; i < 10; i++) await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `small-${i}` }, models: [{ slug: 'bench/model' }] });
+    for (let i = 0; i < 10; i++) await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `small-${i}` }, models: [{ slug: 'bench/model' }], hierarchy: ROOT });
     const small = await pageCosts(mock.url, 5);
     const before = rssBytes(mock.child.pid);
     // Each connection creates a group, then mints a key in it; 50 connections at once.
@@ -273,10 +275,10 @@ async function cascadeSection() {
     const root = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: 'root' }, models: model(1e9), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: null } });
     let descendants = 0;
     for (let i = 0; i < 100; i++) {
-      const child = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `c${i}` }, models: model(1000), hierarchy: { parent_group_id: root.id } });
+      const child = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `c${i}` }, models: model(1000), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: root.id } });
       descendants += 1;
       const batch = Array.from({ length: 100 }, (_, j) =>
-        api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `c${i}-${j}` }, models: model(100), hierarchy: { parent_group_id: child.id } }),
+        api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `c${i}-${j}` }, models: model(100), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: child.id } }),
       );
       descendants += (await Promise.all(batch)).length;
     }

@@ -33,13 +33,13 @@ const api = async (method, path, body, headers = MGMT) => (await fetch(`${url}${
 
 if (route !== 'start') {
   const unlimited = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }];
-  const group = await api('POST', '/v1/gateway/groups', { metadata: { external_entity_id: 'prof' }, models: [{ slug: 'bench/model', rate_limits: unlimited }] });
+  const group = await api('POST', '/v1/gateway/groups', { metadata: { external_entity_id: 'prof' }, models: [{ slug: 'bench/model', rate_limits: unlimited }], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null } });
   const { api_key: key } = await api('POST', `/v1/gateway/groups/${group.id}/api_keys`, {});
   let n = 0;
   const opts = {
     list: { url: `${url}/v1/gateway/groups`, headers: MGMT },
     one: { url: `${url}/v1/gateway/groups/${group.id}`, headers: MGMT },
-    create: { url: `${url}/v1/gateway/groups`, method: 'POST', headers: MGMT, requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ metadata: { external_entity_id: `p${++n}` }, models: [{ slug: 'bench/model' }] }) }) }] },
+    create: { url: `${url}/v1/gateway/groups`, method: 'POST', headers: MGMT, requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ metadata: { external_entity_id: `p${++n}` }, models: [{ slug: 'bench/model' }], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null } }) }) }] },
     chat: { url: `${url}/v1/chat/completions`, method: 'POST', headers: { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] }) },
   }[route];
   if (!opts) throw new Error(`unknown route ${route}`);
