@@ -10,15 +10,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import standaloneCode from 'ajv/dist/standalone/index.js';
-import { newAjv } from '../dist/http/ajv.js';
+import { ajvPerFlavour } from '../dist/http/ajv.js';
 import { BUILT_DIR, loadBuilt } from '../dist/http/compiled-spec.js';
 import { loadSpecs, specDigest } from '../dist/http/spec.js';
 import { requestSchemas } from '../dist/http/validation.js';
 
 const digest = specDigest();
 const { operations } = await loadSpecs(true);
-const ajv = { plain: newAjv({ standalone: true }), coercing: newAjv({ coerce: true, standalone: true }) };
-const keys = { plain: {}, coercing: {} };
+const ajv = ajvPerFlavour(true);
+const keys = Object.fromEntries(Object.keys(ajv).map((flavour) => [flavour, {}]));
 for (const op of operations) {
   for (const s of Object.values(requestSchemas(op))) {
     ajv[s.flavour].addSchema(s.schema, s.key);
@@ -39,4 +39,4 @@ writeFileSync(new URL('spec.json', BUILT_DIR), JSON.stringify({ digest, operatio
 const check = loadBuilt(BUILT_DIR, true, digest);
 if (!check || check.operations.length !== operations.length) throw new Error('build-spec: the generated artefacts do not load back');
 createRequire(import.meta.url)(new URL('validators.cjs', BUILT_DIR).pathname);
-console.log(`build-spec: ${operations.length} operations, ${Object.keys(keys.plain).length + Object.keys(keys.coercing).length} validators -> ${BUILT_DIR.pathname}`);
+console.log(`build-spec: ${operations.length} operations, ${Object.values(keys).reduce((n, k) => n + Object.keys(k).length, 0)} validators -> ${BUILT_DIR.pathname}`);

@@ -1,5 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import type { SchemaFlavour } from './validation.js';
 
 /**
  * The one ajv configuration the spec's schemas are compiled with, at build time (to
@@ -9,6 +10,14 @@ import addFormatsModule from 'ajv-formats';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+
+/** The ajv options of each flavour of request schema; the build and the run-time compiler both make one instance per entry. */
+export const FLAVOURS: Record<SchemaFlavour, { coerce?: boolean }> = { plain: {}, coercing: { coerce: true } };
+
+/** One ajv instance per flavour. */
+export function ajvPerFlavour(standalone = false): Record<SchemaFlavour, Ajv2020> {
+  return Object.fromEntries(Object.entries(FLAVOURS).map(([flavour, o]) => [flavour, newAjv({ ...o, standalone })])) as Record<SchemaFlavour, Ajv2020>;
+}
 
 /** `standalone` keeps each validator's source so the build can write it out as code. */
 export function newAjv(options: { coerce?: boolean; standalone?: boolean } = {}): Ajv2020 {
