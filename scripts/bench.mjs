@@ -1,127 +1,346 @@
 #!/usr/bin/env node
-// Benchmark figures for frontier-gateway-mock (run: npm run bench). Prints numbers; asserts
-// nothing. The server runs as its own process (node dist/cli.js) and this script is the
-// client, over loopback only; every loop is bounded in count and time.
-import { spawn } from 'node:child_process';
+// Benchmark of frontier-gateway-mock (run: npm run bench [-- --quick] [-- --duration=5]).
+// It measures RATIOS in one run, so the figures mean the same on any machine: the mock
+// (node dist/cli.js) beside a bare Express 5 app and an Express 5 + express.json + ajv app,
+// each its own process, pinned to core 0 with taskset where it exists while this script
+// (the autocannon load generator) is pinned to core 1. It prints figures and asserts
+// nothing. Loopback only; every loop is bounded in count and in time.
+//
+//   --quick          1 s load runs, fewer cold starts (a smoke run, noisier)
+//   --duration=N     seconds per load run (default 5); the median of three runs is kept
+//   --groups=N       groups (each with one key) for the footprint (default 100000)
+//   --skip=a,b       skip sections: load, cold, footprint, cascade
+import autocannon from 'autocannon';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
+const arg = (name, fallback) => {
+  const hit = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (!hit) return fallback;
+  return hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : true;
+};
+const QUICK = arg('quick', false) === true;
+const DURATION = Number(arg('duration', QUICK ? 1 : 5));
+const RUNS = 3;
+const CONNECTIONS = 50;
+const COLD_RUNS = QUICK ? 3 : 9;
+const GROUPS = Number(arg('groups', 100_000));
+const SKIP = new Set(String(arg('skip', '')).split(',').filter(Boolean));
 
-function startServer() {
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const BARE = fileURLToPath(new URL('./bench/bare-express.mjs', import.meta.url));
+const AJV_APP = fileURLToPath(new URL('./bench/express-ajv.mjs', import.meta.url));
+const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
+const SERVER_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+// Pinning: servers on core 0, the load generator (this process) on core 1.
+const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+let pinned = 'no (taskset not found)';
+if (TASKSET) {
+  try {
+    execFileSync(TASKSET, ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+    pinned = 'servers on core 0, load generator on core 1';
+  } catch {
+    pinned = 'no (taskset failed: one core?)';
+  }
+}
+
+/** Spawns a server that prints "listening on <url>"; resolves once it does. */
+function startServer(script, args = [], env = {}) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [cmd, argv] = TASKSET ? [TASKSET, ['-c', '0', process.execPath, script, ...args]] : [process.execPath, [script, ...args]];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     let out = '';
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`${script} did not start within ${SERVER_TIMEOUT_MS} ms`))), SERVER_TIMEOUT_MS);
     child.stdout.on('data', (c) => {
       out += c;
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve({ child, url: m[1], t0 });
+      const m = /listening on (http:\/\/[^\s/]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
+        resolve({ child, url: m[1], t0 });
+      }
     });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`${script} exited ${code} before listening`))));
   });
 }
 
-const stop = (child) => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM')));
-const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const ms = (x) => `${x.toFixed(2)} ms`;
+const stop = (child) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => (clearTimeout(kill), resolve()));
+    child.kill('SIGTERM');
+  });
+const median = (xs) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
-async function coldStart(runs = 5) {
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const { child, url, t0 } = await startServer();
-    const res = await fetch(`${url}/v1/gateway/groups`, { headers: MGMT });
-    if (res.status !== 200) throw new Error(`first request: ${res.status}`);
-    times.push(performance.now() - t0);
-    await stop(child);
+async function api(url, method, path, body, headers = MGMT) {
+  const res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const json = await res.json();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** autocannon with a hard time bound on top of its own duration/amount. */
+function cannon({ url, path = '', ...opts }, maxMs) {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({ connections: CONNECTIONS, url: `${url}${path}`, ...opts }, (err, result) => (clearTimeout(timer), err ? reject(err) : resolve(result)));
+    const timer = setTimeout(() => instance.stop(), maxMs);
+  });
+}
+
+/** Median req/s of RUNS runs, and the non-2xx/error counts summed over them. */
+async function load(url, opts) {
+  const rates = [];
+  let bad = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const r = await cannon({ url, duration: DURATION, ...opts }, DURATION * 1000 + 10_000);
+    rates.push(r.requests.average);
+    bad += r.non2xx + r.errors;
   }
-  return times;
+  return { rps: median(rates), bad };
 }
 
-async function setupKey(url, models) {
-  const g = await (await fetch(`${url}/v1/gateway/groups`, { method: 'POST', headers: MGMT, body: JSON.stringify({ metadata: { external_entity_id: `bench-${Math.random()}` }, models }) })).json();
-  const k = await (await fetch(`${url}/v1/gateway/groups/${g.id}/api_keys`, { method: 'POST', headers: MGMT, body: '{}' })).json();
-  return k.api_key;
-}
+const unlimited = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }, { type: 'REQUEST', unit: 'MINUTE', threshold: 1e12 }];
+const benchModels = [{ slug: 'bench/model', rate_limits: unlimited, usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1e12 }] }];
+let uniq = 0;
+// Every create sends its hierarchy block, which the live API requires.
+const ROOT = { limit_enforcement: 'INDEPENDENT', parent_group_id: null };
+const createBody = (prefix) => JSON.stringify({ metadata: { name: 'bench', external_entity_id: `${prefix}-${++uniq}` }, models: [{ slug: 'bench/model' }], hierarchy: ROOT });
+const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });
 
-async function latency(url, n = 500) {
-  const key = await setupKey(url, [{ slug: 'bench/model', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }], usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1e12 }] }]);
-  const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });
-  const chat = () => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }, body: chatBody }).then((r) => r.arrayBuffer());
-  const trivial = () => fetch(`${url}/_mock/clock`).then((r) => r.arrayBuffer());
-  for (let i = 0; i < 50; i++) await chat();
-  const measure = async (fn) => {
-    const xs = [];
-    for (let i = 0; i < n; i++) {
-      const t = performance.now();
-      await fn();
-      xs.push(performance.now() - t);
-    }
-    return xs;
-  };
-  return { chat: await measure(chat), trivial: await measure(trivial), key, chatBody };
-}
-
-async function throughput(url, key, chatBody, seconds = 5, concurrency = 32) {
-  let done = 0;
-  let errors = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }, body: chatBody });
-      await r.arrayBuffer();
-      if (r.status === 200) done += 1;
-      else errors += 1;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { rps: done / ((performance.now() - t0) / 1000), errors };
-}
-
-async function pageCost(url) {
+async function loadSection() {
+  const mock = await startServer(CLI, ['--quiet', '--port', '0']);
+  let bare;
+  let ajv;
   const rows = [];
-  let created = 0;
-  for (const size of [1_000, 20_000]) {
-    while (created < size) {
-      const batch = Array.from({ length: Math.min(200, size - created) }, () => {
-        created += 1;
-        return fetch(`${url}/v1/gateway/groups`, { method: 'POST', headers: MGMT, body: JSON.stringify({ metadata: { external_entity_id: `p-${created}` }, models: [{ slug: 'bench/model' }] }) }).then((r) => r.arrayBuffer());
-      });
-      await Promise.all(batch);
+  try {
+    // A group with a key whose limits never trip, and the bodies the mock answers, which the
+    // baselines return verbatim so payload sizes match.
+    const group = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { name: 'bench', external_entity_id: 'bench-root' }, models: benchModels, hierarchy: ROOT });
+    const { api_key: key } = await api(mock.url, 'POST', `/v1/gateway/groups/${group.id}/api_keys`, { name: 'bench' });
+    const fixed = {
+      list: await api(mock.url, 'GET', '/v1/gateway/groups'),
+      one: await api(mock.url, 'GET', `/v1/gateway/groups/${group.id}`),
+      create: group,
+      chat: await api(mock.url, 'POST', '/v1/chat/completions', JSON.parse(chatBody), { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }),
+    };
+    const env = { BENCH_FIXED_JSON: JSON.stringify(fixed) };
+    bare = await startServer(BARE, [], env);
+    ajv = await startServer(AJV_APP, [], env);
+
+    const routes = [
+      { name: 'GET list groups', base: bare, target: 0.8, opts: { method: 'GET', path: '/v1/gateway/groups', headers: MGMT } },
+      { name: 'GET one group', base: bare, target: 0.8, opts: { method: 'GET', path: `/v1/gateway/groups/${group.id}`, headers: MGMT } },
+      {
+        name: 'POST create group',
+        base: ajv,
+        target: 0.8,
+        opts: { method: 'POST', path: '/v1/gateway/groups', headers: MGMT, requests: [{ setupRequest: (req) => ({ ...req, body: createBody('c') }) }] },
+      },
+      { name: 'POST chat completion', base: ajv, target: 0.7, opts: { method: 'POST', path: '/v1/chat/completions', headers: { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }, body: chatBody } },
+    ];
+    for (const r of routes) {
+      // A short warm-up of each server on the route, then the measured runs, alternating.
+      await cannon({ url: mock.url, duration: 1, ...r.opts }, 10_000);
+      await cannon({ url: r.base.url, duration: 1, ...r.opts }, 10_000);
+      const m = await load(mock.url, r.opts);
+      const b = await load(r.base.url, r.opts);
+      rows.push({ ...r, mock: m, baseline: b, ratio: m.rps / b.rps });
+      process.stderr.write(`  measured ${r.name}\n`);
     }
-    // A cursor deep in the table: walk pages of 1000 to the last one and keep the cursor before it.
-    let cursor;
-    let next;
-    do {
-      const page = await (await fetch(`${url}/v1/gateway/groups?limit=1000${next ? `&cursor=${next}` : ''}`, { headers: MGMT })).json();
-      if (page.pagination.has_more) cursor = page.pagination.cursor;
-      next = page.pagination.cursor;
-    } while (next);
-    const xs = [];
-    for (let i = 0; i < 200; i++) {
-      const t = performance.now();
-      await (await fetch(`${url}/v1/gateway/groups?limit=10&cursor=${cursor}`, { headers: MGMT })).arrayBuffer();
-      xs.push(performance.now() - t);
-    }
-    rows.push([size, pct(xs, 50)]);
+  } finally {
+    await Promise.all([mock, bare, ajv].filter(Boolean).map((s) => stop(s.child)));
   }
   return rows;
 }
 
-const cold = await coldStart();
-console.log(`cold start to first answered request (spawn node dist/cli.js, ${cold.length} runs): median ${ms(pct(cold, 50))}, max ${ms(Math.max(...cold))}`);
+/** CPU time (user + system) a process has used so far, in ms; NaN where /proc is missing. */
+function cpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
-const { child, url } = await startServer();
-try {
-  const { chat, trivial, key, chatBody } = await latency(url);
-  console.log(`non-streaming completion, sequential (${chat.length}): p50 ${ms(pct(chat, 50))}, p95 ${ms(pct(chat, 95))}`);
-  console.log(`trivial route GET /_mock/clock (${trivial.length}): p50 ${ms(pct(trivial, 50))}, p95 ${ms(pct(trivial, 95))}`);
-  console.log(`added latency of a completion over the trivial route: p50 ${ms(pct(chat, 50) - pct(trivial, 50))}`);
-  const tp = await throughput(url, key, chatBody);
-  console.log(`throughput, 32 concurrent clients for 5 s, one server process: ${tp.rps.toFixed(0)} completions/s (${tp.errors} non-200)`);
-  for (const [size, p50] of await pageCost(url)) console.log(`list page of 10 deep in a table of ${size} groups: p50 ${ms(p50)}`);
-} finally {
-  await stop(child);
+async function coldStart(script, args) {
+  const times = [];
+  const cpus = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const s = await startServer(script, args);
+    const res = await fetch(`${s.url}/v1/gateway/groups`, { headers: MGMT, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${script}: first request ${res.status}`);
+    times.push(performance.now() - s.t0);
+    cpus.push(cpuMs(s.child.pid));
+    await stop(s.child);
+  }
+  return { wall: median(times), cpu: median(cpus) };
+}
+
+function rssBytes(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {}
+  return Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim()) * 1024;
+}
+
+/** Median ms of `n` sequential GETs of `path`. */
+async function timeGets(url, path, n = 200) {
+  const xs = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const res = await fetch(`${url}${path}`, { headers: MGMT, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    await res.arrayBuffer();
+    xs.push(performance.now() - t);
+  }
+  return median(xs);
+}
+
+/** The cursor of the last page, walking pages of `size` (bounded). */
+async function deepCursor(url, size) {
+  let cursor = null;
+  let next;
+  for (let i = 0; i < 1_000; i++) {
+    const page = await api(url, 'GET', `/v1/gateway/groups?limit=${size}${next ? `&cursor=${encodeURIComponent(next)}` : ''}`);
+    if (!page.pagination.has_more) break;
+    cursor = next ?? cursor;
+    next = page.pagination.cursor;
+  }
+  return next ?? cursor;
+}
+
+async function pageCosts(url, size) {
+  const deep = await deepCursor(url, size);
+  return {
+    first: await timeGets(url, '/v1/gateway/groups?limit=10'),
+    deep: deep ? await timeGets(url, `/v1/gateway/groups?limit=10&cursor=${encodeURIComponent(deep)}`) : NaN,
+  };
+}
+
+async function footprintSection() {
+  const mock = await startServer(CLI, ['--quiet', '--port', '0']);
+  try {
+    for (let i = 0; i < 10; i++) await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `small-${i}` }, models: [{ slug: 'bench/model' }], hierarchy: ROOT });
+    const small = await pageCosts(mock.url, 5);
+    const before = rssBytes(mock.child.pid);
+    // Each connection creates a group, then mints a key in it; 50 connections at once.
+    const t0 = performance.now();
+    const r = await cannon(
+      {
+        url: mock.url,
+        amount: GROUPS * 2,
+        headers: MGMT,
+        requests: [
+          {
+            method: 'POST',
+            path: '/v1/gateway/groups',
+            setupRequest: (req) => ({ ...req, body: createBody('f') }),
+            onResponse: (status, body, context) => {
+              if (status === 200) context.groupId = JSON.parse(body).id;
+            },
+          },
+          { method: 'POST', setupRequest: (req, context) => ({ ...req, path: `/v1/gateway/groups/${context.groupId}/api_keys`, body: '{}' }) },
+        ],
+      },
+      300_000,
+    );
+    const fillSeconds = (performance.now() - t0) / 1000;
+    await new Promise((res) => setTimeout(res, 1_000));
+    const after = rssBytes(mock.child.pid);
+    const big = await pageCosts(mock.url, 1000);
+    return { small, big, before, after, groups: r['2xx'] / 2, bad: r.non2xx + r.errors, fillSeconds };
+  } finally {
+    await stop(mock.child);
+  }
+}
+
+/** A CASCADING root with 100 children of 100 children each (10,100 descendants), then PATCHes at the root. */
+async function cascadeSection() {
+  const mock = await startServer(CLI, ['--quiet', '--port', '0']);
+  try {
+    const model = (t) => [{ slug: 'bench/model', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: t }] }];
+    const root = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: 'root' }, models: model(1e9), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: null } });
+    let descendants = 0;
+    for (let i = 0; i < 100; i++) {
+      const child = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `c${i}` }, models: model(1000), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: root.id } });
+      descendants += 1;
+      const batch = Array.from({ length: 100 }, (_, j) =>
+        api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `c${i}-${j}` }, models: model(100), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: child.id } }),
+      );
+      descendants += (await Promise.all(batch)).length;
+    }
+    const xs = [];
+    for (let i = 0; i < 30; i++) {
+      const t = performance.now();
+      await api(mock.url, 'PATCH', `/v1/gateway/groups/${root.id}`, { models: model(1e9 + (i % 2)) });
+      xs.push(performance.now() - t);
+    }
+    return { descendants, ms: median(xs) };
+  } finally {
+    await stop(mock.child);
+  }
+}
+
+const load1 = (() => {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+})();
+console.log(`frontier-gateway-mock bench: ${RUNS} runs of ${DURATION} s per route and server, ${CONNECTIONS} connections, medians; pinning: ${pinned}; load average before: ${load1}\n`);
+
+if (!SKIP.has('load')) {
+  const rows = await loadSection();
+  const head = ['Route', 'Mock req/s', 'Baseline', 'Baseline req/s', 'Ratio', 'Target', 'Met'];
+  const body = rows.map((r) => [
+    r.name,
+    fmt(r.mock.rps) + (r.mock.bad ? ` (${r.mock.bad} non-2xx!)` : ''),
+    r.base === undefined ? '' : r.target === 0.8 && r.name.startsWith('GET') ? 'bare Express 5' : 'Express 5 + JSON + ajv',
+    fmt(r.baseline.rps) + (r.baseline.bad ? ` (${r.baseline.bad} non-2xx!)` : ''),
+    fmt(r.ratio, 2),
+    `>= ${fmt(r.target, 2)}`,
+    r.ratio >= r.target ? 'yes' : 'no',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log([line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n'));
+}
+
+if (!SKIP.has('cold')) {
+  const mock = await coldStart(CLI, ['--quiet', '--port', '0']);
+  const bare = await coldStart(BARE, []);
+  const ratio = mock.wall / bare.wall;
+  console.log(
+    `\ncold start, spawn to first 200 (median of ${COLD_RUNS}): mock ${fmt(mock.wall)} ms, bare Express 5 ${fmt(bare.wall)} ms, ratio ${fmt(ratio, 2)}x (target <= 1.50x: ${ratio <= 1.5 ? 'met' : 'not met'})` +
+      `; CPU time to first 200 (less sensitive to a busy machine, 10 ms ticks): mock ${fmt(mock.cpu)} ms, bare ${fmt(bare.cpu)} ms`,
+  );
+}
+
+if (!SKIP.has('footprint')) {
+  const f = await footprintSection();
+  const mb = f.after / 2 ** 20;
+  console.log(
+    `\nfootprint: ${fmt(f.groups)} groups with one key each (created over HTTP in ${fmt(f.fillSeconds, 1)} s${f.bad ? `, ${f.bad} failed` : ''}): RSS ${fmt(mb)} MB ` +
+      `(${fmt(f.before / 2 ** 20)} MB before), ${fmt((f.after - f.before) / Math.max(1, f.groups))} bytes per group+key (target <= 400 MB: ${mb <= 400 ? 'met' : 'not met'})`,
+  );
+  console.log(`page of 10 (median of 200): first page ${fmt(f.small.first, 2)} ms at 10 groups, ${fmt(f.big.first, 2)} ms at ${fmt(f.groups + 10)}; deep cursor ${fmt(f.small.deep, 2)} ms vs ${fmt(f.big.deep, 2)} ms`);
+}
+
+if (!SKIP.has('cascade')) {
+  const c = await cascadeSection();
+  console.log(`PATCH at the root of a CASCADING tree with ${fmt(c.descendants)} descendants (median of 30): ${fmt(c.ms, 2)} ms`);
 }

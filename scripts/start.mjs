@@ -43,6 +43,11 @@ if (oldestBuildTime() < sources) {
   const built = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
 }
+// The spec compiled at build time (dist/generated); without it the server still starts, compiling the spec itself, only slower.
+if (newest(join(root, 'dist', 'generated', 'spec.json')) < Math.max(oldestBuildTime(), newest(join(root, 'openapi')))) {
+  const spec = spawnSync(process.execPath, [join(root, 'scripts', 'build-spec.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (spec.status !== 0) process.exit(spec.status ?? 1);
+}
 const parent = process.ppid;
 await import(pathToFileURL(entry).href);
 setInterval(() => {

@@ -13,10 +13,11 @@ import { adminHandlers } from './http/handlers/admin.js';
 import { endpointHandlers } from './http/handlers/endpoints.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
+import { compiledSpecs } from './http/compiled-spec.js';
 import { Pipeline } from './http/pipeline.js';
 import { rawJsonParser } from './http/raw-body.js';
 import { bindHandlers, type HandlerMap } from './http/registry.js';
-import { loadSpecs, type Operation } from './http/spec.js';
+import type { Operation } from './http/spec.js';
 import {
   accessLogStep,
   authenticateStep,
@@ -27,7 +28,7 @@ import {
   serialiseStep,
   validateStep,
 } from './http/steps.js';
-import { compileRequestValidators, type RequestValidator, type UnknownFields } from './http/validation.js';
+import type { UnknownFields } from './http/validation.js';
 import type { MockServices } from './services.js';
 import { Store, type StoreSeed } from './store/store.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
@@ -100,23 +101,6 @@ export interface Mock extends MockServices {
   operations: Operation[];
   config: MockConfig;
   close(): void;
-}
-
-interface CompiledSpecs {
-  operations: Operation[];
-  validators: Map<string, RequestValidator>;
-}
-
-const specCache = new Map<boolean, Promise<CompiledSpecs>>();
-
-/** The specs are parsed and their validators compiled once per process, shared by every mock in it. */
-function compiledSpecs(withAdmin: boolean): Promise<CompiledSpecs> {
-  let p = specCache.get(withAdmin);
-  if (!p) {
-    p = loadSpecs(withAdmin).then(({ operations }) => ({ operations, validators: compileRequestValidators(operations) }));
-    specCache.set(withAdmin, p);
-  }
-  return p;
 }
 
 export async function createMock(options: MockOptions = {}): Promise<Mock> {

@@ -1,7 +1,8 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { loadSpecs, matchOperation, type Operation } from './http/spec.js';
-import { describeAjvError, newAjv } from './http/validation.js';
+import { newAjv } from './http/ajv.js';
+import { describeAjvError } from './http/validation.js';
 
 /**
  * Checks a response against the spec: the status is one the operation documents, the

@@ -1,5 +1,6 @@
-import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPIV3_1 } from 'openapi-types';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Scope } from '../config.js';
 
@@ -44,6 +45,8 @@ type RawOperation = OpenAPIV3_1.OperationObject & { 'x-fgw-auth'?: string; 'x-fg
 
 /** Dereferences both documents and lists their operations; fails on anything malformed. */
 export async function loadSpecs(withAdmin: boolean): Promise<LoadedSpecs> {
+  // Loaded on demand: a server started from the build never needs the parser.
+  const { default: SwaggerParser } = await import('@apidevtools/swagger-parser');
   const gateway = (await SwaggerParser.dereference(GATEWAY_SPEC_PATH)) as OpenAPIV3_1.Document;
   const admin = withAdmin ? ((await SwaggerParser.dereference(ADMIN_SPEC_PATH)) as OpenAPIV3_1.Document) : undefined;
   const operations = [...operationsOf(gateway, 'gateway'), ...(admin ? operationsOf(admin, 'admin') : [])];
@@ -68,7 +71,7 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
         method,
         path,
         expressPath: path.replace(/\{([^}]+)\}/g, ':$1'),
-        pathPattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+        pathPattern: pathPatternOf(path),
         auth,
         scope: op['x-fgw-scope'] as Scope | undefined,
         parameters,
@@ -79,6 +82,18 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
     }
   }
   return out;
+}
+
+/** Matches the concrete paths of an OpenAPI path template. */
+export function pathPatternOf(path: string): RegExp {
+  return new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}/?$`);
+}
+
+/** A digest of both documents' bytes: the build stamps its artefacts with it, start-up compares. */
+export function specDigest(): string {
+  const hash = createHash('sha256');
+  for (const path of [GATEWAY_SPEC_PATH, ADMIN_SPEC_PATH]) hash.update(readFileSync(path)).update('\0');
+  return hash.digest('hex');
 }
 
 /** The operation serving `method` on a concrete `path`, if any. */

@@ -1,28 +1,14 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { badRequest } from '../domain/errors.js';
 import type { Operation } from './spec.js';
 
 /**
- * Request validation compiled from the spec with ajv, once per operation at start-up.
+ * Request validation compiled from the spec with ajv, once per operation: at build time
+ * to standalone code (scripts/build-spec.mjs), or at start-up when that is missing or
+ * stale (src/http/compiled-spec.ts). Both compile the same list, requestSchemas().
  * A failure becomes a 400 whose message and `param` name the field.
  */
-
-// ajv-formats is CommonJS; under NodeNext its default export arrives as the module.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
-
-export function newAjv(options: { coerce?: boolean; allErrors?: boolean } = {}): Ajv2020 {
-  const ajv = new Ajv2020({
-    strict: false,
-    allErrors: options.allErrors === true,
-    coerceTypes: options.coerce ? 'array' : false,
-    useDefaults: options.coerce === true,
-    validateFormats: true,
-  });
-  addFormats(ajv);
-  return ajv;
-}
 
 export interface ValidRequest {
   params: Record<string, string>;
@@ -55,34 +41,67 @@ export interface RawRequest {
  */
 export type RequestValidator = (raw: RawRequest, unknownFields?: UnknownFields, onIgnored?: (paths: string[]) => void) => ValidRequest;
 
-export function compileRequestValidators(operations: readonly Operation[]): Map<string, RequestValidator> {
-  const plain = newAjv();
-  const coercing = newAjv({ coerce: true });
-  let every: Ajv2020 | undefined;
-  const allErrors = () => (every ??= newAjv({ allErrors: true }));
-  const out = new Map<string, RequestValidator>();
-  for (const op of operations) out.set(op.id, compileOne(op, plain, coercing, allErrors));
+/**
+ * Parameters arrive as strings and are coerced (with defaults); bodies are JSON and are
+ * not. `every` reports all errors, not the first: it finds every unknown field of a
+ * management body at once, at any depth.
+ */
+export type SchemaFlavour = 'coercing' | 'plain' | 'every';
+
+/** One schema a request is checked against, named `<operationId>.<part>`. */
+export interface RequestSchema {
+  key: string;
+  flavour: SchemaFlavour;
+  schema: object;
+}
+
+/** `unknown`: the body schema again, all errors reported, to find unknown fields. */
+export type RequestPart = 'path' | 'query' | 'body' | 'unknown';
+
+/** Every schema of one operation's request, so the build step and the run-time compiler compile the same list. */
+export function requestSchemas(op: Operation): Partial<Record<RequestPart, RequestSchema>> {
+  const out: Partial<Record<RequestPart, RequestSchema>> = {};
+  for (const where of ['path', 'query'] as const) {
+    const ps = op.parameters.filter((p) => p.in === where);
+    if (ps.length === 0) continue;
+    out[where] = {
+      key: `${op.id}.${where}`,
+      flavour: 'coercing',
+      schema: {
+        type: 'object',
+        properties: Object.fromEntries(ps.map((p) => [p.name, p.schema ?? {}])),
+        required: ps.filter((p) => p.required).map((p) => p.name),
+      },
+    };
+  }
+  const media = op.requestBody?.content?.['application/json'] as OpenAPIV3_1.MediaTypeObject | undefined;
+  if (media?.schema) {
+    out.body = { key: `${op.id}.body`, flavour: 'plain', schema: media.schema as object };
+    // Inference bodies pass unknown fields through; only management and admin bodies list theirs.
+    if (op.auth !== 'federated') out.unknown = { key: `${op.id}.unknown`, flavour: 'every', schema: media.schema as object };
+  }
   return out;
 }
 
-function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors: () => Ajv2020): RequestValidator {
-  const group = (where: 'path' | 'query'): ValidateFunction | undefined => {
-    const ps = op.parameters.filter((p) => p.in === where);
-    if (ps.length === 0) return undefined;
-    return coercing.compile({
-      type: 'object',
-      properties: Object.fromEntries(ps.map((p) => [p.name, p.schema ?? {}])),
-      required: ps.filter((p) => p.required).map((p) => p.name),
-    });
-  };
-  const pathCheck = group('path');
-  const queryCheck = group('query');
-  const media = op.requestBody?.content?.['application/json'] as OpenAPIV3_1.MediaTypeObject | undefined;
-  const bodyCheck = media?.schema ? plain.compile(media.schema) : undefined;
-  // Compiled on first need: only bodies with unknown fields pay for it.
+/** Turns one request schema into its check: ajv at run time, or a lookup of the build's standalone code. */
+export type SchemaCompiler = (schema: RequestSchema) => ValidateFunction;
+
+export function compileRequestValidators(operations: readonly Operation[], compile: SchemaCompiler): Map<string, RequestValidator> {
+  const out = new Map<string, RequestValidator>();
+  for (const op of operations) out.set(op.id, compileOne(op, compile));
+  return out;
+}
+
+function compileOne(op: Operation, compile: SchemaCompiler): RequestValidator {
+  const schemas = requestSchemas(op);
+  const pathCheck = schemas.path && compile(schemas.path);
+  const queryCheck = schemas.query && compile(schemas.query);
+  const bodyCheck = schemas.body && compile(schemas.body);
+  // Looked up on first need: only bodies with unknown fields pay for it.
   let everyError: ValidateFunction | undefined;
   const unknownOf = (body: unknown): { path: string[]; name: string }[] => {
-    everyError ??= allErrors().compile(media?.schema as object);
+    if (!schemas.unknown) return [];
+    everyError ??= compile(schemas.unknown);
     everyError(body);
     return (everyError.errors ?? [])
       .filter((e) => e.keyword === 'additionalProperties')
@@ -106,7 +125,7 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors:
     const ignored: string[] = [];
     if (bodyCheck && body !== undefined && !bodyCheck(body)) {
       const unknown = unknownFields === 'ignore' ? unknownOf(body) : [];
-      if (unknown.length === 0) throw fieldError(bodyCheck.errors, media?.schema);
+      if (unknown.length === 0) throw fieldError(bodyCheck.errors, schemas.body?.schema);
       body = structuredClone(body);
       for (const u of unknown) {
         const parent = u.path.reduce<unknown>((node, seg) => (node as Record<string, unknown> | undefined)?.[seg], body);
@@ -114,14 +133,11 @@ function compileOne(op: Operation, plain: Ajv2020, coercing: Ajv2020, allErrors:
         ignored.push(joinPath([...u.path, u.name]));
       }
       onIgnored?.(ignored);
-      if (!bodyCheck(body)) throw fieldError(bodyCheck.errors, media?.schema);
+      if (!bodyCheck(body)) throw fieldError(bodyCheck.errors, schemas.body?.schema);
     }
     return { params: params as Record<string, string>, query, body, ignored };
   };
 }
-
-const pointerSegments = (pointer: string): string[] =>
-  pointer === '' ? [] : pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 /** `/models/0/rate_limits/1/threshold` -> `models[0].rate_limits[1].threshold`. */
 export function fieldPath(pointer: string): string {
@@ -132,6 +148,9 @@ export function fieldPath(pointer: string): string {
 function joinPath(segments: readonly string[]): string {
   return segments.reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
 }
+
+const pointerSegments = (pointer: string): string[] =>
+  pointer === '' ? [] : pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 /** Plain-words message for the first ajv error, naming the field. */
 export function describeAjvError(e: ErrorObject, rootSchema?: unknown): { message: string; param: string | null } {

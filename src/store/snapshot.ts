@@ -1,4 +1,5 @@
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
 import type { IdSourceState } from '../domain/ids.js';
 import type { EndpointTarget, Region } from '../domain/endpoints.js';
 import type { Enforcement, ModelConfig } from '../domain/limits.js';
@@ -218,7 +219,11 @@ export function checkSnapshot(raw: unknown): Snapshot {
   if ((head.version as number) > SNAPSHOT_VERSION) {
     fail(`snapshot version ${String(head.version)} is newer than this mock understands (${SNAPSHOT_VERSION}); upgrade frontier-gateway-mock`);
   }
-  validator ??= new Ajv2020({ strict: false, allErrors: false }).compile(SCHEMA);
+  if (!validator) {
+    // ajv's compiler is loaded on the first restore, not on every start-up (cold start).
+    const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    validator = new Ajv2020({ strict: false, allErrors: false }).compile(SCHEMA);
+  }
   if (!validator(raw)) {
     const e = validator.errors?.[0];
     fail(`snapshot${e?.instancePath ? ` at ${e.instancePath}` : ''}: ${e?.message ?? 'invalid'}`);

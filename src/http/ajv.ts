@@ -1,0 +1,34 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { SchemaFlavour } from './validation.js';
+
+/**
+ * The one ajv configuration the spec's schemas are compiled with, at build time (to
+ * standalone code) and at run time (when the build's artefacts are missing or stale).
+ * Its own module so a server started from the build never loads ajv's compiler.
+ */
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives as the module.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+
+/** The ajv options of each flavour of request schema; the build and the run-time compiler both make one instance per entry. */
+export const FLAVOURS: Record<SchemaFlavour, { coerce?: boolean; allErrors?: boolean }> = { plain: {}, coercing: { coerce: true }, every: { allErrors: true } };
+
+/** One ajv instance per flavour. */
+export function ajvPerFlavour(standalone = false): Record<SchemaFlavour, Ajv2020> {
+  return Object.fromEntries(Object.entries(FLAVOURS).map(([flavour, o]) => [flavour, newAjv({ ...o, standalone })])) as Record<SchemaFlavour, Ajv2020>;
+}
+
+/** `standalone` keeps each validator's source so the build can write it out as code. */
+export function newAjv(options: { coerce?: boolean; allErrors?: boolean; standalone?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({
+    strict: false,
+    allErrors: options.allErrors === true,
+    coerceTypes: options.coerce ? 'array' : false,
+    useDefaults: options.coerce === true,
+    validateFormats: true,
+    ...(options.standalone ? { code: { source: true } } : {}),
+  });
+  addFormats(ajv);
+  return ajv;
+}
