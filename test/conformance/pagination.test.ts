@@ -1,7 +1,11 @@
 import { describe, expect } from 'vitest';
-import { rule, type Harness, type Res } from './support/harness.js';
+import { mockRule, rule, type Harness, type Res } from './support/harness.js';
 
-/** Follows cursors to the end, checking the has_more/cursor contract on every page. */
+/**
+ * Follows cursors to the end, checking the has_more/cursor contract on every page.
+ * `limit` is a maximum: a page may hold fewer items while has_more is true. Cursors are
+ * opaque strings.
+ */
 async function drain(h: Harness, path: string, limit: number, between?: (page: number) => Promise<void>): Promise<any[]> {
   const items: any[] = [];
   let cursor: string | undefined;
@@ -12,11 +16,10 @@ async function drain(h: Harness, path: string, limit: number, between?: (page: n
     const { has_more, cursor: next } = res.body.pagination;
     items.push(...res.body.items);
     if (!has_more) {
-      expect(next).toBeNull();
+      expect(next ?? null, 'the cursor is null on the last page').toBeNull();
       return items;
     }
     expect(typeof next).toBe('string');
-    expect(res.body.items.length).toBe(limit);
     cursor = next;
     await between?.(page);
   }
@@ -24,13 +27,14 @@ async function drain(h: Harness, path: string, limit: number, between?: (page: n
 }
 
 describe('Cursor pagination', () => {
-  rule('draining keys with small limits returns each exactly once, in creation order', [], async (h) => {
+  rule('draining keys with small limits returns each exactly once (in creation order on the mock)', [], async (h) => {
     const g = await h.group();
     const minted = [];
     for (let i = 0; i < 7; i++) minted.push((await h.key(g.id, `k${i}`)).prefix);
     for (const limit of [1, 2, 3, 7, 100]) {
-      const items = await drain(h, `/v1/gateway/groups/${g.id}/api_keys`, limit);
-      expect(items.map((k) => k.prefix), `limit ${limit}`).toEqual(minted);
+      const prefixes = (await drain(h, `/v1/gateway/groups/${g.id}/api_keys`, limit)).map((k) => k.prefix);
+      expect([...prefixes].sort(), `limit ${limit}`).toEqual([...minted].sort());
+      h.expectOrObserve(JSON.stringify(prefixes) === JSON.stringify(minted), `keys are not listed in creation order (AMBIGUITIES.md #36), limit ${limit}`);
     }
   });
 
@@ -53,8 +57,8 @@ describe('Cursor pagination', () => {
     expect(new Set(prefixes).size).toBe(prefixes.length);
     for (const p of stable) expect(prefixes).toContain(p);
     for (const p of prefixes) expect(everMinted.has(p), `${p} was never minted here`).toBe(true);
-    // The keys that existed throughout come back in creation order.
-    expect(prefixes.filter((p) => stable.includes(p))).toEqual(stable);
+    // On the mock, the keys that existed throughout come back in creation order.
+    h.expectOrObserve(JSON.stringify(prefixes.filter((p) => stable.includes(p))) === JSON.stringify(stable), 'keys are not listed in creation order (AMBIGUITIES.md #36)');
   });
 
   rule('draining groups with a small limit returns every group of this run exactly once', [], async (h) => {
@@ -77,7 +81,7 @@ describe('Cursor pagination', () => {
     for (const id of before) expect(ids).toContain(id);
   });
 
-  rule('a bad cursor is 400', [], async (h) => {
+  mockRule('a garbage cursor is 400', 29, [], async (h) => {
     const g = await h.group();
     for (let i = 0; i < 3; i++) await h.key(g.id);
     for (const bad of ['not-a-cursor', '12345', '!!!', 'x'.repeat(300)]) {
@@ -91,7 +95,9 @@ describe('Cursor pagination', () => {
   rule('an empty list has has_more false and cursor null', [], async (h) => {
     const g = await h.group();
     const res = await h.api.get(`/v1/gateway/groups/${g.id}/api_keys`);
-    expect(res.body).toEqual({ items: [], pagination: { has_more: false, cursor: null } });
+    expect(res.body.items).toEqual([]);
+    expect(res.body.pagination.has_more).toBe(false);
+    expect(res.body.pagination.cursor ?? null).toBeNull();
   });
 
   rule('the external_entity_id filter returns at most one group, and none for an unknown id', [], async (h) => {
@@ -99,8 +105,9 @@ describe('Cursor pagination', () => {
     await h.group();
     const one = await h.api.get('/v1/gateway/groups', { query: { external_entity_id: g.metadata.external_entity_id } });
     expect(one.body.items.map((x: any) => x.id)).toEqual([g.id]);
-    expect(one.body.pagination).toEqual({ has_more: false, cursor: null });
+    expect(one.body.pagination.has_more).toBe(false);
     const none = await h.api.get('/v1/gateway/groups', { query: { external_entity_id: h.extId('absent') } });
-    expect(none.body).toEqual({ items: [], pagination: { has_more: false, cursor: null } });
+    expect(none.body.items).toEqual([]);
+    expect(none.body.pagination.has_more).toBe(false);
   });
 });
