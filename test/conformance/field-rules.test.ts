@@ -46,7 +46,7 @@ describe('Field rules: invalid data is refused', () => {
     }
   });
 
-  mockRule('list: a limit outside 1..1000 or not an integer is 400', 41, [], async (h) => {
+  mockRule('list: a limit outside 1..1000 or not an integer is 400', 48, [], async (h) => {
     for (const limit of [0, 1001, -1, 'ten']) {
       expect((await h.api.get('/v1/gateway/groups', { query: { limit } })).status, `limit=${limit}`).toBe(400);
     }

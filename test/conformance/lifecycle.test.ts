@@ -82,7 +82,7 @@ describe('Seed lifecycle: create, read, mint, list, update, revoke, delete', () 
     expect(explicitNull.metadata.name ?? null).toBeNull();
   });
 
-  mockRule('limit arrays omitted on input come back empty', 43, [], async (h) => {
+  mockRule('limit arrays omitted on input come back empty', 50, [], async (h) => {
     const res = await h.api.post('/v1/gateway/groups', {
       metadata: { external_entity_id: h.extId() },
       models: [{ slug: h.slug() }],

@@ -43,7 +43,7 @@ describe('Cursor pagination', () => {
     for (const limit of [1, 2, 3, 7, 100]) {
       const prefixes = (await drain(h, `/v1/gateway/groups/${g.id}/api_keys`, limit)).map((k) => k.prefix);
       expect([...prefixes].sort(), `limit ${limit}`).toEqual([...minted].sort());
-      h.expectOrObserve(JSON.stringify(prefixes) === JSON.stringify(minted), `keys are not listed in creation order (AMBIGUITIES.md #44), limit ${limit}`);
+      h.expectOrObserve(JSON.stringify(prefixes) === JSON.stringify(minted), `keys are not listed in creation order (AMBIGUITIES.md #51), limit ${limit}`);
     }
   });
 
@@ -70,7 +70,7 @@ describe('Cursor pagination', () => {
     for (const p of stable) expect(prefixes).toContain(p);
     for (const p of prefixes) expect(everMinted.has(p), `${p} was never minted here`).toBe(true);
     // On the mock, the keys that existed throughout come back in creation order.
-    h.expectOrObserve(JSON.stringify(prefixes.filter((p) => stable.includes(p))) === JSON.stringify(stable), 'keys are not listed in creation order (AMBIGUITIES.md #44)');
+    h.expectOrObserve(JSON.stringify(prefixes.filter((p) => stable.includes(p))) === JSON.stringify(stable), 'keys are not listed in creation order (AMBIGUITIES.md #51)');
   });
 
   rule('draining groups with a small limit returns every group of this run exactly once', [], async (h) => {

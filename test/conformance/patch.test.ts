@@ -45,7 +45,7 @@ describe('PATCH has set semantics; hierarchy and external id are immutable', () 
     expect((await h.api.get(`/v1/gateway/groups/${g.id}`)).body.metadata.name).toBe('renamed');
   });
 
-  mockRule('a PATCH with metadata.name null clears the name', 45, [], async (h) => {
+  mockRule('a PATCH with metadata.name null clears the name', 52, [], async (h) => {
     const g = await h.group({ name: 'named' });
     const res = await h.api.patch(`/v1/gateway/groups/${g.id}`, { metadata: { name: null } });
     expect(res.status).toBe(200);
