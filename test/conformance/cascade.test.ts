@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { model, rule, type Harness } from './support/harness.js';
+import { model, rule, type Harness, type Res } from './support/harness.js';
 
 const MESSAGE = 'Child group exceeds parent group limit.';
 const tpm = (slug: string, n: number) => [model(slug, [['TOKEN', 'MINUTE', n]])];
@@ -11,9 +11,10 @@ async function tree(h: Harness, rootTpm: number, childTpm: number) {
   return { s, root, child };
 }
 
-function expectCascadeRejection(res: { status: number; text: string }) {
+/** 400 and the message are documented; where the message sits in the body is not. */
+function expectCascadeRejection(h: Harness, res: Res) {
   expect(res.status, res.text).toBe(400);
-  expect(res.text).toContain(MESSAGE);
+  h.expectMessage(res, MESSAGE);
 }
 
 describe('CASCADING write-time rule: no child above an ancestor', () => {
@@ -26,7 +27,7 @@ describe('CASCADING write-time rule: no child above an ancestor', () => {
       hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: root.id },
     });
     if (res.status === 200) h.track(res.body.id);
-    expectCascadeRejection(res);
+    expectCascadeRejection(h, res);
   });
 
   rule('creating a grandchild above its grandparent is refused even when the parent sets nothing', [], async (h) => {
@@ -39,18 +40,18 @@ describe('CASCADING write-time rule: no child above an ancestor', () => {
       hierarchy: { parent_group_id: mid.id },
     });
     if (res.status === 200) h.track(res.body.id);
-    expectCascadeRejection(res);
+    expectCascadeRejection(h, res);
   });
 
   rule('raising a descendant past an ancestor is refused', [], async (h) => {
     const { s, child } = await tree(h, 100, 70);
-    expectCascadeRejection(await h.api.patch(`/v1/gateway/groups/${child.id}`, { models: tpm(s, 120) }));
+    expectCascadeRejection(h, await h.api.patch(`/v1/gateway/groups/${child.id}`, { models: tpm(s, 120) }));
     expect((await h.api.get(`/v1/gateway/groups/${child.id}`)).body.models).toEqual(child.models);
   });
 
   rule('lowering an ancestor below the highest existing descendant is refused', [], async (h) => {
     const { s, root } = await tree(h, 100, 70);
-    expectCascadeRejection(await h.api.patch(`/v1/gateway/groups/${root.id}`, { models: tpm(s, 50) }));
+    expectCascadeRejection(h, await h.api.patch(`/v1/gateway/groups/${root.id}`, { models: tpm(s, 50) }));
     expect((await h.api.get(`/v1/gateway/groups/${root.id}`)).body.models).toEqual(root.models);
   });
 
@@ -68,7 +69,7 @@ describe('CASCADING write-time rule: no child above an ancestor', () => {
 
   rule('equal thresholds are allowed', [], async (h) => {
     const { s, child } = await tree(h, 100, 100);
-    expect(child.models).toEqual(tpm(s, 100));
+    h.expectBody(child.models, tpm(s, 100));
   });
 
   rule('over-provisioning is allowed: two children of 70 under 100', [], async (h) => {
@@ -81,6 +82,6 @@ describe('CASCADING write-time rule: no child above an ancestor', () => {
     const s = h.slug();
     const root = await h.group({ models: tpm(s, 100) });
     const child = await h.group({ models: tpm(s, 500), hierarchy: { parent_group_id: root.id } });
-    expect(child.models).toEqual(tpm(s, 500));
+    h.expectBody(child.models, tpm(s, 500));
   });
 });

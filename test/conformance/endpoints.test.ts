@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, type TestContext } from 'vitest';
-import { rule, type Harness, type Res } from './support/harness.js';
+import { afterAll, describe, expect } from 'vitest';
+import { mockRule, observationRule, rule, type Harness, type Res } from './support/harness.js';
 
 /**
  * Endpoints: what a slug routes to. Documented rules are asserted on every target that
@@ -21,11 +21,6 @@ async function createEndpoint(h: Harness, body: Record<string, unknown>): Promis
   const res = await h.api.post('/v1/gateway/endpoints', body);
   if (res.status === 200) created.push({ h, id: res.body.id });
   return res;
-}
-
-/** The mock's own choices (AMBIGUITIES.md) are asserted only against the mock. */
-function mockOnly(h: Harness, ctx: TestContext, ambiguity: number): void {
-  if (!h.mock && !h.t.capabilities.has('admin')) ctx.skip(`the mock's own choice (AMBIGUITIES.md #${ambiguity}): asserted only against this mock`);
 }
 
 describe('Endpoints: create, read, list, update, delete', () => {
@@ -129,15 +124,13 @@ describe('Endpoints: documented refusals', () => {
 });
 
 describe("Endpoints: the mock's own choices", () => {
-  rule("another workspace's endpoint is 403, a missing one 404 (as for groups)", ['endpoints', 'other-workspace'], async (h, ctx) => {
-    mockOnly(h, ctx, 37);
+  observationRule("another workspace's endpoint is refused (403 on the mock, as for groups), a missing one 404", ['endpoints', 'other-workspace'], async (h) => {
     const made = await createEndpoint(h, { slug: slugOf(h), targets: [targetOf(h)] });
-    expect((await h.api.get(`/v1/gateway/endpoints/${made.body.id}`, { key: h.t.keys.otherWorkspace as string })).status).toBe(403);
-    expect((await h.api.get(`/v1/gateway/endpoints/${h.t.runId}-missing`)).status).toBe(404);
+    h.expectRefused(await h.api.get(`/v1/gateway/endpoints/${made.body.id}`, { key: h.t.keys.otherWorkspace as string }), 403, 'another workspace');
+    h.expectRefused(await h.api.get(`/v1/gateway/endpoints/${h.t.runId}-missing`), 404, 'missing');
   });
 
-  rule('PATCH may rename the slug (the prose; --immutable-endpoint-slugs follows the live schema)', ['endpoints'], async (h, ctx) => {
-    mockOnly(h, ctx, 7);
+  mockRule('PATCH may rename the slug (the prose; --immutable-endpoint-slugs follows the live schema)', 7, ['endpoints'], async (h) => {
     const made = await createEndpoint(h, { slug: slugOf(h), targets: [targetOf(h)] });
     const renamed = await h.api.patch(`/v1/gateway/endpoints/${made.body.id}`, { slug: slugOf(h, 'renamed') });
     expect(renamed.status, renamed.text).toBe(200);
@@ -145,8 +138,7 @@ describe("Endpoints: the mock's own choices", () => {
     expect(Date.parse(renamed.body.updated_at)).toBeGreaterThan(Date.parse(made.body.updated_at));
   });
 
-  rule('a chat for a slug with an endpoint names its target in X-Fgw-Endpoint-Target, at once', ['endpoints', 'inference'], async (h, ctx) => {
-    mockOnly(h, ctx, 37);
+  mockRule('a chat for a slug with an endpoint names its target in X-Fgw-Endpoint-Target, at once', 37, ['endpoints', 'inference'], async (h) => {
     const slug = slugOf(h, 'routed');
     const group = await h.group({ models: [{ slug }] });
     const { api_key } = await h.key(group.id);

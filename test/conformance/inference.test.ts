@@ -2,9 +2,26 @@ import OpenAI from 'openai';
 import request from 'supertest';
 import { describe, expect } from 'vitest';
 import { verifySignature } from '../../src/domain/webhooks.js';
-import { model, rule, type Harness } from './support/harness.js';
+import { mockRule, model, rule, type Harness } from './support/harness.js';
 
-const client = (h: Harness, apiKey: string) => new OpenAI({ baseURL: h.openaiBaseUrl, apiKey, maxRetries: 0 });
+/**
+ * The OpenAI SDK for a federated key. On the mock it is the stock SDK, which sends
+ * Bearer (the seed quick-start); elsewhere it sends `Api-Key`, the scheme the newer
+ * "Call your model" page requires (AMBIGUITIES.md #2).
+ */
+const client = (h: Harness, apiKey: string) =>
+  new OpenAI({ baseURL: h.openaiBaseUrl, apiKey, maxRetries: 0, ...(h.isMock ? {} : { defaultHeaders: { Authorization: `Api-Key ${apiKey}` } }) });
+
+/** An SDK call that must be refused; the docs name no status, so any 4xx passes on live targets. */
+async function sdkRefused(h: Harness, call: Promise<unknown>, mockStatus: number, label: string) {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `${label}: expected a refusal`).toBeInstanceOf(OpenAI.APIError);
+  const status = (err as InstanceType<typeof OpenAI.APIError>).status ?? 0;
+  h.expectRefused({ status, body: undefined, text: String(err), headers: {} }, mockStatus, label);
+}
 const hello = [{ role: 'user' as const, content: 'Hello, world!' }];
 
 /** A group with `models` and a key under it. */
@@ -55,11 +72,17 @@ describe('Inference through the OpenAI SDK', () => {
     expect(usage?.total_tokens).toBe((usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0));
   });
 
-  rule('an unknown key surfaces as AuthenticationError (401), on completions and on models', ['inference'], async (h) => {
+  rule('an unknown key is refused (AuthenticationError, 401, on the mock), on completions and on models', ['inference'], async (h) => {
     const stranger = client(h, 'sky_000000000000.notarealsecretnotarealsecretnotareal');
-    await expect(stranger.chat.completions.create({ model: h.slug(), messages: hello })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
-    await expect(stranger.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
-    expect((await h.inference.get('/v1/models', { key: null })).status).toBe(401);
+    await sdkRefused(h, stranger.chat.completions.create({ model: h.slug(), messages: hello }), 401, 'completions with an unknown key');
+    await sdkRefused(h, stranger.models.list(), 401, 'models with an unknown key');
+    h.expectRefused(await h.inference.get('/v1/models', { key: null }), 401, 'models without a key');
+  });
+
+  mockRule('the stock OpenAI SDK (Bearer) works with a federated key', 2, ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    const res = await new OpenAI({ baseURL: h.openaiBaseUrl, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: h.slug(), messages: hello });
+    expect(typeof res.choices[0]?.message.content).toBe('string');
   });
 
   rule('the Api-Key scheme is accepted for federated keys', ['inference'], async (h) => {
@@ -67,22 +90,18 @@ describe('Inference through the OpenAI SDK', () => {
     expect((await chat(h, key)).status).toBe(200);
   });
 
-  rule("a slug outside the key's group is refused with a clear error", ['inference'], async (h) => {
+  rule("a slug outside the key's group is refused (404 on the mock)", ['inference'], async (h) => {
     const { key } = await keyed(h, [model(h.slug())]);
-    const err = await client(h, key)
-      .chat.completions.create({ model: 'not-this-org/not-this-model', messages: hello })
-      .catch((e: unknown) => e);
-    expect(err instanceof OpenAI.NotFoundError || err instanceof OpenAI.PermissionDeniedError, String(err)).toBe(true);
+    await sdkRefused(h, client(h, key).chat.completions.create({ model: 'not-this-org/not-this-model', messages: hello }), 404, 'a slug outside the group (AMBIGUITIES.md #20)');
   });
 
-  rule('an invalid body surfaces as BadRequestError (400)', ['inference'], async (h) => {
+  rule('an invalid body is refused (BadRequestError, 400, on the mock)', ['inference'], async (h) => {
     const { key } = await keyed(h, [model(h.slug())]);
-    await expect(client(h, key).chat.completions.create({ model: h.slug(), messages: [] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
-    const raw = await h.inference.post('/v1/chat/completions', { model: h.slug() }, { key });
-    expect(raw.status).toBe(400);
+    await sdkRefused(h, client(h, key).chat.completions.create({ model: h.slug(), messages: [] }), 400, 'empty messages');
+    h.expectRefused(await h.inference.post('/v1/chat/completions', { model: h.slug() }, { key }), 400, 'no messages');
   });
 
-  rule('a request limit hit surfaces as RateLimitError with Retry-After', ['inference'], async (h) => {
+  rule('a request limit hit surfaces as RateLimitError (429), with Retry-After on the mock', ['inference'], async (h) => {
     const { key } = await keyed(h, [model(h.slug(), [['REQUEST', 'MINUTE', 2]])]);
     const c = client(h, key);
     await c.chat.completions.create({ model: h.slug(), messages: hello });
@@ -90,10 +109,10 @@ describe('Inference through the OpenAI SDK', () => {
     await expect(c.chat.completions.create({ model: h.slug(), messages: hello })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
     const raw = await chat(h, key);
     expect(raw.status).toBe(429);
-    expect(Number(raw.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    h.expectOrObserve(Number(raw.headers['retry-after']) >= 1, `a 429 without a Retry-After of at least 1 s (got ${raw.headers['retry-after'] ?? 'none'})`);
   });
 
-  rule('GET /v1/models lists the slugs the key may call', ['inference'], async (h) => {
+  mockRule('GET /v1/models lists exactly the slugs the key may call', 15, ['inference'], async (h) => {
     const { key } = await keyed(h, [model(h.slug())]);
     const page = await client(h, key).models.list();
     expect(page.data.map((m) => m.id)).toEqual([h.slug()]);
@@ -138,7 +157,7 @@ describe('Limits are enforced on traffic', () => {
   rule('a daily usage limit gives 429 for the rest of the day, and usage shows the counters move', ['inference'], async (h) => {
     const { group, key } = await keyed(h, [model(h.slug(), [], [['REQUEST', 3]])]);
     const before = await h.api.get(`/v1/gateway/groups/${group.id}/usage`);
-    expect(before.body).toEqual({
+    h.expectBody(before.body, {
       customer_id: group.metadata.external_entity_id,
       usage: { [h.slug()]: [{ type: 'REQUEST', unit: 'DAY', threshold: 3, current_usage: null, reset_at: null }] },
     });
@@ -166,15 +185,16 @@ describe('Limits are enforced on traffic', () => {
     await statuses(h, child.key, 2);
     const rootUsage = (await h.api.get(`/v1/gateway/groups/${root.id}/usage`)).body.usage[s];
     expect(rootUsage).toEqual([expect.objectContaining({ threshold: 100, current_usage: 2 })]);
+    // How the child's entries show the shared counters is the mock's choice (#17).
     const childUsage = (await h.api.get(`/v1/gateway/groups/${child.group.id}/usage`)).body.usage[s];
-    expect(childUsage).toHaveLength(2);
-    for (const e of childUsage) expect(e.current_usage).toBe(2);
+    h.expectOrObserve(childUsage.length === 2 && childUsage.every((e: any) => e.current_usage === 2), `a CASCADING child's usage shows ${JSON.stringify(childUsage)} where the mock shows both limits at 2 (AMBIGUITIES.md #17)`);
   });
 
   rule('a group without usage limits reports an empty usage object', [], async (h) => {
     const g = await h.group({ models: [model(h.slug(), [['REQUEST', 'MINUTE', 5]])] });
     const res = await h.api.get(`/v1/gateway/groups/${g.id}/usage`);
-    expect(res.body).toEqual({ customer_id: g.metadata.external_entity_id, usage: {} });
+    h.expectBody(res.body, { customer_id: g.metadata.external_entity_id, usage: {} });
+    expect(Object.keys(res.body.usage)).toEqual([]);
   });
 
   rule('a rolling MINUTE window lets traffic through again after a minute', ['inference', 'clock'], async (h) => {

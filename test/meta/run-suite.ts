@@ -23,8 +23,12 @@ export interface SuiteRun {
     numPassedTests: number;
     numFailedTests: number;
     numPendingTests: number;
-    testResults: { assertionResults: { title: string; status: string }[] }[];
+    testResults: { assertionResults: { title: string; status: string; meta?: { kind?: string; observations?: string[] } }[] }[];
   };
+  /** Every observation the run reported (from the JSON report's meta.observations). */
+  observations: string[];
+  /** The summary's lines about failed rules, for assertion messages. */
+  failures: string;
   /** Titles by status. */
   failed: string[];
   passed: string[];
@@ -43,5 +47,8 @@ export async function runSuite(env: Record<string, string>, files: string[] = []
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as SuiteRun['report'];
   const all = report.testResults.flatMap((f) => f.assertionResults);
   const titles = (...statuses: string[]) => all.filter((a) => statuses.includes(a.status)).map((a) => a.title);
-  return { stdout, report, failed: titles('failed'), passed: titles('passed'), skipped: titles('skipped', 'pending') };
+  const observations = all.flatMap((a) => a.meta?.observations ?? []);
+  const lines = stdout.split('\n');
+  const failures = lines.filter((l, i) => /^\s*✗ \[/.test(l) || (/^ {8}/.test(l) && !/^ {8}ℹ/.test(l) && lines.slice(0, i).reverse().find((x) => !/^ {8}/.test(x))?.includes('✗ ['))).join('\n');
+  return { stdout, report, observations, failures, failed: titles('failed'), passed: titles('passed'), skipped: titles('skipped', 'pending') };
 }

@@ -1,15 +1,46 @@
 import request from 'supertest';
-import { afterAll, it, type TestContext } from 'vitest';
+import { afterAll, expect, it, type TestContext } from 'vitest';
 import { ContractChecker } from '../../../src/contract.js';
 import { startMock, type RunningMock } from '../../../src/index.js';
 import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from './target.js';
 
 /**
- * The suite's plumbing: one lazily opened target per test file, a client that checks
+ * The suite's plumbing: one lazily opened target per test file, clients that check
  * every response against the spec, helpers that create run-prefixed resources and
- * delete them all when the file ends (pass or fail), and `rule()`, which declares a
- * test with the capabilities it needs and skips it with the reason when the target
- * lacks them.
+ * delete them all when the file ends (pass or fail), and the three ways to declare a
+ * rule, by what backs it.
+ *
+ * Declaring rules (every rule names the capabilities it `needs`; it is skipped with the
+ * missing one named when the target lacks it):
+ * - `rule(name, needs, fn, options?)`: the documentation guarantees it. Asserted on every
+ *   target.
+ * - `mockRule(name, ambiguity, needs, fn, options?)`: the mock's own choice where the
+ *   docs are silent or disagree (`ambiguity`: its number in AMBIGUITIES.md). Asserted only
+ *   when the target is this mock (in-process, or FGW_CAPABILITIES=mock-admin); skipped
+ *   with that reason elsewhere.
+ * - `observationRule(name, needs, fn, options?)`: useful to know, not promised. Its
+ *   checks go through `h.expectOrObserve`: asserted on the mock (they are its choices),
+ *   reported as observations elsewhere, never a failure there.
+ * The kind is stored in the test's `meta.kind`, so every report shows it.
+ *
+ * Inside `fn(h, ctx)`, besides `h.api` / `h.inference` (spec-checking clients: the strict
+ * spec on the mock, the documented view on other targets, see src/contract.ts):
+ * - `h.isMock`: the mock's own choices are asserted on this target.
+ * - `h.group(spec)` always sends the documented `hierarchy` block (a root by default);
+ *   `h.key(groupId, name)`, `h.track(id)`, `h.extId()`, `h.slug(n)`.
+ * - `h.expectRefused(res, mockStatus, label?)`: for a refusal whose status the docs do
+ *   not name: any 4xx passes; the mock must answer exactly `mockStatus`; any other 4xx
+ *   from another target is an observation. Where the docs name the status, assert it
+ *   with a plain `expect(res.status).toBe(n)`.
+ * - `h.expectMessage(res, text)`: a documented message anywhere in the body (at
+ *   `error.message` on the mock, which is where the mock puts it).
+ * - `h.expectBody(actual, expected, label?)`: exact on the mock; on other targets extra
+ *   fields are allowed (`toMatchObject`).
+ * - `h.sameSet(actual, expected, label?)`: equal up to order, for lists whose order the
+ *   docs do not fix.
+ * - `h.observe(message)` / `h.expectOrObserve(ok, message)`: record an observation
+ *   (in the terminal summary, the JSON report's `meta.observations` and the JUnit
+ *   report's properties, through vitest's `ctx.annotate`).
  */
 
 export interface Res {
@@ -36,6 +67,20 @@ export interface Seen {
   path: string;
   status: number;
   headers: Record<string, string>;
+}
+
+/** The kind of a rule: what backs it. */
+export type RuleKind = 'documented' | 'mock-choice' | 'observation';
+
+declare module 'vitest' {
+  interface TaskMeta {
+    /** What backs the rule; shown in every report. */
+    kind?: RuleKind;
+    /** The AMBIGUITIES.md entry a mock-choice rule pins. */
+    ambiguity?: string;
+    /** What the target did that is worth knowing but is no failure. */
+    observations?: string[];
+  }
 }
 
 /** An HTTP client that fails the test on any response the spec does not allow. */
@@ -103,6 +148,8 @@ export interface Harness {
   openaiBaseUrl: string;
   /** The in-process mock, when that is the target. */
   mock?: RunningMock;
+  /** The mock's own choices are asserted on this target (in-process, or mock-admin). */
+  isMock: boolean;
   /** A fresh run-prefixed external id. */
   extId(label?: string): string;
   /** The first slug, or the n-th. */
@@ -115,14 +162,36 @@ export interface Harness {
   advanceClock(seconds: number): Promise<void>;
   /** Remembers a group created by hand for deletion at the end. */
   track(groupId: string): void;
+  /** Records an observation: reported, never a failure. */
+  observe(message: string): void;
+  /** Asserts `ok` on the mock; elsewhere records `message` as an observation when it is false. */
+  expectOrObserve(ok: boolean, message: string): void;
+  /** A refusal whose status the docs do not name: any 4xx; exactly `mockStatus` on the mock. */
+  expectRefused(res: Res, mockStatus: number, label?: string): void;
+  /** A documented message anywhere in the body (at error.message on the mock). */
+  expectMessage(res: Res, text: string): void;
+  /** Exact on the mock; extra fields allowed elsewhere. */
+  expectBody(actual: unknown, expected: unknown, label?: string): void;
+  /** Equal up to order. */
+  sameSet(actual: unknown[], expected: unknown[], label?: string): void;
 }
 
-let opened: Promise<Harness> | undefined;
+/** What a test file shares across its tests. */
+interface Opened {
+  checker: ContractChecker;
+  mock: RunningMock | undefined;
+  baseUrl: string;
+  inferenceUrl: string;
+}
+
+let opened: Promise<Opened> | undefined;
 const created: string[] = [];
 let counter = 0;
+const isMock = target.capabilities.has('mock');
 
-async function open(): Promise<Harness> {
-  const checker = await ContractChecker.load(true);
+async function open(): Promise<Opened> {
+  // The mock is held to its own strict spec; any other target to what the docs guarantee.
+  const checker = await ContractChecker.load(true, isMock ? 'strict' : 'documented');
   let mock: RunningMock | undefined;
   let baseUrl = target.baseUrl;
   let inferenceUrl = target.inferenceBaseUrl;
@@ -135,20 +204,37 @@ async function open(): Promise<Harness> {
     baseUrl = mock.url;
     inferenceUrl = mock.url;
   }
-  const api = new Api(baseUrl, checker, target.keys.management);
-  const inference = new Api(inferenceUrl as string, checker, target.keys.management);
+  return { checker, mock, baseUrl, inferenceUrl: inferenceUrl as string };
+}
+
+const canon = (v: unknown) => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+
+/** Every string anywhere in a JSON value (for documented messages, wherever a target puts them). */
+function strings(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return v.flatMap(strings);
+  if (v && typeof v === 'object') return Object.values(v).flatMap(strings);
+  return [];
+}
+
+/** The harness one test sees: the file's target, with clients and observations of its own. */
+function harnessFor(o: Opened, ctx: TestContext, pending: Promise<unknown>[]): Harness {
+  const api = new Api(o.baseUrl, o.checker, target.keys.management);
+  const inference = new Api(o.inferenceUrl, o.checker, target.keys.management);
   const h: Harness = {
     t: target,
     api,
     inference,
-    openaiBaseUrl: `${inferenceUrl}/v1`,
-    ...(mock ? { mock } : {}),
+    openaiBaseUrl: `${o.inferenceUrl}/v1`,
+    ...(o.mock ? { mock: o.mock } : {}),
+    isMock,
     extId: (label = 'g') => `${target.runId}-${label}-${++counter}-${Math.random().toString(36).slice(2, 8)}`,
     slug: (n = 0) => target.slugs[n] ?? (target.slugs[0] as string),
     async group(spec = {}) {
       const body = {
         metadata: { name: spec.name === undefined ? 'conformance' : spec.name, external_entity_id: spec.external_entity_id ?? h.extId() },
         models: spec.models ?? [{ slug: h.slug(), rate_limits: [], usage_limits: [] }],
+        // The published schema requires the block; a root says so explicitly.
         hierarchy: spec.hierarchy ?? { limit_enforcement: 'INDEPENDENT', parent_group_id: null },
       };
       const res = await api.post('/v1/gateway/groups', body);
@@ -162,11 +248,58 @@ async function open(): Promise<Harness> {
       return res.body;
     },
     async advanceClock(seconds) {
-      const res = await request(baseUrl as string).post('/_mock/clock').send({ advance_seconds: seconds });
+      const res = await request(o.baseUrl).post('/_mock/clock').send({ advance_seconds: seconds });
       if (res.status !== 200) throw new Error(`moving the clock failed: ${res.status} ${res.text}`);
     },
     track(groupId) {
       created.push(groupId);
+    },
+    observe(message) {
+      const list = (ctx.task.meta.observations ??= []);
+      if (list.includes(message)) return;
+      list.push(message);
+      pending.push(ctx.annotate(message, 'observation'));
+    },
+    expectOrObserve(ok, message) {
+      if (isMock) expect(ok, message).toBe(true);
+      else if (!ok) h.observe(message);
+    },
+    expectRefused(res, mockStatus, label = '') {
+      const where = label ? `${label}: ` : '';
+      if (isMock) {
+        expect(res.status, `${where}${res.text}`).toBe(mockStatus);
+        return;
+      }
+      expect(res.status >= 400 && res.status < 500, `${where}expected a 4xx refusal, got ${res.status} ${res.text.slice(0, 300)}`).toBe(true);
+      if (res.status !== mockStatus) h.observe(`${where}the target answered ${res.status} where the mock answers ${mockStatus}`);
+    },
+    expectMessage(res, text) {
+      if (isMock) expect(res.body?.error?.message, res.text).toBe(text);
+      else expect(strings(res.body).some((s) => s.includes(text)) || res.text.includes(text), `"${text}" anywhere in ${res.text.slice(0, 300)}`).toBe(true);
+    },
+    expectBody(actual, expected, label) {
+      if (isMock) expect(actual, label).toEqual(expected);
+      else expect(actual, label).toMatchObject(expected as object);
+    },
+    sameSet(actual, expected, label) {
+      if (!isMock) {
+        expect(actual, label).toHaveLength(expected.length);
+        const rest = [...actual];
+        for (const e of expected) {
+          const i = rest.findIndex((a) => {
+            try {
+              expect(a).toMatchObject(e as object);
+              return true;
+            } catch {
+              return false;
+            }
+          });
+          expect(i, `${label ?? ''} missing ${JSON.stringify(e)} in ${JSON.stringify(actual)}`).toBeGreaterThanOrEqual(0);
+          rest.splice(i, 1);
+        }
+        return;
+      }
+      expect(actual.map(canon).sort(), label).toEqual(expected.map(canon).sort());
     },
   };
   return h;
@@ -175,33 +308,67 @@ async function open(): Promise<Harness> {
 /** Deletes everything this file created (children first is not needed: delete is recursive). */
 async function cleanup(): Promise<void> {
   if (!opened) return;
-  const h = await opened;
-  for (const id of created.splice(0).reverse()) {
-    await request(h.api.baseUrl).delete(`/v1/gateway/groups/${id}`).set('Authorization', `Api-Key ${target.keys.management}`);
-  }
-  await h.mock?.close();
+  const o = await opened;
+  await Promise.all(
+    created.splice(0).map((id) => request(o.baseUrl).delete(`/v1/gateway/groups/${id}`).set('Authorization', `Api-Key ${target.keys.management}`).then(
+      () => undefined,
+      () => undefined,
+    )),
+  );
+  await o.mock?.close();
 }
 
-afterAll(cleanup, 60_000);
+afterAll(cleanup, 120_000);
 
-/**
- * A conformance test: `name` says the rule, `needs` the capabilities. Skipped with the
- * missing capability named when the target lacks it; in a dry run (FGW_DRY_RUN=1)
- * every test is skipped with "would run" or its reason, and nothing is contacted.
- */
-export function rule(name: string, needs: Capability[], fn: (h: Harness, ctx: TestContext) => Promise<void>, timeout?: number): void {
+export interface RuleOptions {
+  timeout?: number;
+}
+
+const KIND_REASON: Record<RuleKind, string> = {
+  documented: '',
+  'mock-choice': "the mock's own choice where the docs are silent or disagree",
+  observation: '',
+};
+
+function declare(kind: RuleKind, name: string, needs: Capability[], fn: (h: Harness, ctx: TestContext) => Promise<void>, options: number | RuleOptions = {}, ambiguity?: string): void {
+  const timeout = typeof options === 'number' ? options : options.timeout;
   it(
     name,
+    { meta: { kind, ...(ambiguity ? { ambiguity } : {}) }, ...(timeout ? { timeout } : {}) },
     async (ctx) => {
       const missing = needs.filter((c) => !target.capabilities.has(c));
-      const reason = missing.length ? `needs ${missing.map((c) => CAPABILITY_HELP[c]).join(' and ')}` : undefined;
+      const reasons = missing.map((c) => CAPABILITY_HELP[c]);
+      let reason = reasons.length ? `needs ${reasons.join(' and ')}` : undefined;
+      if (kind === 'mock-choice' && !isMock) reason = `${KIND_REASON[kind]} (AMBIGUITIES.md #${ambiguity}): asserted only against this mock`;
       if (target.dryRun) ctx.skip(reason ? `would skip: ${reason}` : 'would run');
       if (reason) ctx.skip(reason);
       opened ??= open();
-      await fn(await opened, ctx);
+      const pending: Promise<unknown>[] = [];
+      try {
+        await fn(harnessFor(await opened, ctx, pending), ctx);
+      } finally {
+        await Promise.all(pending);
+      }
     },
-    timeout,
   );
+}
+
+/** A documented rule: asserted on every target. */
+export function rule(name: string, needs: Capability[], fn: (h: Harness, ctx: TestContext) => Promise<void>, options?: number | RuleOptions): void {
+  declare('documented', name, needs, fn, options);
+}
+
+/**
+ * The mock's own choice where the docs are silent or disagree, pinned by AMBIGUITIES.md
+ * entry `ambiguity` (a number, or several joined by commas): asserted only against this mock.
+ */
+export function mockRule(name: string, ambiguity: number | string, needs: Capability[], fn: (h: Harness, ctx: TestContext) => Promise<void>, options?: number | RuleOptions): void {
+  declare('mock-choice', name, needs, fn, options, String(ambiguity));
+}
+
+/** Useful to know, not promised: `h.expectOrObserve` asserts on the mock and only reports elsewhere. */
+export function observationRule(name: string, needs: Capability[], fn: (h: Harness, ctx: TestContext) => Promise<void>, options?: number | RuleOptions): void {
+  declare('observation', name, needs, fn, options);
 }
 
 /** The model config of one slug with the given limits. */

@@ -2,11 +2,15 @@ import type { Reporter, TestCase, TestModule, TestSuite } from 'vitest/node';
 import { describeTarget } from './target.js';
 
 /**
- * The human summary of a conformance run: results grouped by rule (the top-level
- * describe of each file), every departure with its first lines of explanation, every
- * skip with its reason. In a dry run it is the plan: what would run and what would be
- * skipped, and why.
+ * The human summary of a conformance run: results grouped by topic (the top-level
+ * describe of each file), every rule with its kind (documented, mock choice,
+ * observation), every departure with its first lines of explanation, every skip with
+ * its reason, and every observation (what the target did differently from the mock
+ * where the docs allow it). In a dry run it is the plan: what would run and what would
+ * be skipped, and why.
  */
+
+const KIND_LABEL: Record<string, string> = { documented: 'documented', 'mock-choice': 'mock choice', observation: 'observation' };
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
     const t = describeTarget();
@@ -24,6 +28,7 @@ export default class SummaryReporter implements Reporter {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    let observed = 0;
     for (const [rule, tests] of groups) {
       const results = tests.map((test) => ({ test, r: test.result() }));
       const bad = results.filter((x) => x.r.state === 'failed');
@@ -34,14 +39,21 @@ export default class SummaryReporter implements Reporter {
       skipped += skip.length;
       const mark = bad.length ? '✗' : ok.length ? '✓' : '○';
       out.push(`${mark} ${rule}  (${ok.length} passed${bad.length ? `, ${bad.length} failed` : ''}${skip.length ? `, ${skip.length} skipped` : ''})`);
-      for (const { test, r } of bad) {
-        out.push(`    ✗ ${test.name}`);
+      for (const { test, r } of results) {
+        const meta = test.meta();
+        const kind = `[${KIND_LABEL[meta.kind ?? 'documented']}${meta.ambiguity ? ` #${meta.ambiguity}` : ''}]`;
+        const sign = r.state === 'failed' ? '✗' : r.state === 'skipped' ? '○' : '✓';
+        const note = r.state === 'skipped' ? `: ${r.note || 'skipped'}` : '';
+        out.push(`    ${sign} ${kind} ${test.name}${note}`);
         const err = r.state === 'failed' ? r.errors[0] : undefined;
         if (err) out.push(...firstLines(err.message).split('\n').map((l) => `        ${l}`));
+        for (const o of meta.observations ?? []) {
+          observed++;
+          out.push(`        ℹ observation: ${o}`);
+        }
       }
-      for (const { test, r } of skip) out.push(`    ○ ${test.name}: ${(r.state === 'skipped' && r.note) || 'skipped'}`);
     }
-    out.push('', `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`, '');
+    out.push('', `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${observed ? `, ${observed} observation${observed === 1 ? '' : 's'} (not failures)` : ''}`, '');
     process.stdout.write(out.join('\n'));
   }
 }

@@ -9,7 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
  * Live: FGW_BASE_URL and FGW_API_KEY, plus optional FGW_INFERENCE_BASE_URL,
  * FGW_VIEW_KEY, FGW_OTHER_WORKSPACE_KEY, FGW_NOT_ONBOARDED_KEY, FGW_MODEL_SLUG (one slug
  * or a comma list), and FGW_CAPABILITIES (comma list of `mock-admin`: the target is a
- * frontier-gateway-mock with its /_mock/ routes, giving reset, clock and webhook inbox).
+ * frontier-gateway-mock with its /_mock/ routes, giving reset, clock and webhook inbox,
+ * and asking the suite to assert the mock's own choices too).
+ * FGW_INFERENCE_BASE_URL may end in /v1 or not.
  * Endpoints: FGW_ENDPOINT_PREFIX (an org prefix the workspace owns) and
  * FGW_ENDPOINT_TARGET (one target as JSON, e.g. {"provider":"BASETEN","model_id":"abc123"}).
  * Key registration: FGW_REGISTER_PRIVATE_KEY (the Ed25519 private key, PEM text or a
@@ -26,7 +28,9 @@ export type Capability =
   | 'webhook-inbox'
   | 'admin'
   | 'endpoints'
-  | 'register';
+  | 'register'
+  /** The target is this mock, so its own choices (AMBIGUITIES.md) are asserted too. */
+  | 'mock';
 
 export const CAPABILITY_HELP: Record<Capability, string> = {
   'view-key': 'a view-scope key (FGW_VIEW_KEY)',
@@ -39,6 +43,7 @@ export const CAPABILITY_HELP: Record<Capability, string> = {
   admin: 'the mock admin routes (FGW_CAPABILITIES=mock-admin)',
   endpoints: 'an org prefix and a target to create endpoints with (FGW_ENDPOINT_PREFIX and FGW_ENDPOINT_TARGET)',
   register: "the Ed25519 private key of the workspace's registration key (FGW_REGISTER_PRIVATE_KEY)",
+  mock: "the target to be this mock: it checks one of the mock's own choices where the docs are silent (in-process, or FGW_CAPABILITIES=mock-admin)",
 };
 
 export interface TargetDescription {
@@ -77,7 +82,7 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
         notOnboarded: 'mock-not-onboarded-key',
       },
       slugs: MOCK_SLUGS,
-      capabilities: new Set<Capability>(['view-key', 'other-workspace', 'not-onboarded', 'inference', 'two-slugs', 'clock', 'webhook-inbox', 'admin', 'endpoints', 'register']),
+      capabilities: new Set<Capability>(['view-key', 'other-workspace', 'not-onboarded', 'inference', 'two-slugs', 'clock', 'webhook-inbox', 'admin', 'endpoints', 'register', 'mock']),
       runId,
       dryRun,
       endpoints: { prefix: 'your-org', target: { provider: 'BASETEN', model_id: 'abc123' } },
@@ -92,7 +97,7 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
   const listed = (env.FGW_CAPABILITIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (const c of listed) {
     if (c !== 'mock-admin') throw new Error(`FGW_CAPABILITIES: unknown capability "${c}" (known: mock-admin)`);
-    caps.add('admin').add('clock').add('webhook-inbox');
+    caps.add('admin').add('clock').add('webhook-inbox').add('mock');
   }
   const slugs = (env.FGW_MODEL_SLUG ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   // A mock accepts any slug; a live deployment only the ones it serves.
@@ -125,7 +130,7 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
   return {
     kind: 'remote',
     baseUrl: base,
-    inferenceBaseUrl: (env.FGW_INFERENCE_BASE_URL ?? base).replace(/\/+$/, ''),
+    inferenceBaseUrl: withoutV1(env.FGW_INFERENCE_BASE_URL ?? base),
     keys: {
       management: env.FGW_API_KEY,
       ...(env.FGW_VIEW_KEY ? { view: env.FGW_VIEW_KEY } : {}),
@@ -139,6 +144,14 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
     ...(endpoints ? { endpoints } : {}),
     ...(register ? { register } : {}),
   };
+}
+
+/**
+ * The inference base URL without its trailing /v1: users copy the OpenAI SDK's
+ * base_url, which ends in /v1, and the suite adds /v1 itself.
+ */
+export function withoutV1(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 export const target = describeTarget();

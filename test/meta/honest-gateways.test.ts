@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { startBroken, type Breakage, type BrokenGateway } from './broken-proxy.js';
+import { ALL_AT_ONCE, HONEST } from './honest-gateways.js';
+import { runSuite } from './run-suite.js';
+
+/**
+ * The conformance suite judges a live target by the documentation only: against each
+ * honest-but-different gateway (./honest-gateways.ts), run as a user would in live mode
+ * (no FGW_CAPABILITIES=mock-admin), nothing fails; the mock's own choices are skipped
+ * with their reason, and what differs is reported as observations.
+ */
+
+const open: BrokenGateway[] = [];
+afterAll(async () => {
+  for (const g of open) await g.close();
+});
+
+async function liveSuiteAgainst(gateway: Breakage, files: string[], extraEnv: (url: string) => Record<string, string> = () => ({})) {
+  const gw = await startBroken(gateway);
+  open.push(gw);
+  return runSuite(
+    {
+      FGW_BASE_URL: gw.url,
+      FGW_API_KEY: 'mock-management-key',
+      FGW_VIEW_KEY: 'mock-view-key',
+      FGW_OTHER_WORKSPACE_KEY: 'mock-other-workspace-key',
+      FGW_NOT_ONBOARDED_KEY: 'mock-not-onboarded-key',
+      FGW_MODEL_SLUG: 'acme-org/chat-model,acme-org/embed-model',
+      FGW_CAPABILITIES: '',
+      FGW_RUN_ID: `honest-${Math.random().toString(36).slice(2, 8)}`,
+      ...extraEnv(gw.url),
+    },
+    files.map((f) => `test/conformance/${f}.test.ts`),
+  );
+}
+
+/** Each gateway, the files that exercise what it changes, and observations it must produce (substrings). */
+const CASES: [string, string[], string[]][] = [
+  ['no request id header, other headers instead', ['responses', 'inference'], ['no X-Request-Id header', 'a 429 without a Retry-After']],
+  ['errors as {"detail": "..."}', ['cascade', 'field-rules', 'auth', 'inference'], []],
+  ['errors as {"message": ..., "status": ...} at the top level', ['cascade', 'keys', 'delete'], []],
+  ['extra response fields everywhere', ['lifecycle', 'hierarchy', 'patch', 'keys', 'pagination', 'inference'], []],
+  ['422 for schema errors where the docs name no status', ['field-rules', 'hierarchy', 'inference', 'keys', 'delete'], ['the target answered 422 where the mock answers 400']],
+  ['lenient input: unknown fields ignored, immutable fields ignored on PATCH, list limits clamped', ['patch', 'field-rules', 'pagination'], ['was accepted and the change ignored']],
+  ['shorter pages than the limit', ['pagination', 'field-rules'], []],
+  ['cursors of another encoding', ['pagination'], []],
+  ['group ids of another format', ['hierarchy', 'delete', 'lifecycle', 'cascade', 'auth'], []],
+  ['federated keys must use Api-Key (Bearer refused, as the newer page says)', ['inference', 'keys', 'delete'], []],
+  ['a slow network: 250 ms before every call', ['auth', 'pagination', 'cascade'], []],
+];
+
+describe('the conformance suite passes honest gateways that differ from the mock only where the docs allow', () => {
+  it.concurrent.each(CASES)('%s', async (name, files, observations) => {
+    const outcome = await liveSuiteAgainst(HONEST[name]!, files);
+    expect(outcome.failed, outcome.failures).toEqual([]);
+    expect(outcome.passed.length).toBeGreaterThan(5);
+    for (const o of observations) {
+      expect(outcome.observations.some((x) => x.includes(o)), `observation "${o}" in ${JSON.stringify(outcome.observations)}`).toBe(true);
+      expect(outcome.stdout).toContain(o);
+    }
+  }, 240_000);
+
+  it('every difference at once, against the whole suite, with the inference base URL given as the SDK base_url (ending in /v1)', async () => {
+    const outcome = await liveSuiteAgainst(ALL_AT_ONCE, [], (url) => ({ FGW_INFERENCE_BASE_URL: `${url}/v1` }));
+    expect(outcome.failed, outcome.failures).toEqual([]);
+    expect(outcome.passed.length).toBeGreaterThan(80);
+    // The mock's own choices are skipped on a live target, each saying why.
+    expect(outcome.stdout).toMatch(/\[mock choice #29\] a garbage cursor is 400: the mock's own choice where the docs are silent or disagree \(AMBIGUITIES\.md #29\)/);
+    expect(outcome.stdout).toMatch(/\d+ observations \(not failures\)/);
+  }, 240_000);
+});

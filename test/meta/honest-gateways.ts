@@ -1,0 +1,183 @@
+import type { Breakage, ProxiedRequest, ProxiedResponse } from './broken-proxy.js';
+
+/**
+ * Honest-but-different gateways: the mock behind the proxy of ./broken-proxy.ts, each
+ * differing from the mock only where Frontier Gateway's documentation leaves room (see
+ * AMBIGUITIES.md and the facts file's "Known disagreements"). The conformance suite, in
+ * live mode (no FGW_CAPABILITIES=mock-admin), must pass against every one of them: a
+ * red line there would be a false alarm on a real deployment.
+ */
+
+const CASCADE_MESSAGE = 'Child group exceeds parent group limit.';
+const pathOf = (r: ProxiedRequest) => r.path.split('?')[0] as string;
+const messageOf = (json: any): string => json?.error?.message ?? 'error';
+
+/** Walks every object of a JSON value (what `fn` adds is not walked). */
+function eachObject(v: unknown, fn: (o: Record<string, unknown>, key: string | undefined) => void, key?: string): void {
+  if (Array.isArray(v)) for (const x of v) eachObject(x, fn, key);
+  else if (v && typeof v === 'object') {
+    const children = Object.entries(v);
+    fn(v as Record<string, unknown>, key);
+    for (const [k, x] of children) eachObject(x, fn, k);
+  }
+}
+
+/** Rewrites the JSON body of a request in place. */
+function editBody(r: ProxiedRequest, fn: (json: any) => void): void {
+  if (!r.body) return;
+  let json: unknown;
+  try {
+    json = JSON.parse(r.body);
+  } catch {
+    return; // malformed on purpose: let the upstream refuse it
+  }
+  fn(json);
+  r.body = JSON.stringify(json);
+}
+
+/** Rewrites one query parameter of a request (undefined removes it). */
+function editQuery(r: ProxiedRequest, name: string, fn: (value: string | null) => string | undefined): void {
+  const url = new URL(r.path, 'http://x');
+  const next = fn(url.searchParams.get(name));
+  if (next === undefined) url.searchParams.delete(name);
+  else url.searchParams.set(name, next);
+  r.path = `${url.pathname}${url.search}`;
+}
+
+const isList = (r: ProxiedRequest) => r.method === 'GET' && /^\/v1\/gateway\/groups(\/[^/]+\/api_keys)?$/.test(pathOf(r));
+
+/** Group ids of the form gid-<hex of the mock's id>, in paths, bodies and responses. */
+const outId = (id: string) => `gid-${Buffer.from(id).toString('hex')}`;
+const inId = (id: string) => (/^gid-([0-9a-f]{2})+$/.test(id) ? Buffer.from(id.slice(4), 'hex').toString('utf8') : id);
+
+export const HONEST: Record<string, Breakage> = {
+  'no request id header, other headers instead': {
+    response: (r) => {
+      delete r.headers['x-request-id'];
+      delete r.headers['retry-after'];
+      r.headers['x-correlation-id'] = `corr-${Math.random().toString(36).slice(2)}`;
+    },
+  },
+
+  'errors as {"detail": "..."}': {
+    response: (r) => {
+      if (r.status >= 400 && r.json?.error) r.json = { detail: messageOf(r.json) };
+    },
+  },
+
+  'errors as {"message": ..., "status": ...} at the top level': {
+    response: (r) => {
+      if (r.status >= 400 && r.json?.error) r.json = { message: messageOf(r.json), status: r.status, errors: [{ reason: r.json.error.code ?? null }] };
+    },
+  },
+
+  'extra response fields everywhere': {
+    response: (r) => {
+      if (!r.json) return;
+      eachObject(r.json, (o, key) => {
+        // The usage report is keyed by slug: a new key there would be a new slug, not an extra field.
+        if (key === 'usage' && Object.values(o).every(Array.isArray)) return;
+        o.x_gateway_version = '2026-11';
+        o._links = { self: null };
+      });
+    },
+  },
+
+  '422 for schema errors where the docs name no status': {
+    response: (r, req) => {
+      if (r.status !== 400 || r.text.includes(CASCADE_MESSAGE)) return;
+      // The update page names 400 for its refusals: those stay.
+      if (req.method === 'PATCH') return;
+      r.status = 422;
+    },
+  },
+
+  'lenient input: unknown fields ignored, immutable fields ignored on PATCH, list limits clamped': {
+    request: (r) => {
+      const p = pathOf(r);
+      if (r.method === 'POST' && p === '/v1/gateway/groups') {
+        editBody(r, (b) => {
+          for (const k of Object.keys(b ?? {})) if (!['metadata', 'models', 'hierarchy'].includes(k)) delete b[k];
+        });
+      }
+      if (r.method === 'PATCH' && /^\/v1\/gateway\/groups\/[^/]+$/.test(p)) {
+        editBody(r, (b) => {
+          if (!b || typeof b !== 'object') return;
+          delete b.hierarchy;
+          if (b.metadata && typeof b.metadata === 'object') delete b.metadata.external_entity_id;
+        });
+      }
+      if (isList(r)) {
+        editQuery(r, 'limit', (v) => {
+          if (v === null) return undefined;
+          const n = Number(v);
+          return Number.isInteger(n) ? String(Math.min(1000, Math.max(1, n))) : undefined;
+        });
+      }
+    },
+  },
+
+  'shorter pages than the limit': {
+    request: (r) => {
+      if (!isList(r)) return;
+      editQuery(r, 'limit', (v) => {
+        const n = v === null ? 100 : Number(v);
+        return Number.isInteger(n) && n > 1 && n <= 1000 ? String(Math.ceil(n / 2)) : (v ?? undefined);
+      });
+    },
+  },
+
+  'cursors of another encoding': {
+    request: (r) => {
+      if (!isList(r)) return;
+      editQuery(r, 'cursor', (v) => (v === null ? undefined : v.startsWith('pg.') ? Buffer.from(v.slice(3), 'base64').toString('utf8') : v));
+    },
+    response: (r) => {
+      const c = r.json?.pagination?.cursor;
+      if (typeof c === 'string') r.json.pagination.cursor = `pg.${Buffer.from(c).toString('base64')}`;
+    },
+  },
+
+  'group ids of another format': {
+    request: (r) => {
+      r.path = r.path.replace(/(\/v1\/gateway\/groups\/)([^/?]+)/, (_m, head: string, id: string) => `${head}${inId(decodeURIComponent(id))}`);
+      if (r.method === 'POST' && pathOf(r) === '/v1/gateway/groups') {
+        editBody(r, (b) => {
+          if (typeof b?.hierarchy?.parent_group_id === 'string') b.hierarchy.parent_group_id = inId(b.hierarchy.parent_group_id);
+        });
+      }
+    },
+    response: (r: ProxiedResponse, req: ProxiedRequest) => {
+      if (!r.json || !req.path.startsWith('/v1/gateway/')) return;
+      eachObject(r.json, (o) => {
+        if (typeof o.id === 'string' && 'metadata' in o) o.id = outId(o.id);
+        if (typeof o.source_group === 'string') o.source_group = outId(o.source_group);
+        if (typeof o.parent_group_id === 'string') o.parent_group_id = outId(o.parent_group_id);
+      });
+    },
+  },
+
+  'federated keys must use Api-Key (Bearer refused, as the newer page says)': {
+    mock: { inference: { allowBearer: false } },
+  },
+
+  'a slow network: 250 ms before every call': {
+    delayMs: 250,
+  },
+};
+
+/** Every difference at once except the latency: the whole suite runs against this one. */
+export const ALL_AT_ONCE: Breakage = (() => {
+  const parts = Object.entries(HONEST)
+    .filter(([name]) => !name.startsWith('a slow network'))
+    .map(([, b]) => b);
+  return {
+    mock: Object.assign({}, ...parts.map((b) => b.mock ?? {})),
+    request: (r) => {
+      for (const b of parts) b.request?.(r);
+    },
+    response: (r, req) => {
+      for (const b of [...parts].reverse()) b.response?.(r, req);
+    },
+  };
+})();
