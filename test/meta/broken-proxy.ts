@@ -1,3 +1,4 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
@@ -97,6 +98,30 @@ function patch<T extends object, K extends keyof T>(obj: T, name: K, make: (orig
 /** The catalogue of breakages, each named after the rule it breaks. */
 export const BREAKAGES: Record<string, Breakage> = {
   honest: {},
+
+  'key registration accepts any signature': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      // Signs every registration itself, so whatever the caller sent verifies.
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      for (const w of m.mock.store.workspaces()) m.mock.store.setRegisterPublicKey(w.id, publicKey);
+      patch(gw, 'registerKey', (original) => (ws, id, input, raw, _signature) => original(ws, id, input, raw, sign(null, raw, privateKey).toString('base64')));
+    },
+  },
+
+  'endpoint slugs are not unique': {
+    server: (m) => {
+      const book = m.mock.endpoints;
+      patch(book, 'create', (original) => (ws, input) => {
+        const taken = m.mock.store.endpointBySlug(input.slug);
+        if (!taken) return original(ws, input);
+        m.mock.store.removeEndpoint(taken.id);
+        const made = original(ws, input);
+        m.mock.store.insertEndpoint({ ...taken, id: `${taken.id}x` });
+        return made;
+      });
+    },
+  },
 
   'PATCH merges models instead of replacing the set': {
     server: (m) => {

@@ -1,3 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BREAKAGES, startBroken, type BrokenGateway } from './broken-proxy.js';
 import { runSuite } from './run-suite.js';
@@ -13,8 +17,15 @@ afterAll(async () => {
   for (const g of open) await g.close();
 });
 
+// Endpoint and key-registration rules need an owned prefix, a target and the signing key.
+const signing = generateKeyPairSync('ed25519');
+const privateKeyFile = join(mkdtempSync(join(tmpdir(), 'fgw-meta-')), 'register.pem');
+writeFileSync(privateKeyFile, signing.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+const publicKey = signing.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+
 async function suiteAgainst(breakage: string, files: string[]) {
-  const gw = await startBroken(BREAKAGES[breakage]!);
+  const b = BREAKAGES[breakage]!;
+  const gw = await startBroken({ ...b, mock: { ...b.mock, register: { publicKey } } });
   open.push(gw);
   return runSuite(
     {
@@ -24,6 +35,9 @@ async function suiteAgainst(breakage: string, files: string[]) {
       FGW_OTHER_WORKSPACE_KEY: 'mock-other-workspace-key',
       FGW_NOT_ONBOARDED_KEY: 'mock-not-onboarded-key',
       FGW_CAPABILITIES: 'mock-admin',
+      FGW_ENDPOINT_PREFIX: 'your-org',
+      FGW_ENDPOINT_TARGET: JSON.stringify({ provider: 'BASETEN', model_id: 'abc123' }),
+      FGW_REGISTER_PRIVATE_KEY: privateKeyFile,
       FGW_RUN_ID: `meta-${Math.random().toString(36).slice(2, 8)}`,
     },
     files,
@@ -55,6 +69,8 @@ const CASES: [string, string[], string[]][] = [
   ['create answers 201 instead of the documented 200', ['lifecycle'], ['seed quick-start and lifecycle']],
   ['responses lose their request id', ['responses'], ['carry X-Request-Id']],
   ['an invalid threshold is accepted', ['field-rules'], ['threshold is at least 1']],
+  ['key registration accepts any signature', ['register'], ['re-serialised after signing', 'missing or non-base64 signature']],
+  ['endpoint slugs are not unique', ['endpoints'], ['a slug already taken']],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {
