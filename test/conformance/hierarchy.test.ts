@@ -80,8 +80,13 @@ describe('Hierarchy and effective_models with source_group', () => {
     }
   });
 
-  // The published schema also allows `limit_enforcement: null` with the same meaning; the
-  // rule for it joins this file when the mock accepts null there (issue 8).
+  rule("limit_enforcement null means the same: a root is INDEPENDENT, a child takes its parent's mode", [], async (h) => {
+    const root = await h.group({ hierarchy: { limit_enforcement: null, parent_group_id: null } });
+    expect(root.hierarchy.limit_enforcement).toBe('INDEPENDENT');
+    const cascading = await h.group({ hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: null } });
+    const child = await h.group({ hierarchy: { limit_enforcement: null, parent_group_id: cascading.id } });
+    expect(child.hierarchy.limit_enforcement).toBe('CASCADING');
+  });
 
   rule("a child declaring another mode than its parent's is refused (400)", [], async (h) => {
     const root = await h.group({ hierarchy: { limit_enforcement: 'CASCADING' } });
