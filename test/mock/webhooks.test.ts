@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadSpecs } from '../../src/http/spec.js';
 import { newAjv } from '../../src/http/ajv.js';
 import { startMock, verifySignature, type RunningMock } from '../../src/index.js';
@@ -39,9 +39,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(script: Parameters<typeof receiver>[0], url?: string | null) {
+/** For tests that hold a delivery open: no attempt times out or runs out of budget while the machine is slow. */
+const PATIENT = { attemptTimeoutMs: 10_000, maxElapsedMs: 20_000 };
+
+async function setup(script: Parameters<typeof receiver>[0], url?: string | null, policy: Partial<typeof POLICY> = {}) {
   const rx = await receiver(script);
-  const running: RunningMock = await startMock({ webhook: { url: url === undefined ? rx.url : url, secret: SECRET, policy: POLICY } });
+  const running: RunningMock = await startMock({ webhook: { url: url === undefined ? rx.url : url, secret: SECRET, policy: { ...POLICY, ...policy } } });
   cleanups.push(rx.close, running.close);
   const api = request(running.url);
   const auth = { Authorization: 'Api-Key mock-management-key' };
@@ -137,7 +140,8 @@ describe('billing webhooks to a receiver', () => {
   });
 
   it('treats a receiver that never answers as a timeout and retries', async () => {
-    const { rx, running, api, chat } = await setup((n) => (n === 1 ? 'hang' : 200));
+    // A generous budget: only the 150 ms attempt timeout is under test, not how late timers fire.
+    const { rx, running, api, chat } = await setup((n) => (n === 1 ? 'hang' : 200), undefined, { maxElapsedMs: 20_000 });
     await chat();
     await running.mock.deliverer.idle();
     expect(rx.received).toHaveLength(2);
@@ -149,11 +153,11 @@ describe('billing webhooks to a receiver', () => {
   it('never delays the inference response: the completion returns while the receiver still holds the delivery', async () => {
     let release!: (status: number) => void;
     const held = new Promise<number>((r) => (release = r));
-    const { rx, running, chat } = await setup(() => held);
+    const { rx, running, chat } = await setup(() => held, undefined, PATIENT);
     const res = await chat();
     expect(res.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(rx.received).toHaveLength(1);
+    // The delivery reaches the receiver, which still holds it: the completion did not wait.
+    await vi.waitFor(() => expect(rx.received).toHaveLength(1), { timeout: 5000 });
     release(200);
     await running.mock.deliverer.idle();
   });
@@ -171,10 +175,9 @@ describe('billing webhooks across a restore', () => {
   it('a delivery pending in a restored snapshot is sent again, with the same request id and body', async () => {
     let release!: (status: number) => void;
     const held = new Promise<number>((r) => (release = r));
-    const { rx, running, chat } = await setup((n) => (n === 1 ? held : 200));
+    const { rx, running, chat } = await setup((n) => (n === 1 ? held : 200), undefined, PATIENT);
     await chat();
-    await new Promise((r) => setTimeout(r, 30));
-    expect(rx.received).toHaveLength(1);
+    await vi.waitFor(() => expect(rx.received).toHaveLength(1), { timeout: 5000 });
     const snapshot = running.snapshot();
     expect(snapshot.webhooks.deliveries[0]?.state).toBe('pending');
     running.restore(snapshot);
