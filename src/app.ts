@@ -29,7 +29,11 @@ import {
   validateStep,
 } from './http/steps.js';
 import type { UnknownFields } from './http/validation.js';
+import type { ScenarioSummary } from './scenarios/apply.js';
+import type { Scenario } from './scenarios/scenario.js';
+import { loadScenario, startState } from './scenarios/startup.js';
 import type { MockServices } from './services.js';
+import type { StateFileOptions } from './store/state-file.js';
 import { Store, type StoreSeed } from './store/store.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
@@ -88,6 +92,13 @@ export interface MockOptions {
   };
   /** How the "view scope" wording is read (default `reads`). */
   viewScope?: ViewScopeReading;
+  /**
+   * Scenario files (YAML or JSON paths) or scenario objects, applied in order at start-up
+   * on top of the config; POST /_mock/reset goes back to the state they leave.
+   */
+  scenarios?: (string | Scenario)[];
+  /** Keep the whole state in this file across restarts (see src/store/state-file.ts). */
+  stateFile?: string | StateFileOptions;
   /** One line per request (default: nothing). Never includes headers, so never a key. */
   log?: (line: string) => void;
   /** Internal errors, which are bugs of the mock (default: standard error). */
@@ -100,6 +111,11 @@ export interface Mock extends MockServices {
   pipeline: Pipeline;
   operations: Operation[];
   config: MockConfig;
+  /** What the start-up scenarios created, local group names with their ids. */
+  scenarios: ScenarioSummary[];
+  /** Whether the state came from an existing --state-file. */
+  restoredFromStateFile: boolean;
+  /** Stops webhook deliveries and writes the state file one last time. */
   close(): void;
 }
 
@@ -150,6 +166,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     ...(options.webhook?.maxConcurrent ? { maxConcurrent: options.webhook.maxConcurrent } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
+  const defaults = { webhookUrl: options.webhook?.url ?? null, webhookSecret: options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET };
+  const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults });
   const services: MockServices = {
     gateway,
     endpoints,
@@ -161,6 +179,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     reset: () => store.reset(),
     snapshot: () => store.snapshot(),
     restore: (snapshot) => store.restore(snapshot),
+    loadScenario: (raw, source = 'scenario') => loadScenario(store, raw, source, defaults),
   };
   const log = options.log ?? (() => {});
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -200,10 +219,13 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     app,
     operations,
     config,
+    scenarios: startup.scenarios,
+    restoredFromStateFile: startup.restored,
     ...services,
     pipeline,
     close() {
       deliverer.cancel();
+      startup.stateFile?.close();
     },
   };
 }

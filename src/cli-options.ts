@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
 import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
+import type { ScenarioSummary } from './scenarios/apply.js';
 
 /** Flags and environment -> StartOptions; pure, so it is unit-tested without a process. */
 
@@ -41,6 +42,17 @@ Endpoints and key registration
                            registrations (env FGW_REGISTER_PUBLIC_KEY), for workspaces
                            whose --config names no register_public_key
 
+State
+  --scenario FILE          load a scenario (YAML or JSON, see scenarios/) at start-up:
+                           workspaces, groups, keys with fixed secrets, usage already
+                           counted, the clock. Repeatable, applied in order; a bad file
+                           stops the start-up. POST /_mock/reset goes back to the
+                           state they leave
+  --state-file PATH        keep the whole state in PATH across restarts: restored at
+                           start-up when it exists (time that passed while stopped
+                           counts), rewritten atomically after changes and on exit. A
+                           corrupt or newer-version file stops the start-up untouched
+
 Inference
   --reject-bearer          federated keys must use "Authorization: Api-Key"; Bearer is 401
                            (env FGW_REJECT_BEARER=1). Default: both accepted, as the
@@ -65,6 +77,7 @@ ${DEFAULT_CONFIG.management_keys.map((k) => `  ${k.key.padEnd(26)} ${k.workspace
 Examples
   npm start
   npm start -- --port 8080 --webhook-url http://127.0.0.1:9000/hooks
+  npm start -- --scenario scenarios/saas-tiers.yaml --state-file .fgw-state.json
   curl -s http://127.0.0.1:4010/v1/gateway/groups -H "Authorization: Api-Key mock-management-key"
 `;
 
@@ -94,6 +107,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
         'token-limit-policy': { type: 'string' },
         'webhook-url': { type: 'string' },
         'webhook-secret': { type: 'string' },
+        scenario: { type: 'string', multiple: true },
+        'state-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -118,6 +133,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) throw new UsageError(`--webhook-url must be an http(s) URL, not "${webhookUrl}"`);
   const webhookSecret = values['webhook-secret'] ?? env.FGW_WEBHOOK_SECRET;
   if (webhookSecret === '') throw new UsageError('--webhook-secret must not be empty');
+  const stateFile = values['state-file'];
+  if (stateFile === '') throw new UsageError('--state-file must name a file');
 
   const publicKey = values['register-public-key'] ?? env.FGW_REGISTER_PUBLIC_KEY;
   if (publicKey !== undefined) {
@@ -142,6 +159,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
       },
       ...(publicKey !== undefined ? { register: { publicKey } } : {}),
       ...(config ? { config } : {}),
+      ...(values.scenario?.length ? { scenarios: values.scenario } : {}),
+      ...(stateFile !== undefined ? { stateFile } : {}),
       webhook: {
         ...(webhookUrl !== undefined ? { url: webhookUrl } : {}),
         ...(webhookSecret !== undefined ? { secret: webhookSecret } : {}),
@@ -183,11 +202,17 @@ function intOf(value: string, flag: string, min: number, max: number): number {
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
 
+/** What the banner says about the start-up state: scenarios loaded and the state file. */
+export interface StartupFacts {
+  scenarios: ScenarioSummary[];
+  restoredFromStateFile: boolean;
+}
+
 /**
  * The start-up banner. Keys the user supplied (--config, --management-key) are masked
  * under --quiet, whose output often lands in CI logs; the embedded defaults are public.
  */
-export function banner(url: string, options: StartOptions, config: MockConfig, quiet = false): string {
+export function banner(url: string, options: StartOptions, config: MockConfig, quiet = false, startup?: StartupFacts): string {
   const mask = quiet && options.config !== undefined;
   const keys = config.management_keys.map((k) => {
     const ws = config.workspaces.find((w) => w.id === k.workspace);
@@ -198,11 +223,18 @@ export function banner(url: string, options: StartOptions, config: MockConfig, q
     `frontier-gateway-mock listening on ${url}`,
     `  management API:  ${url}/v1/gateway/groups, ${url}/v1/gateway/endpoints`,
     `  inference (OpenAI baseURL): ${url}/v1`,
-    options.admin === false ? '  admin routes:    off (--no-admin)' : `  admin routes:    ${url}/_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks`,
+    options.admin === false ? '  admin routes:    off (--no-admin)' : `  admin routes:    ${url}/_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks, /_mock/snapshot, /_mock/scenarios`,
     `  webhooks:        ${options.webhook?.url ?? (options.admin === false ? 'no receiver (events are not delivered anywhere)' : 'no receiver (events are still listed at /_mock/webhooks)')}`,
     `  key registration: ${config.workspaces.some((w) => w.register_public_key) || options.register?.publicKey ? 'public key configured' : 'no public key (--register-public-key)'}`,
     '  management keys (Authorization: Api-Key <key>):',
     ...keys,
+    ...(startup?.scenarios ?? []).flatMap((sc) => [
+      `  scenario ${sc.source}: workspaces ${sc.workspaces.join(', ') || '(none)'}; ${sc.api_keys.length} federated keys with fixed secrets`,
+      ...sc.groups.map((g) => `    group ${g.name.padEnd(24)} ${g.id} (${g.workspace_id}, external_entity_id ${g.external_entity_id})`),
+    ]),
+    ...(options.stateFile === undefined
+      ? []
+      : [`  state file:      ${typeof options.stateFile === 'string' ? options.stateFile : options.stateFile.path} (${startup?.restoredFromStateFile ? 'state restored from it' : 'new'}; rewritten after changes)`]),
   ].join('\n');
 }
 

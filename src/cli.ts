@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   try {
     const running = await startMock({ ...options, ...(quiet ? {} : { log }) });
-    log(banner(running.url, options, running.mock.config, quiet));
+    log(banner(running.url, options, running.mock.config, quiet, running.mock));
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;

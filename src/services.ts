@@ -2,6 +2,7 @@ import type { OffsetClock } from './domain/clock.js';
 import type { EndpointBook } from './domain/endpoint-book.js';
 import type { Gateway } from './domain/gateway.js';
 import type { Meter } from './domain/meter.js';
+import type { ScenarioSummary } from './scenarios/apply.js';
 import type { Snapshot } from './store/snapshot.js';
 import type { Store } from './store/store.js';
 import type { WebhookDeliverer } from './webhooks/deliverer.js';
@@ -23,4 +24,6 @@ export interface MockServices {
   snapshot(): Snapshot;
   /** Replaces the whole state with a snapshot, or throws SnapshotError and changes nothing. */
   restore(snapshot: unknown): void;
+  /** Applies one scenario document on top of the current state, all or nothing; throws ScenarioError. */
+  loadScenario(raw: unknown, source?: string): Promise<ScenarioSummary>;
 }

@@ -33,6 +33,7 @@ export class ManualClock implements Clock {
  */
 export class OffsetClock implements Clock {
   private offsetMs = 0;
+  private moves = 0;
   constructor(private readonly base: Clock = systemClock) {}
   now(): number {
     return this.base.now() + this.offsetMs;
@@ -40,10 +41,15 @@ export class OffsetClock implements Clock {
   get offset(): number {
     return this.offsetMs;
   }
+  /** Counts the moves, so the store can tell that its state changed (see Store.revision). */
+  get revision(): number {
+    return this.moves;
+  }
   advance(ms: number): void {
     if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError('advance must be positive and finite');
     assertInstant(this.now() + ms);
     this.offsetMs += ms;
+    this.moves += 1;
   }
   /** Jump to `ms`; refuses a time before now, and anything that is not a representable instant. */
   setNow(ms: number): void {
@@ -51,9 +57,11 @@ export class OffsetClock implements Clock {
     const delta = ms - this.now();
     if (delta < 0) throw new RangeError('the mock clock only moves forward');
     this.offsetMs += delta;
+    this.moves += 1;
   }
   reset(): void {
     this.offsetMs = 0;
+    this.moves += 1;
   }
   /**
    * Puts the clock back at `ms` (a snapshot's instant), even if that is earlier than now:
@@ -62,6 +70,7 @@ export class OffsetClock implements Clock {
   restoreTo(ms: number): void {
     if (!Number.isFinite(ms)) throw new RangeError('the clock needs a finite instant');
     this.offsetMs = ms - this.base.now();
+    this.moves += 1;
   }
 }
 

@@ -232,6 +232,19 @@ export class Gateway {
   }
 
   /**
+   * Stores a key whose full `prefix.secret` the caller already knows (a scenario's fixed
+   * secrets), hashed like a minted one. Prefixes are unique across the mock, because
+   * inference finds a key by its prefix.
+   */
+  addKnownKey(workspaceId: string, groupId: string, apiKey: string, name: string | null | undefined): { prefix: string; name: string | null } {
+    const group = this.findGroup(workspaceId, groupId);
+    const prefix = prefixOf(apiKey);
+    if (this.store.key(prefix)) throw badRequest(`A key with prefix ${prefix} already exists; the first 16 characters of a key must be unique.`, 'duplicate_key_prefix', 'api_key');
+    const record = this.store.insertKey({ prefix, groupId: group.id, workspaceId, name: name ?? null, hash: hashKey(apiKey) });
+    return keyView(record);
+  }
+
+  /**
    * Stores a caller-supplied key after the documented checks: a public key on file, the
    * Ed25519 signature over the exact body bytes, length, entropy, a free prefix. Prefixes
    * are unique across the whole mock, not only the workspace, because inference finds a
@@ -339,6 +352,25 @@ export class Gateway {
         null,
         result.retryAfterSeconds,
       );
+    }
+  }
+
+  /**
+   * Counts `amount` of today's usage for `slug` as if the group's keys had made it (a
+   * scenario's pre-consumed usage): charged to every DAY limit of `type` in the group's
+   * effective models, or refused with a 400 when none applies or one would go over.
+   */
+  countDailyUsage(workspaceId: string, groupId: string, slug: string, type: Charge['type'], amount: number): void {
+    const group = this.findGroup(workspaceId, groupId);
+    const limits = this.effective(group).find((m) => m.slug === slug)?.usage_limits.filter((l) => l.type === type) ?? [];
+    if (limits.length === 0) {
+      throw badRequest(`group ${group.id} has no DAY ${type} limit for ${slug} (its own or inherited), so no usage is counted for it.`, 'no_usage_limit', 'slug');
+    }
+    const charges = limits.map((l) => ({ bucket: this.bucketFor(group, slug, l), type: l.type, unit: l.unit, threshold: l.threshold, amount, source: l.source_group }));
+    const result = this.meter.admit(this.clock.now(), charges);
+    if (!result.ok) {
+      const c = result.refused;
+      throw badRequest(`${amount} more ${type} today would take the DAY limit of group ${c.source} for ${slug} past its threshold ${c.threshold}.`, 'usage_over_limit', 'used');
     }
   }
 

@@ -124,6 +124,7 @@ export interface MeterSnapshot {
 export class Meter {
   private rolling = new Map<string, RollingWindow>();
   private daily = new Map<string, DailyCounter>();
+  private changes = 0;
 
   constructor(private readonly tokenPolicy: TokenLimitPolicy = 'strict') {}
 
@@ -136,7 +137,13 @@ export class Meter {
       if (refuse) return { ok: false, refused: c, retryAfterSeconds: this.retryAfter(c, now) };
     }
     for (const c of charges) this.charge(c, now);
+    this.changes += 1;
     return { ok: true };
+  }
+
+  /** Bumped by every change of the counters (see Store.revision). */
+  get revision(): number {
+    return this.changes;
   }
 
   /** The DAY counter of a bucket in the current window, or null when nothing landed in it yet. */
@@ -157,6 +164,7 @@ export class Meter {
   reset(): void {
     this.rolling.clear();
     this.daily.clear();
+    this.changes += 1;
   }
 
   /** Every counter that still counts at `now` (expired entries and past days are left out). */
@@ -189,6 +197,7 @@ export class Meter {
     for (const map of [this.rolling, this.daily]) {
       for (const key of map.keys()) if (ids.has(parseBucketKey(key).groupId)) map.delete(key);
     }
+    this.changes += 1;
   }
 
   private used(c: Charge, now: number): number {

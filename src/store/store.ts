@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { OffsetClock, rfc3339, type Clock } from '../domain/clock.js';
+import { ManualClock, OffsetClock, rfc3339, type Clock } from '../domain/clock.js';
 import type { EndpointTarget, Region } from '../domain/endpoints.js';
 import { IdSource } from '../domain/ids.js';
 import type { Enforcement, ModelConfig } from '../domain/limits.js';
@@ -106,8 +106,13 @@ export class Store {
   readonly ids: IdSource;
   readonly meter: Meter;
   readonly webhooks: WebhookLog;
+  private readonly options: StoreOptions;
   private readonly seed: () => StoreSeed;
   private readonly idSeed: string | null;
+  /** What reset() goes back to when set (the start-up state with its scenarios); else the seed. */
+  private baseline: Snapshot | null = null;
+  /** Bumped by every change of records; see `revision`. */
+  private changes = 0;
 
   private workspaceMap = new Map<string, Workspace>();
   private managementKeyMap = new Map<string, ManagementKey>();
@@ -128,6 +133,7 @@ export class Store {
   private readonly listeners: (() => void)[] = [];
 
   constructor(options: StoreOptions) {
+    this.options = options;
     this.seed = options.seed;
     this.idSeed = options.idSeed ?? null;
     this.clock = new OffsetClock(options.baseClock);
@@ -140,6 +146,38 @@ export class Store {
   /** Runs `fn` after every reset() and restore(). */
   onReplaced(fn: () => void): void {
     this.listeners.push(fn);
+  }
+
+  /**
+   * A number that changes whenever the state does: records, counters, webhook log, clock.
+   * Each part only bumps an integer on its own writes, so watching it (the state file
+   * does, on a timer) costs the hot path nothing more. Id draws alone do not count: the
+   * stream's position is saved with the next change.
+   */
+  get revision(): number {
+    return this.changes + this.meter.revision + this.webhooks.revision + this.clock.revision;
+  }
+
+  /**
+   * A detached copy of this store at this instant, with its own clock frozen there: a
+   * scratch space where changes can be tried (e.g. a scenario applied through the
+   * Gateway's own rules) and then taken over whole with adopt(), or dropped.
+   */
+  fork(): Store {
+    const base = this.clock.now() - this.clock.offset;
+    const copy = new Store({ ...this.options, baseClock: new ManualClock(base) });
+    copy.restore(this.snapshot(), { clock: 'offset' });
+    return copy;
+  }
+
+  /** Takes over the whole state of `other` (a fork), keeping this store's clock running. */
+  adopt(other: Store): void {
+    this.restore(other.snapshot(), { clock: 'offset' });
+  }
+
+  /** From now on reset() goes back to the current state instead of the seed. */
+  markBaseline(): void {
+    this.baseline = this.snapshot();
   }
 
   // ---- reads ------------------------------------------------------------------
@@ -207,11 +245,29 @@ export class Store {
 
   // ---- writes -----------------------------------------------------------------
 
+  /** Adds a workspace, or replaces the one with the same id (its keys and groups stay). */
+  putWorkspace(workspace: Workspace): Workspace {
+    const record = { ...workspace };
+    this.workspaceMap.set(record.id, record);
+    this.changes += 1;
+    return record;
+  }
+
+  /** Adds a management key (kept as its SHA-256 digest) to an existing workspace. */
+  insertManagementKey(key: string, workspaceId: string, scope: Scope): ManagementKey {
+    if (!this.workspaceMap.has(workspaceId)) throw new Error(`store: no workspace ${workspaceId}`);
+    const record: ManagementKey = { digest: digestOf(key), workspaceId, scope };
+    this.managementKeyMap.set(record.digest, record);
+    this.changes += 1;
+    return record;
+  }
+
   /** Sets or clears (null) the key that signs a workspace's key registrations. */
   setRegisterPublicKey(workspaceId: string, key: KeyObject | null): Workspace {
     const workspace = this.workspaceMap.get(workspaceId);
     if (!workspace) throw new Error(`store: no workspace ${workspaceId}`);
     workspace.registerPublicKey = key;
+    this.changes += 1;
     return workspace;
   }
 
@@ -219,6 +275,7 @@ export class Store {
     const now = this.clock.now();
     const endpoint: EndpointRecord = { ...fields, seq: this.nextSeq(), createdAt: now, updatedAt: now };
     this.indexEndpoint(endpoint);
+    this.changes += 1;
     return endpoint;
   }
 
@@ -233,6 +290,7 @@ export class Store {
     }
     if (change.targets !== undefined) endpoint.targets = change.targets;
     endpoint.updatedAt = Math.max(this.clock.now(), endpoint.updatedAt + 1);
+    this.changes += 1;
     return endpoint;
   }
 
@@ -242,12 +300,14 @@ export class Store {
     this.endpointMap.delete(id);
     this.endpointSlugs.delete(endpoint.slug);
     this.endpointIndex.get(endpoint.workspaceId)?.remove(endpoint.seq);
+    this.changes += 1;
     return endpoint;
   }
 
   insertGroup(fields: NewGroup): GroupRecord {
     const group: GroupRecord = { ...fields, seq: this.nextSeq(), createdAt: this.clock.now() };
     this.indexGroup(group);
+    this.changes += 1;
     return group;
   }
 
@@ -256,6 +316,7 @@ export class Store {
     if (!group) throw new Error(`store: no group ${id}`);
     if (change.name !== undefined) group.name = change.name;
     if (change.models !== undefined) group.models = change.models;
+    this.changes += 1;
     return group;
   }
 
@@ -283,12 +344,14 @@ export class Store {
     }
     if (root.parentId !== null) this.children.get(root.parentId)?.delete(root.id);
     this.meter.forgetGroups(new Set(doomed.map((g) => g.id)));
+    this.changes += 1;
     return doomed;
   }
 
   insertKey(fields: NewKey): KeyRecord {
     const key: KeyRecord = { ...fields, seq: this.nextSeq(), createdAt: this.clock.now() };
     this.indexKey(key);
+    this.changes += 1;
     return key;
   }
 
@@ -297,14 +360,21 @@ export class Store {
     if (!key) return undefined;
     this.keyMap.delete(prefix);
     this.keyIndex.get(key.groupId)?.remove(key.seq);
+    this.changes += 1;
     return key;
   }
 
   // ---- whole state ------------------------------------------------------------
 
-  /** Everything back to the seed: records, counters, webhook log, clock, id stream, cursor key. */
+  /**
+   * Everything back to the baseline (the start-up state, scenarios included, with the
+   * clock's start-up offset) or, without one, to the seed: records, counters, webhook
+   * log, clock, id stream, cursor key.
+   */
   reset(): void {
+    if (this.baseline) return this.restore(this.baseline, { clock: 'offset' });
     this.clear();
+    this.changes += 1;
     this.notify();
   }
 
@@ -440,6 +510,7 @@ export class Store {
     this.webhooks.restore(s.webhooks);
     if ((options.clock ?? 'instant') === 'instant') this.clock.restoreTo(s.clock.now_ms);
     else this.clock.restoreTo(this.clock.now() - this.clock.offset + s.clock.offset_ms);
+    this.changes += 1;
     this.notify();
   }
 

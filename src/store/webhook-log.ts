@@ -94,6 +94,7 @@ function viewOf(d: StoredDelivery): Delivery {
 export class WebhookLog {
   private deliveries: BoundedList;
   private deadLetter: BoundedList;
+  private changes = 0;
 
   /** Keeps at most `maxLog` deliveries and `maxBytes` of payload (oldest dropped first); the dead letters likewise. */
   constructor(
@@ -104,14 +105,27 @@ export class WebhookLog {
     this.deadLetter = new BoundedList(maxLog, maxBytes);
   }
 
+  /** Bumped by every write (see Store.revision). */
+  get revision(): number {
+    return this.changes;
+  }
+
   add(d: StoredDelivery): void {
     this.deliveries.add(d);
+    this.changes += 1;
+  }
+
+  /** Records one attempt at delivering `d`. */
+  addAttempt(d: StoredDelivery, attempt: Attempt): void {
+    d.attempts.push(attempt);
+    this.changes += 1;
   }
 
   /** Marks `d` finished; a dead-lettered delivery also joins the dead-letter queue. */
   finish(d: StoredDelivery, state: 'delivered' | 'dead_lettered'): void {
     d.state = state;
     if (state === 'dead_lettered') this.deadLetter.add(d);
+    this.changes += 1;
   }
 
   /** Deliveries still waiting for an attempt, oldest first. */
@@ -127,6 +141,7 @@ export class WebhookLog {
   reset(): void {
     this.deliveries.replace([]);
     this.deadLetter.replace([]);
+    this.changes += 1;
   }
 
   snapshot(): WebhookLogSnapshot {
@@ -143,5 +158,6 @@ export class WebhookLog {
     const byId = new Map(deliveries.map((d) => [d.id, d]));
     this.deliveries.replace(deliveries);
     this.deadLetter.replace(s.dead_letter.map((d) => byId.get(d.id) ?? stored(d)));
+    this.changes += 1;
   }
 }

@@ -168,7 +168,7 @@ export class WebhookDeliverer {
       this.release(generation);
     }
     if (generation !== this.generation) return;
-    d.attempts.push({ at, status, error, duration_ms: Math.round(performance.now() - t0) });
+    this.store.webhooks.addAttempt(d, { at, status, error, duration_ms: Math.round(performance.now() - t0) });
     if (status !== null && status >= 200 && status < 300) return this.finish(d, 'delivered');
     // An error text may quote the whole URL; the log names only its origin.
     const outcome = status !== null ? `HTTP ${status}` : (error as string).split(d.url as string).join(originOf(d.url));

@@ -2,6 +2,7 @@ import { InvalidInstantError, rfc3339 } from '../../domain/clock.js';
 import { endpointView } from '../../domain/endpoint-book.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
+import { ScenarioError } from '../../scenarios/errors.js';
 import { SnapshotError } from '../../store/snapshot.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
@@ -75,6 +76,15 @@ export const adminHandlers: HandlerMap = {
       throw e;
     }
     return { body: { ok: true } };
+  },
+  loadMockScenario: async (ctx) => {
+    try {
+      const { workspaces, groups, api_keys } = await ctx.mock.loadScenario(ctx.body, 'scenario');
+      return { body: { ok: true, workspaces, groups, api_keys } };
+    } catch (e) {
+      if (e instanceof ScenarioError) throw badRequest(`Scenario refused, nothing was loaded: ${e.problems.join('; ')}`, 'invalid_scenario', null);
+      throw e;
+    }
   },
   setRegisterPublicKey: (ctx) => {
     const id = ctx.params.workspace_id as string;

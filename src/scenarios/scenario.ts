@@ -1,0 +1,212 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { parse as parseYaml } from 'yaml';
+import { newAjv } from '../http/ajv.js';
+import { ScenarioError } from './errors.js';
+
+export { ScenarioError };
+
+/**
+ * The scenario format (scenarios/scenario.schema.json): what a file says, read from YAML
+ * or JSON and checked against the schema and the file's own references (local group
+ * names, parents, the workspace of each group). Every message names the entry and the
+ * field, e.g. `groups[2] "pro-acme": models[0].rate_limits[0].threshold must be >= 1`.
+ * Applying a checked scenario to the store is src/scenarios/apply.ts.
+ */
+
+export interface ScenarioLimit {
+  type: 'TOKEN' | 'REQUEST';
+  unit: 'SECOND' | 'MINUTE' | 'DAY';
+  threshold: number;
+}
+
+export interface ScenarioGroup {
+  name: string;
+  workspace?: string;
+  parent?: string;
+  limit_enforcement?: 'INDEPENDENT' | 'CASCADING';
+  metadata?: { name?: string | null; external_entity_id?: string };
+  models: { slug: string; rate_limits?: ScenarioLimit[]; usage_limits?: ScenarioLimit[] }[];
+  keys?: { api_key: string; name?: string | null }[];
+  usage?: { slug: string; type: 'TOKEN' | 'REQUEST'; used: number }[];
+}
+
+export interface ScenarioWorkspace {
+  id: string;
+  onboarded?: boolean;
+  webhook?: { url?: string | null; secret?: string };
+  management_keys?: { key: string; scope?: 'management' | 'view' }[];
+}
+
+export interface Scenario {
+  description?: string;
+  clock?: { start: string };
+  workspaces?: ScenarioWorkspace[];
+  groups?: ScenarioGroup[];
+}
+
+/** A scenario and where it came from (a file path, or how it was sent), for messages. */
+export interface ScenarioSource {
+  source: string;
+  scenario: Scenario;
+}
+
+const MAX_PROBLEMS = 20;
+let validator: ValidateFunction | undefined;
+
+function schemaValidator(): ValidateFunction {
+  if (!validator) {
+    const schema = JSON.parse(readFileSync(new URL('../../scenarios/scenario.schema.json', import.meta.url), 'utf8')) as object;
+    // allErrors: every problem of the file at once, not only the first.
+    validator = newAjv({ allErrors: true }).compile({ ...schema, $id: undefined });
+  }
+  return validator;
+}
+
+/** Reads a scenario file (.yaml, .yml or .json) and checks it; throws ScenarioError. */
+export function loadScenarioFile(path: string): ScenarioSource {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ScenarioError(path, [`cannot read the file: ${(e as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+  } catch (e) {
+    throw new ScenarioError(path, [`not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`]);
+  }
+  return { source: path, scenario: checkScenario(raw, path) };
+}
+
+/** `raw` as a Scenario, or a ScenarioError listing what is wrong with it. */
+export function checkScenario(raw: unknown, source = 'scenario'): Scenario {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ScenarioError(source, ['a scenario must be an object (a YAML mapping or a JSON object)']);
+  const validate = schemaValidator();
+  if (!validate(raw)) throw new ScenarioError(source, unique((validate.errors ?? []).map((e) => describe(e, raw as Scenario))));
+  const s = raw as Scenario;
+  const problems = referenceProblems(s);
+  if (problems.length) throw new ScenarioError(source, problems);
+  return s;
+}
+
+/** The label of a top-level entry: `groups[2] "pro-acme"`, `workspaces[0] "acme"`. */
+export function entryLabel(s: Scenario, list: 'groups' | 'workspaces', i: number): string {
+  const entry = (s[list] as unknown[] | undefined)?.[i] as { name?: unknown; id?: unknown } | undefined;
+  const name = list === 'groups' ? entry?.name : entry?.id;
+  return typeof name === 'string' ? `${list}[${i}] ${JSON.stringify(name)}` : `${list}[${i}]`;
+}
+
+/** The workspace a group lives in: its own, or the file's only workspace. */
+export function workspaceOf(s: Scenario, g: ScenarioGroup): string | undefined {
+  return g.workspace ?? (s.workspaces?.length === 1 ? s.workspaces[0]?.id : undefined);
+}
+
+/** The file's own references: unique names and keys, parents that exist, no cycles. */
+function referenceProblems(s: Scenario): string[] {
+  const problems: string[] = [];
+  const groups = s.groups ?? [];
+  const byName = new Map<string, number>();
+  groups.forEach((g, i) => {
+    const at = entryLabel(s, 'groups', i);
+    const first = byName.get(g.name);
+    if (first !== undefined) problems.push(`${at}: name ${JSON.stringify(g.name)} is already used by groups[${first}]`);
+    else byName.set(g.name, i);
+    if (workspaceOf(s, g) === undefined) problems.push(`${at}: workspace is required when the file does not list exactly one workspace`);
+  });
+  groups.forEach((g, i) => {
+    if (g.parent !== undefined && !byName.has(g.parent)) {
+      problems.push(`${entryLabel(s, 'groups', i)}: parent ${JSON.stringify(g.parent)} is not the name of a group in this scenario`);
+    }
+  });
+  groups.forEach((g, i) => {
+    const seen = new Set<string>([g.name]);
+    for (let at = g.parent; at !== undefined; at = groups[byName.get(at) ?? -1]?.parent) {
+      if (seen.has(at)) {
+        problems.push(`${entryLabel(s, 'groups', i)}: parent chain ${[...seen, at].join(' -> ')} is a cycle`);
+        break;
+      }
+      seen.add(at);
+    }
+  });
+  const wsIds = new Map<string, number>();
+  const mgmtKeys = new Map<string, string>();
+  (s.workspaces ?? []).forEach((w, i) => {
+    const at = entryLabel(s, 'workspaces', i);
+    if (wsIds.has(w.id)) problems.push(`${at}: id is already used by workspaces[${wsIds.get(w.id)}]`);
+    else wsIds.set(w.id, i);
+    (w.management_keys ?? []).forEach((k, j) => {
+      const where = `${at}.management_keys[${j}]`;
+      const first = mgmtKeys.get(k.key);
+      if (first !== undefined) problems.push(`${at}: management_keys[${j}].key is the same key as ${first}`);
+      else mgmtKeys.set(k.key, where);
+    });
+  });
+  const prefixes = new Map<string, string>();
+  groups.forEach((g, i) => {
+    (g.keys ?? []).forEach((k, j) => {
+      const at = `${entryLabel(s, 'groups', i)}: keys[${j}].api_key`;
+      const prefix = k.api_key.slice(0, 16);
+      const first = prefixes.get(prefix);
+      if (first !== undefined) problems.push(`${at} has the prefix ${prefix} of ${first}; the first 16 characters of a key must be unique`);
+      else prefixes.set(prefix, `${entryLabel(s, 'groups', i)} keys[${j}]`);
+    });
+  });
+  return problems;
+}
+
+const FRIENDLY_PATTERN: Record<string, string> = {
+  api_key: 'must be prefix.secret: 16 characters of [A-Za-z0-9_-], a dot, and a secret of 16 to 111 of them',
+  slug: 'must be a model slug shaped org/name',
+  name: "must be letters, digits, '.', '_' or '-', starting with a letter or digit",
+  url: 'must be an http(s) URL',
+  key: 'must not contain spaces',
+  id: 'must not contain spaces',
+};
+
+/** One ajv error in the scenario's terms: the entry, then the field path, then the rule. */
+function describe(e: ErrorObject, s: Scenario): string {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let head = '';
+  let rest = parts;
+  if ((parts[0] === 'groups' || parts[0] === 'workspaces') && parts[1] !== undefined) {
+    head = entryLabel(s, parts[0], Number(parts[1]));
+    rest = parts.slice(2);
+  }
+  let field = rest.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  const last = rest[rest.length - 1] ?? '';
+  let rule: string;
+  switch (e.keyword) {
+    case 'required':
+      field = field ? `${field}.${String(e.params.missingProperty)}` : String(e.params.missingProperty);
+      rule = 'is required';
+      break;
+    case 'additionalProperties':
+      rule = `has an unknown field ${JSON.stringify(e.params.additionalProperty)}`;
+      break;
+    case 'enum':
+      rule = `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+      break;
+    case 'const':
+      rule = `must be ${String(e.params.allowedValue)}`;
+      break;
+    case 'pattern':
+      rule = FRIENDLY_PATTERN[last] ?? e.message ?? 'is malformed';
+      break;
+    case 'format':
+      rule = e.params.format === 'date-time' ? 'must be an RFC 3339 date-time, e.g. 2026-11-23T09:00:00Z' : (e.message ?? 'is malformed');
+      break;
+    default:
+      rule = e.message ?? 'is invalid';
+  }
+  const subject = field || (head ? '' : 'the scenario');
+  const body = subject ? `${subject} ${rule}` : rule;
+  return head ? `${head}: ${body}` : body;
+}
+
+function unique(messages: string[]): string[] {
+  const out = [...new Set(messages)];
+  return out.length > MAX_PROBLEMS ? [...out.slice(0, MAX_PROBLEMS), `... and ${out.length - MAX_PROBLEMS} more`] : out;
+}
