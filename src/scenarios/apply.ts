@@ -51,7 +51,9 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
     } catch (e) {
       if (e instanceof GatewayError || e instanceof EntryError) {
         const detail = e instanceof GatewayError && e.detail ? ` (${e.detail})` : '';
-        throw new ScenarioError(source, [namesFor(`${label}: ${e.message}${detail}`, ids)]);
+        // The API's field names in the scenario's terms.
+        const message = `${e.message}${detail}`.replace(/hierarchy\.limit_enforcement/g, 'limit_enforcement').replace(/hierarchy\.parent_group_id/g, 'parent');
+        throw new ScenarioError(source, [namesFor(`${label}: ${message}`, ids)]);
       }
       throw e;
     }
