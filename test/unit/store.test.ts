@@ -168,3 +168,54 @@ describe('IdSource', () => {
     }
   });
 });
+
+describe('Store revision, fork and baseline', () => {
+  it('the revision moves with every kind of write and not with reads', () => {
+    const seen = [store.revision];
+    const step = (what: string, fn: () => void) => {
+      fn();
+      expect(store.revision, what).not.toBe(seen[seen.length - 1]);
+      seen.push(store.revision);
+    };
+    let groupId = '';
+    step('a group', () => (groupId = gw.createGroup('ws', { metadata: { external_entity_id: 'r' }, models: [{ slug: S, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] }).id));
+    step('a key', () => gw.mintKey('ws', groupId, null));
+    step('a charge', () => gw.admit(store.group(groupId)!, S, 1));
+    step('a delivery', () => store.webhooks.add({ id: 'd', workspace_id: 'ws', url: null, state: 'no_receiver', payload: { type: 'API_BILLING_USAGE', data: { events: [] } }, signature: 'v1=x', attempts: [] }));
+    step('a clock move', () => store.clock.advance(1000));
+    step('a workspace', () => store.putWorkspace({ id: 'new', onboarded: true, webhookUrl: null, webhookSecret: 's' }));
+    step('a reset', () => store.reset());
+    const now = store.revision;
+    gw.listGroups('ws', { limit: 10 });
+    store.snapshot();
+    store.ids.uuid();
+    expect(store.revision).toBe(now);
+  });
+
+  it('a fork is a detached copy at the same instant: changes to it stay there until adopted', () => {
+    populate();
+    store.clock.advance(5000);
+    const before = store.snapshot();
+    const fork = store.fork();
+    expect(fork.snapshot()).toEqual(before);
+    new Gateway(fork).createGroup('ws', { metadata: { external_entity_id: 'only-in-fork' }, models: [{ slug: S }] });
+    expect(store.snapshot()).toEqual(before);
+    clock.advance(250);
+    store.adopt(fork);
+    expect(store.groupByExternalId('ws', 'only-in-fork')).toBeDefined();
+    // Adopting keeps the clock's offset: the live clock went on running meanwhile.
+    expect(store.clock.offset).toBe(before.clock.offset_ms);
+    expect(store.clock.now()).toBe(before.clock.now_ms + 250);
+  });
+
+  it('after markBaseline, reset goes back to that state with the clock at its offset', () => {
+    const { root } = populate();
+    store.markBaseline();
+    const baseline = store.snapshot();
+    gw.deleteGroup('ws', root.id);
+    clock.advance(30_000);
+    store.reset();
+    expect({ ...store.snapshot(), taken_at: 0, clock: 0 }).toEqual({ ...baseline, taken_at: 0, clock: 0 });
+    expect(store.clock.now()).toBe(baseline.clock.now_ms + 30_000);
+  });
+});
