@@ -226,6 +226,18 @@ describe('POST /_mock/scenarios and reset', () => {
     );
   });
 
+  it('clock.start may go back in time only on a mock that holds nothing timestamped', async () => {
+    const m = await start({});
+    expect((await request(m.url).post('/_mock/scenarios').send({ clock: { start: '2020-02-02T00:00:00Z' } })).status).toBe(200);
+    expect((await request(m.url).get('/_mock/clock')).body.now.slice(0, 10)).toBe('2020-02-02');
+    await api(m, 'mock-management-key', 'post', '/v1/gateway/groups', { metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b' }], hierarchy: {} });
+    const res = await request(m.url).post('/_mock/scenarios').send({ clock: { start: '2020-01-01T00:00:00Z' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('clock.start 2020-01-01T00:00:00Z is before the mock\'s current time');
+    // Forward is always fine.
+    expect((await request(m.url).post('/_mock/scenarios').send({ clock: { start: '2021-01-01T00:00:00Z' } })).status).toBe(200);
+  });
+
   it('reset without start-up scenarios still goes back to real time', async () => {
     const m = await start({});
     await request(m.url).post('/_mock/scenarios').send({ clock: { start: '2030-01-01T00:00:00Z' } });
