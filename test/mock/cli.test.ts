@@ -11,6 +11,16 @@ const run = promisify(execFile);
 const CLI = 'dist/cli.js';
 
 describe('parseCli', () => {
+  it('--scenario is repeatable and kept in order; --state-file names the file; neither is set by default', () => {
+    const p = parseCli(['--scenario', 'a.yaml', '--state-file', 'state.json', '--scenario', 'b.json'], {});
+    if (typeof p === 'string') throw new Error(p);
+    expect(p.options).toMatchObject({ scenarios: ['a.yaml', 'b.json'], stateFile: 'state.json' });
+    const q = parseCli([], {});
+    if (typeof q === 'string') throw new Error(q);
+    expect([q.options.scenarios, q.options.stateFile]).toEqual([undefined, undefined]);
+    expect(() => parseCli(['--state-file', ''], {})).toThrow('--state-file must name a file');
+  });
+
   it('defaults to 127.0.0.1:4010, admin on, Bearer accepted, strict token policy, embedded keys', () => {
     const p = parseCli([], {});
     if (typeof p === 'string') throw new Error(p);
@@ -93,7 +103,7 @@ describe('parseCli', () => {
 describe('the frontier-gateway-mock binary', () => {
   it('--help explains the flags and the default keys', async () => {
     const { stdout } = await run(process.execPath, [CLI, '--help']);
-    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--immutable-endpoint-slugs', '--register-public-key', 'mock-management-key', 'mock-not-onboarded-key']) {
+    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--immutable-endpoint-slugs', '--register-public-key', '--scenario', '--state-file', 'mock-management-key', 'mock-not-onboarded-key']) {
       expect(stdout).toContain(s);
     }
   });
@@ -122,6 +132,16 @@ describe('the frontier-gateway-mock binary', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it('a bad scenario stops the start-up with exit code 1, naming the file, the entry and the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fgw-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'workspaces: [{ id: acme }]\ngroups:\n  - name: pro-acme\n    parent: pro-root\n    models: [{ slug: acme/chat }]\n');
+    const err = await run(process.execPath, [CLI, '--port', '0', '--scenario', file]).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 1 });
+    expect((err as { stderr: string }).stderr).toContain(`${file}: scenario refused, nothing was loaded`);
+    expect((err as { stderr: string }).stderr).toContain('groups[0] "pro-acme": parent "pro-root" is not the name of a group in this scenario');
   });
 
   it('a port in use exits 1 and says so', async () => {
