@@ -136,6 +136,26 @@ describe('the shipped scenarios', () => {
     expect((await support.chat.completions.create({ model: 'globocorp/assistant', messages: hello })).choices).toHaveLength(1);
   });
 
+  it("a snapshot of a scenario's state puts counters and clock back exactly after traffic and a clock move", async () => {
+    const m = await start({ scenarios: [ENTERPRISE] });
+    const saved = (await request(m.url).get('/_mock/snapshot')).body;
+    const research = await groupByExternalId(m, 'globocorp-platform-key', 'dept-research');
+    const usageOf = async () => (await api(m, 'globocorp-platform-key', 'get', `/v1/gateway/groups/${research.id}/usage`)).body.usage['globocorp/assistant'];
+    const usageBefore = await usageOf();
+    const notebooks = sdk(m, 'sky_gcresearch01.ResearchDepartmentNotebookKey1');
+    for (let i = 0; i < 3; i++) await notebooks.chat.completions.create({ model: 'globocorp/assistant', messages: hello });
+    await request(m.url).post('/_mock/clock').send({ advance_seconds: 7200 });
+    expect((await usageOf())[1].current_usage).toBe(2000);
+
+    expect((await request(m.url).post('/_mock/snapshot').send(saved)).body).toEqual({ ok: true });
+    expect(await usageOf()).toEqual(usageBefore);
+    expect(Math.abs(Date.parse((await request(m.url).get('/_mock/clock')).body.now) - saved.clock.now_ms)).toBeLessThan(5000);
+    expect((await request(m.url).get('/_mock/snapshot')).body).toEqual({ ...saved, taken_at: expect.any(String), clock: expect.any(Object) });
+    // Three requests left again.
+    for (let i = 0; i < 3; i++) await notebooks.chat.completions.create({ model: 'globocorp/assistant', messages: hello });
+    await expect(notebooks.chat.completions.create({ model: 'globocorp/assistant', messages: hello })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+  });
+
   it('churned-customer: deleting the churned group takes its subtree and keys; the other customer is untouched', async () => {
     const m = await start({ scenarios: [CHURNED] });
     const admin = 'churnco-ops-key';
