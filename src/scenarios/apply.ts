@@ -97,7 +97,7 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
       if (parent && parent.workspace !== workspace) throw new EntryError(`parent ${JSON.stringify(g.parent)} is in workspace ${parent.workspace}, not ${workspace}`);
       const view = gateway.createGroup(workspace, {
         metadata: { name: g.metadata?.name ?? null, external_entity_id: g.metadata?.external_entity_id ?? g.name },
-        models: g.models.map((m) => ({ slug: m.slug, rate_limits: (m.rate_limits ?? []) as never, usage_limits: (m.usage_limits ?? []) as never })),
+        models: g.models,
         hierarchy: { ...(g.limit_enforcement ? { limit_enforcement: g.limit_enforcement } : {}), parent_group_id: parent?.id ?? null },
       });
       ids.set(g.name, { id: view.id, workspace });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
+import type { ModelConfigInput } from '../domain/limits.js';
 import { newAjv } from '../http/ajv.js';
 import { ScenarioError } from './errors.js';
 
@@ -15,19 +16,14 @@ export { ScenarioError };
  * Applying a checked scenario to the store is src/scenarios/apply.ts.
  */
 
-export interface ScenarioLimit {
-  type: 'TOKEN' | 'REQUEST';
-  unit: 'SECOND' | 'MINUTE' | 'DAY';
-  threshold: number;
-}
-
 export interface ScenarioGroup {
   name: string;
   workspace?: string;
   parent?: string;
   limit_enforcement?: 'INDEPENDENT' | 'CASCADING';
   metadata?: { name?: string | null; external_entity_id?: string };
-  models: { slug: string; rate_limits?: ScenarioLimit[]; usage_limits?: ScenarioLimit[] }[];
+  /** As in the API; the schema has checked the units of each list. */
+  models: ModelConfigInput[];
   keys?: { api_key: string; name?: string | null }[];
   usage?: { slug: string; type: 'TOKEN' | 'REQUEST'; used: number }[];
 }
