@@ -181,7 +181,7 @@ describe('Store revision, fork and baseline', () => {
     step('a group', () => (groupId = gw.createGroup('ws', { metadata: { external_entity_id: 'r' }, models: [{ slug: S, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] }).id));
     step('a key', () => gw.mintKey('ws', groupId, null));
     step('a charge', () => gw.admit(store.group(groupId)!, S, 1));
-    step('a delivery', () => store.webhooks.add({ id: 'd', workspace_id: 'ws', url: null, state: 'no_receiver', payload: { type: 'API_BILLING_USAGE', data: { events: [] } }, signature: 'v1=x', attempts: [] }));
+    step('a delivery', () => store.webhooks.add(storedDelivery({ id: 'd', workspace_id: 'ws', url: null, state: 'no_receiver', body: '{}', signature: 'v1=x', attempts: [] })));
     step('a clock move', () => store.clock.advance(1000));
     step('a workspace', () => store.putWorkspace({ id: 'new', onboarded: true, webhookUrl: null, webhookSecret: 's' }));
     step('a reset', () => store.reset());
