@@ -166,7 +166,11 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     ...(options.webhook?.maxConcurrent ? { maxConcurrent: options.webhook.maxConcurrent } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
-  const defaults = { webhookUrl: options.webhook?.url ?? null, webhookSecret: options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET };
+  const defaults = {
+    webhookUrl: options.webhook?.url ?? null,
+    webhookSecret: options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET,
+    registerPublicKey: options.register?.publicKey === undefined ? null : parsePublicKey(options.register.publicKey),
+  };
   const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults });
   const services: MockServices = {
     gateway,

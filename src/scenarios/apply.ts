@@ -1,5 +1,8 @@
+import type { KeyObject } from 'node:crypto';
+import { EndpointBook } from '../domain/endpoint-book.js';
 import { GatewayError } from '../domain/errors.js';
 import { Gateway } from '../domain/gateway.js';
+import { parsePublicKey } from '../domain/register.js';
 import type { Store } from '../store/store.js';
 import { entryLabel, ScenarioError, workspaceOf, type Scenario, type ScenarioGroup, type ScenarioSource } from './scenario.js';
 
@@ -13,15 +16,21 @@ import { entryLabel, ScenarioError, workspaceOf, type Scenario, type ScenarioGro
 export interface ScenarioSummary {
   source: string;
   workspaces: string[];
+  endpoints: { slug: string; id: string; workspace_id: string }[];
   /** Each group by its local name, with the id the mock gave it. */
   groups: { name: string; id: string; workspace_id: string; external_entity_id: string }[];
   api_keys: { group: string; prefix: string; name: string | null }[];
 }
 
-/** The receiver and signing secret of a workspace a scenario adds without naming them (those of --webhook-url and --webhook-secret). */
+/**
+ * What a workspace a scenario adds gets when the scenario does not say: the receiver,
+ * signing secret and registration key of --webhook-url, --webhook-secret and
+ * --register-public-key.
+ */
 export interface WorkspaceDefaults {
   webhookUrl: string | null;
   webhookSecret: string;
+  registerPublicKey: KeyObject | null;
 }
 
 /** Applies `scenarios` in order, or throws the first one's ScenarioError and changes nothing. */
@@ -73,11 +82,27 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
   (s.workspaces ?? []).forEach((w, i) => {
     at(entryLabel(s, 'workspaces', i), () => {
       const existing = store.workspace(w.id);
+      let registerPublicKey = existing ? existing.registerPublicKey : defaults.registerPublicKey;
+      if (w.register_public_key !== undefined) {
+        try {
+          registerPublicKey = w.register_public_key === null ? null : parsePublicKey(w.register_public_key);
+        } catch (e) {
+          throw new EntryError(`register_public_key ${(e as Error).message}`);
+        }
+      }
+      const orgPrefixes = w.org_prefixes ?? existing?.orgPrefixes ?? [w.id];
+      for (const prefix of orgPrefixes) {
+        const owner = store.workspaces().find((o) => o.id !== w.id && o.orgPrefixes.includes(prefix));
+        if (owner) throw new EntryError(`org prefix ${JSON.stringify(prefix)} is already owned by workspace ${owner.id}; endpoint slugs are global, so a prefix has one owner`);
+      }
       store.putWorkspace({
         id: w.id,
         onboarded: w.onboarded ?? existing?.onboarded ?? true,
         webhookUrl: w.webhook?.url !== undefined ? w.webhook.url : existing ? existing.webhookUrl : defaults.webhookUrl,
         webhookSecret: w.webhook?.secret ?? existing?.webhookSecret ?? defaults.webhookSecret,
+        orgPrefixes: [...orgPrefixes],
+        environments: [...(w.environments ?? existing?.environments ?? ['production', 'staging'])],
+        registerPublicKey,
       });
       (w.management_keys ?? []).forEach((k, j) => {
         if (store.managementKey(k.key)) throw new EntryError(`management_keys[${j}].key is already a management key of the mock`);
@@ -86,8 +111,18 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
     });
   });
 
+  const summary: ScenarioSummary = { source, workspaces: (s.workspaces ?? []).map((w) => w.id), endpoints: [], groups: [], api_keys: [] };
+  const book = new EndpointBook(store);
+  (s.endpoints ?? []).forEach((e, i) => {
+    at(entryLabel(s, 'endpoints', i), () => {
+      const workspace = workspaceOf(s, e) as string;
+      if (!store.workspace(workspace)) throw new EntryError(`workspace ${JSON.stringify(workspace)} is neither in this scenario nor in the mock`);
+      const view = book.create(workspace, { slug: e.slug, ...(e.region ? { region: e.region } : {}), targets: e.targets });
+      summary.endpoints.push({ slug: view.slug, id: view.id, workspace_id: workspace });
+    });
+  });
+
   const groups = s.groups ?? [];
-  const summary: ScenarioSummary = { source, workspaces: (s.workspaces ?? []).map((w) => w.id), groups: [], api_keys: [] };
   for (const i of parentsFirst(groups)) {
     const g = groups[i] as ScenarioGroup;
     at(entryLabel(s, 'groups', i), () => {

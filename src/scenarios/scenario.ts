@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
+import type { EndpointTargetInput, Region } from '../domain/endpoints.js';
 import type { ModelConfigInput } from '../domain/limits.js';
 import { newAjv } from '../http/ajv.js';
 import { ScenarioError } from './errors.js';
@@ -33,12 +34,24 @@ export interface ScenarioWorkspace {
   onboarded?: boolean;
   webhook?: { url?: string | null; secret?: string };
   management_keys?: { key: string; scope?: 'management' | 'view' }[];
+  org_prefixes?: string[];
+  environments?: string[];
+  /** Raw 32-byte Ed25519 public key, base64, that signs key registrations; null for none. */
+  register_public_key?: string | null;
+}
+
+export interface ScenarioEndpoint {
+  workspace?: string;
+  slug: string;
+  region?: Region;
+  targets: EndpointTargetInput[];
 }
 
 export interface Scenario {
   description?: string;
   clock?: { start: string };
   workspaces?: ScenarioWorkspace[];
+  endpoints?: ScenarioEndpoint[];
   groups?: ScenarioGroup[];
 }
 
@@ -88,15 +101,18 @@ export function checkScenario(raw: unknown, source = 'scenario'): Scenario {
   return s;
 }
 
-/** The label of a top-level entry: `groups[2] "pro-acme"`, `workspaces[0] "acme"`. */
-export function entryLabel(s: Scenario, list: 'groups' | 'workspaces', i: number): string {
-  const entry = (s[list] as unknown[] | undefined)?.[i] as { name?: unknown; id?: unknown } | undefined;
-  const name = list === 'groups' ? entry?.name : entry?.id;
+type EntryList = 'groups' | 'workspaces' | 'endpoints';
+const LABEL_FIELD: Record<EntryList, 'name' | 'id' | 'slug'> = { groups: 'name', workspaces: 'id', endpoints: 'slug' };
+
+/** The label of a top-level entry: `groups[2] "pro-acme"`, `workspaces[0] "acme"`, `endpoints[0] "acme/chat"`. */
+export function entryLabel(s: Scenario, list: EntryList, i: number): string {
+  const entry = (s[list] as unknown[] | undefined)?.[i] as Record<string, unknown> | undefined;
+  const name = entry?.[LABEL_FIELD[list]];
   return typeof name === 'string' ? `${list}[${i}] ${JSON.stringify(name)}` : `${list}[${i}]`;
 }
 
-/** The workspace a group lives in: its own, or the file's only workspace. */
-export function workspaceOf(s: Scenario, g: ScenarioGroup): string | undefined {
+/** The workspace a group or endpoint lives in: its own, or the file's only workspace. */
+export function workspaceOf(s: Scenario, g: { workspace?: string }): string | undefined {
   return g.workspace ?? (s.workspaces?.length === 1 ? s.workspaces[0]?.id : undefined);
 }
 
@@ -126,6 +142,9 @@ function referenceProblems(s: Scenario): string[] {
       }
       seen.add(at);
     }
+  });
+  (s.endpoints ?? []).forEach((e, i) => {
+    if (workspaceOf(s, e) === undefined) problems.push(`${entryLabel(s, 'endpoints', i)}: workspace is required when the file does not list exactly one workspace`);
   });
   const wsIds = new Map<string, number>();
   const mgmtKeys = new Map<string, string>();
@@ -167,7 +186,7 @@ function describe(e: ErrorObject, s: Scenario): string {
   const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let head = '';
   let rest = parts;
-  if ((parts[0] === 'groups' || parts[0] === 'workspaces') && parts[1] !== undefined) {
+  if ((parts[0] === 'groups' || parts[0] === 'workspaces' || parts[0] === 'endpoints') && parts[1] !== undefined) {
     head = entryLabel(s, parts[0], Number(parts[1]));
     rest = parts.slice(2);
   }

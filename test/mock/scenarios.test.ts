@@ -1,3 +1,4 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,17 @@ describe('the shipped scenarios', () => {
     const hobbyist = sdk(m, 'sky_hobbyist0001.HobbyistFreeTierSecret0001');
     for (let i = 0; i < 9; i++) await hobbyist.chat.completions.create({ model: 'saas-co/chat-small', messages: hello });
     await expect(hobbyist.chat.completions.create({ model: 'saas-co/chat-small', messages: hello })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    // Its endpoints route the slugs.
+    const endpoints = (await api(m, admin, 'get', '/v1/gateway/endpoints')).body.items;
+    expect(endpoints.map((e: any) => [e.slug, e.targets[0].provider])).toEqual([
+      ['saas-co/chat-small', 'BASETEN'],
+      ['saas-co/chat-large', 'OPENAI'],
+    ]);
+    const routed = await request(m.url)
+      .post('/v1/chat/completions')
+      .set('Authorization', 'Api-Key sky_acmestag0001.AcmeProTierStagingSecret0001')
+      .send({ model: 'saas-co/chat-small', messages: hello });
+    expect(routed.headers['x-fgw-endpoint-target']).toBe('BASETEN model_id=q841o8w3 environment=production');
     // The webhook secret of the scenario signs its billing events.
     expect(m.mock.store.workspace('saas-co')).toMatchObject({ onboarded: true, webhookSecret: 'saas-co-signing-secret', webhookUrl: null });
   });
@@ -246,6 +258,41 @@ describe('POST /_mock/scenarios and reset', () => {
     );
   });
 
+  it("sets org prefixes, environments and the registration key of a workspace, and adds endpoints, through the API's rules", async () => {
+    const m = await start({});
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const publicBase64 = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+    const res = await request(m.url)
+      .post('/_mock/scenarios')
+      .send({
+        workspaces: [{ id: 'labs', org_prefixes: ['labs', 'labs-eu'], environments: ['production', 'canary'], register_public_key: publicBase64, management_keys: [{ key: 'labs-key' }] }],
+        endpoints: [
+          { slug: 'labs-eu/chat', region: 'EU', targets: [{ provider: 'BASETEN', model_id: 'm1', environment_name: 'canary' }] },
+          { slug: 'labs/tools', targets: [{ provider: 'OPENAI_COMPATIBLE', secret_id: 's1', target_model: 'x', base_url: 'https://llm.example.com/v1' }] },
+        ],
+        groups: [{ name: 'team', models: [{ slug: 'labs-eu/chat' }] }],
+      });
+    expect(res.status).toBe(200);
+    expect(res.body.endpoints.map((e: any) => e.slug)).toEqual(['labs-eu/chat', 'labs/tools']);
+    const listed = (await api(m, 'labs-key', 'get', '/v1/gateway/endpoints')).body.items;
+    expect(listed.map((e: any) => [e.slug, e.region, e.targets[0].environment_name])).toEqual([
+      ['labs-eu/chat', 'EU', 'canary'],
+      ['labs/tools', 'UNRESTRICTED', null],
+    ]);
+    // A key registered with a signature from the scenario's public key.
+    const raw = JSON.stringify({ key: 'labs_registered_0123456789abcdefXYZ', name: 'byo' });
+    const registered = await request(m.url)
+      .post(`/v1/gateway/groups/${res.body.groups[0].id}/api_keys/register`)
+      .set('Authorization', 'Api-Key labs-key')
+      .set('Content-Type', 'application/json')
+      .set('X-Baseten-Signature', sign(null, Buffer.from(raw), privateKey).toString('base64'))
+      .send(raw);
+    expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+    expect((await sdk(m, 'labs_registered_0123456789abcdefXYZ').chat.completions.create({ model: 'labs-eu/chat', messages: hello })).object).toBe('chat.completion');
+    // The snapshot keeps all of it.
+    expect(m.snapshot().workspaces.find((w) => w.id === 'labs')).toMatchObject({ org_prefixes: ['labs', 'labs-eu'], register_public_key: publicBase64 });
+  });
+
   it('clock.start may go back in time only on a mock that holds nothing timestamped', async () => {
     const m = await start({});
     expect((await request(m.url).post('/_mock/scenarios').send({ clock: { start: '2020-02-02T00:00:00Z' } })).status).toBe(200);
@@ -293,6 +340,10 @@ describe('a broken scenario', () => {
     ['a child above its CASCADING parent', (s) => (s.groups[2].models[0].rate_limits[0].threshold = 500), 'groups[2] "pro-acme": Child group exceeds parent group limit. (acme/chat REQUEST/MINUTE: 500 is above 100 set by ancestor "pro-root".)'],
     ['a key prefix already in the mock', (s) => (s.groups[0].keys[0].api_key = 'sky_existing0001.AnotherSecret00000000001'), 'groups[0] "free": keys[0].api_key: A key with prefix sky_existing0001 already exists'],
     ['a management key already in the mock', (s) => (s.workspaces[0].management_keys[0].key = 'mock-management-key'), 'workspaces[0] "acme": management_keys[0].key is already a management key of the mock'],
+    ['an endpoint outside the org prefixes', (s) => (s.endpoints = [{ slug: 'other/chat', targets: [{ provider: 'BASETEN', model_id: 'm' }] }]), 'endpoints[0] "other/chat": slug prefix other is not owned by your organisation'],
+    ['an endpoint target missing a field', (s) => (s.endpoints = [{ slug: 'acme/chat', targets: [{ provider: 'OPENAI', secret_id: 's' }] }]), 'endpoints[0] "acme/chat": targets[0].target_model is required for provider OPENAI'],
+    ['an org prefix owned by another workspace', (s) => (s.workspaces[0].org_prefixes = ['your-org']), 'workspaces[0] "acme": org prefix "your-org" is already owned by workspace workspace-a'],
+    ['a malformed registration key', (s) => (s.workspaces[0].register_public_key = 'AAAA'), 'workspaces[0] "acme": register_public_key must be the raw 32-byte Ed25519 public key'],
     ['usage without a daily limit', (s) => (s.groups[0].usage = [{ slug: 'acme/chat', type: 'TOKEN', used: 5 }]), 'groups[0] "free": usage[0]: group "free" has no DAY TOKEN limit for acme/chat'],
   ];
 

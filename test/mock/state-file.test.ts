@@ -87,7 +87,13 @@ describe('--state-file', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(readFileSync(path, 'utf8')).toBe(written);
     await request(m.url).post('/_mock/clock').send({ advance_seconds: 60 });
-    await fileSoon(path, (t) => t !== written);
+    const moved = await fileSoon(path, (t) => t !== written);
+    // Endpoints and registration keys are state too.
+    const endpoint = await request(m.url).post('/v1/gateway/endpoints').set(auth).send({ slug: 'your-org/kept', targets: [{ provider: 'BASETEN', model_id: 'm1' }] });
+    expect(endpoint.status).toBe(200);
+    const withEndpoint = await fileSoon(path, (t) => t !== moved && t.includes('your-org/kept'));
+    await request(m.url).put('/_mock/workspaces/workspace-a/register_public_key').send({ public_key: '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=' });
+    await fileSoon(path, (t) => t !== withEndpoint && t.includes('11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='));
   });
 
   it.each([

@@ -178,12 +178,12 @@ describe('Store revision, fork and baseline', () => {
       seen.push(store.revision);
     };
     let groupId = '';
-    step('a group', () => (groupId = gw.createGroup('ws', { metadata: { external_entity_id: 'r' }, models: [{ slug: S, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] }).id));
+    step('a group', () => (groupId = gw.createGroup('ws', { metadata: { external_entity_id: 'r' }, models: [{ slug: S, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }], hierarchy: {} }).id));
     step('a key', () => gw.mintKey('ws', groupId, null));
     step('a charge', () => gw.admit(store.group(groupId)!, S, 1));
     step('a delivery', () => store.webhooks.add(storedDelivery({ id: 'd', workspace_id: 'ws', url: null, state: 'no_receiver', body: '{}', signature: 'v1=x', attempts: [] })));
     step('a clock move', () => store.clock.advance(1000));
-    step('a workspace', () => store.putWorkspace({ id: 'new', onboarded: true, webhookUrl: null, webhookSecret: 's' }));
+    step('a workspace', () => store.putWorkspace({ id: 'new', onboarded: true, webhookUrl: null, webhookSecret: 's', orgPrefixes: ['new'], environments: ['production'], registerPublicKey: null }));
     step('a reset', () => store.reset());
     const now = store.revision;
     gw.listGroups('ws', { limit: 10 });
@@ -198,7 +198,7 @@ describe('Store revision, fork and baseline', () => {
     const before = store.snapshot();
     const fork = store.fork();
     expect(fork.snapshot()).toEqual(before);
-    new Gateway(fork).createGroup('ws', { metadata: { external_entity_id: 'only-in-fork' }, models: [{ slug: S }] });
+    new Gateway(fork).createGroup('ws', { metadata: { external_entity_id: 'only-in-fork' }, models: [{ slug: S }], hierarchy: {} });
     expect(store.snapshot()).toEqual(before);
     clock.advance(250);
     store.adopt(fork);

@@ -79,8 +79,8 @@ export const adminHandlers: HandlerMap = {
   },
   loadMockScenario: async (ctx) => {
     try {
-      const { workspaces, groups, api_keys } = await ctx.mock.loadScenario(ctx.body, 'scenario');
-      return { body: { ok: true, workspaces, groups, api_keys } };
+      const { workspaces, endpoints, groups, api_keys } = await ctx.mock.loadScenario(ctx.body, 'scenario');
+      return { body: { ok: true, workspaces, endpoints, groups, api_keys } };
     } catch (e) {
       if (e instanceof ScenarioError) throw badRequest(`Scenario refused, nothing was loaded: ${e.problems.join('; ')}`, 'invalid_scenario', null);
       throw e;
