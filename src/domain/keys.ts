@@ -39,8 +39,9 @@ export function prefixOf(apiKey: string): string {
   return apiKey.slice(0, PREFIX_LENGTH);
 }
 
-/** Constant-time comparison of a presented key with a stored hash. */
-export function verifyKey(apiKey: string, storedHash: Buffer): boolean {
+/** Constant-time comparison of a presented key with a stored hash (bytes, or their hex as the store keeps them). */
+export function verifyKey(apiKey: string, storedHash: Buffer | string): boolean {
   const presented = hashKey(apiKey);
-  return presented.length === storedHash.length && timingSafeEqual(presented, storedHash);
+  const stored = typeof storedHash === 'string' ? Buffer.from(storedHash, 'hex') : storedHash;
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
 }

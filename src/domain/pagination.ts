@@ -22,6 +22,13 @@ export class SeqIndex<T extends { seq: number }> {
   add(item: T): void {
     const last = this.seqs[this.seqs.length - 1];
     if (last !== undefined && item.seq <= last) throw new RangeError('seq must grow');
+    if (this.items.length === 0) {
+      // Exact-size arrays for the first item: a push onto an empty array reserves room
+      // for 17, and most indexes (one group's keys) hold one or two items for life.
+      this.items = [item];
+      this.seqs = [item.seq];
+      return;
+    }
     this.items.push(item);
     this.seqs.push(item.seq);
   }

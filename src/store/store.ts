@@ -60,8 +60,11 @@ export interface KeyRecord {
   groupId: string;
   workspaceId: string;
   name: string | null;
-  /** SHA-256 of the whole key; the plaintext is never kept. */
-  hash: Buffer;
+  /**
+   * SHA-256 of the whole key, as 64 lowercase hex characters; the plaintext is never kept.
+   * A string, not a Buffer: a Buffer costs about 250 bytes per key, a string about 80.
+   */
+  hash: string;
   seq: number;
   createdAt: number;
 }
@@ -305,7 +308,20 @@ export class Store {
   }
 
   insertGroup(fields: NewGroup): GroupRecord {
-    const group: GroupRecord = { ...fields, seq: this.nextSeq(), createdAt: this.clock.now() };
+    // Every field spelled out, in one order, rather than `{ ...fields, seq }`: V8 gives a
+    // spread copy extended with more fields a hidden class of its own, about 300 bytes per
+    // record held for as long as the record lives (see README, Performance).
+    const group: GroupRecord = {
+      id: fields.id,
+      workspaceId: fields.workspaceId,
+      seq: this.nextSeq(),
+      name: fields.name,
+      externalEntityId: fields.externalEntityId,
+      models: fields.models,
+      mode: fields.mode,
+      parentId: fields.parentId,
+      createdAt: this.clock.now(),
+    };
     this.indexGroup(group);
     this.changes += 1;
     return group;
@@ -349,7 +365,16 @@ export class Store {
   }
 
   insertKey(fields: NewKey): KeyRecord {
-    const key: KeyRecord = { ...fields, seq: this.nextSeq(), createdAt: this.clock.now() };
+    // Spelled out for the same reason as in insertGroup.
+    const key: KeyRecord = {
+      prefix: fields.prefix,
+      groupId: fields.groupId,
+      workspaceId: fields.workspaceId,
+      name: fields.name,
+      hash: fields.hash,
+      seq: this.nextSeq(),
+      createdAt: this.clock.now(),
+    };
     this.indexKey(key);
     this.changes += 1;
     return key;
@@ -415,7 +440,7 @@ export class Store {
         group_id: k.groupId,
         workspace_id: k.workspaceId,
         name: k.name,
-        sha256: k.hash.toString('hex'),
+        sha256: k.hash,
         seq: k.seq,
         created_at_ms: k.createdAt,
       })),
@@ -479,7 +504,7 @@ export class Store {
           groupId: k.group_id,
           workspaceId: k.workspace_id,
           name: k.name,
-          hash: Buffer.from(k.sha256, 'hex'),
+          hash: k.sha256,
           seq: k.seq,
           createdAt: k.created_at_ms,
         }),
