@@ -101,6 +101,8 @@ export interface MockOptions {
   stateFile?: string | StateFileOptions;
   /** One line per request (default: nothing). Never includes headers, so never a key. */
   log?: (line: string) => void;
+  /** Indent the JSON of the gateway routes (default false: compact, like the real API; admin routes are always indented). */
+  prettyJson?: boolean;
   /** Internal errors, which are bugs of the mock (default: standard error). */
   logError?: (line: string) => void;
 }
@@ -185,7 +187,6 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     restore: (snapshot) => store.restore(snapshot),
     loadScenario: (raw, source = 'scenario') => loadScenario(store, raw, source, defaults),
   };
-  const log = options.log ?? (() => {});
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const viewScope = options.viewScope ?? 'reads';
   const allowBearer = options.inference?.allowBearer !== false;
@@ -197,8 +198,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const parseKeepingBytes = rawJsonParser('1mb');
   const pipeline = new Pipeline([
     requestIdStep(store.ids),
-    accessLogStep(log),
-    serialiseStep(logError),
+    accessLogStep(options.log),
+    serialiseStep(logError, { prettyJson: options.prettyJson === true }),
     parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : op?.id === 'registerApiKey' ? parseKeepingBytes : parse1mb)),
     drainBodyStep(),
     authenticateStep(gateway, viewScope, allowBearer),
@@ -212,7 +213,6 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.set('json spaces', 2);
   for (const op of operations) app[op.method](op.expressPath, (req: Request, res: Response) => run(op, req, res));
   // Unknown routes and methods, and requests Express could not route (a path that is not
   // valid percent-encoding), go through the same steps: a JSON 404, 405 or 400 with a request id.

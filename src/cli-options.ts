@@ -15,6 +15,8 @@ Server
   --host ADDR              address to bind (env HOST; default 127.0.0.1)
   --no-admin               do not serve the /_mock/ admin routes
   --quiet                  no request log
+  --pretty-json            indent the JSON of the gateway routes (env FGW_PRETTY_JSON=1;
+                           default compact, like the real API; /_mock/ is always indented)
 
 Who may call it
   --config FILE            JSON file with "workspaces" and "management_keys"
@@ -95,6 +97,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
         host: { type: 'string' },
         'no-admin': { type: 'boolean' },
         quiet: { type: 'boolean' },
+        'pretty-json': { type: 'boolean' },
         config: { type: 'string' },
         'management-key': { type: 'string', multiple: true },
         'view-scope': { type: 'string' },
@@ -151,6 +154,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
       port,
       host,
       admin: values['no-admin'] !== true,
+      prettyJson: values['pretty-json'] === true || truthy(env.FGW_PRETTY_JSON),
       viewScope,
       unknownFields: values['reject-unknown-fields'] === true || truthy(env.FGW_REJECT_UNKNOWN_FIELDS) ? 'reject' : 'ignore',
       endpoints: {

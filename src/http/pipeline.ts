@@ -48,6 +48,8 @@ export interface Step {
 
 export type Placement = { before: string } | { after: string };
 
+const DONE: Promise<void> = Promise.resolve();
+
 export class Pipeline {
   private steps: Step[];
   private chain: ((x: Exchange) => Promise<void>) | undefined;
@@ -80,10 +82,20 @@ export class Pipeline {
   }
 
   private compose(): (x: Exchange) => Promise<void> {
-    let inner: (x: Exchange) => Promise<void> = async () => {};
+    let inner: (x: Exchange) => Promise<void> = () => DONE;
     for (const step of [...this.steps].reverse()) {
       const next = inner;
-      inner = async (x) => step.run(x, () => next(x));
+      // Not an async function: a step that passes on synchronously (most do) costs no
+      // promise and no microtask of its own. A throw still becomes a rejection and a
+      // step's result is always a promise, so `next()` keeps its contract.
+      inner = (x) => {
+        try {
+          const r = step.run(x, () => next(x));
+          return r instanceof Promise ? r : DONE;
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      };
     }
     return inner;
   }

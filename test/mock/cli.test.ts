@@ -33,6 +33,9 @@ describe('parseCli', () => {
     const p = parseCli([], env);
     if (typeof p === 'string') throw new Error(p);
     expect(p.options).toMatchObject({ port: 5000, host: '0.0.0.0', webhook: { url: 'http://127.0.0.1:9/x', secret: 's' }, inference: { allowBearer: false, latencyMs: 20 } });
+    expect(p.options.prettyJson).toBe(false);
+    expect((parseCli([], { FGW_PRETTY_JSON: '1' }) as { options: { prettyJson?: boolean } }).options.prettyJson).toBe(true);
+    expect((parseCli(['--pretty-json'], {}) as { options: { prettyJson?: boolean } }).options.prettyJson).toBe(true);
     const q = parseCli(['--port', '6000', '--host', '::1'], env);
     if (typeof q === 'string') throw new Error(q);
     expect(q.options).toMatchObject({ port: 6000, host: '::1' });

@@ -320,3 +320,33 @@ describe('who may call', () => {
     expect((await request(m.url).get('/v1/gateway/groups').set(auth)).status).toBe(401);
   });
 });
+
+describe('response encoding', () => {
+  it('gateway JSON is compact by default and indented with prettyJson; admin JSON is always indented; no ETag either way', async () => {
+    const compact = await mock();
+    const g = await request(compact.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'enc' }, models: [{ slug: 'a/b' }] });
+    expect(g.text).toBe(JSON.stringify(g.body));
+    expect(g.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(g.headers['content-length'])).toBe(Buffer.byteLength(g.text));
+    expect(g.headers.etag).toBeUndefined();
+    const err = await request(compact.url).get('/v1/gateway/groups/nope').set(auth);
+    expect(err.status).toBe(404);
+    expect(err.text).toBe(JSON.stringify(err.body));
+    const state = await request(compact.url).get('/_mock/state');
+    expect(state.text).toBe(JSON.stringify(state.body, null, 2));
+
+    const pretty = await mock({ prettyJson: true });
+    const list = await request(pretty.url).get('/v1/gateway/groups').set(auth);
+    expect(list.text).toBe(JSON.stringify(list.body, null, 2));
+    expect(list.headers.etag).toBeUndefined();
+  });
+
+  it('HEAD of a read has the headers of its GET and no body', async () => {
+    const m = await mock();
+    const get = await request(m.url).get('/v1/gateway/groups').set(auth);
+    const head = await request(m.url).head('/v1/gateway/groups').set(auth);
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(head.text ?? '').toBe('');
+  });
+});
