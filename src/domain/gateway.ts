@@ -5,6 +5,7 @@ import { hashKey, mintKey, prefixOf, verifyKey } from './keys.js';
 import { checkRegisteredKey, verifyRegisterSignature } from './register.js';
 import {
   checkCascade,
+  copyModels,
   effectiveModels,
   MAX_DEPTH,
   normalizeModels,
@@ -394,7 +395,7 @@ export class Gateway {
     return {
       id: group.id,
       metadata: { name: group.name, external_entity_id: group.externalEntityId },
-      models: structuredClone(group.models),
+      models: copyModels(group.models),
       effective_models: this.effective(group),
       hierarchy: { limit_enforcement: group.mode, parent_group_id: group.parentId },
       created_at: rfc3339(group.createdAt),

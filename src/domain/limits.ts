@@ -109,31 +109,35 @@ function rejectDuplicates(limits: Limit[], at: string, key: (l: Limit) => string
 export function effectiveModels(mode: Enforcement, path: readonly LimitNode[]): EffectiveModel[] {
   const self = path[0];
   if (!self) return [];
+  // Plain loops, no Set of string keys: this runs for every group in every view and on
+  // every completion (see README, Performance).
   return self.models.map((own) => {
-    const declarations = path.flatMap((node) => {
-      const m = node.models.find((x) => x.slug === own.slug);
-      return m ? [{ node, m }] : [];
-    });
-    const collect = <U extends LimitUnit>(pick: (m: ModelConfig) => Limit<U>[]): EffectiveLimit<U>[] => {
-      const out: EffectiveLimit<U>[] = [];
-      const seen = new Set<string>();
-      for (const { node, m } of declarations) {
-        for (const l of pick(m)) {
-          const k = `${l.type}/${l.unit}`;
-          if (mode === 'INDEPENDENT' && seen.has(k)) continue;
-          seen.add(k);
-          out.push({ type: l.type, unit: l.unit, threshold: l.threshold, source_group: node.id });
-        }
-      }
-      return out;
-    };
-    return {
-      slug: own.slug,
-      rate_limits: collect((m) => m.rate_limits),
-      usage_limits: collect((m) => m.usage_limits),
-    };
+    const rate: EffectiveLimit<RateUnit>[] = [];
+    const usage: EffectiveLimit<UsageUnit>[] = [];
+    for (const node of path) {
+      const m = node === self ? own : node.models.find((x) => x.slug === own.slug);
+      if (!m) continue;
+      addLimits(rate, m.rate_limits, node.id, mode);
+      addLimits(usage, m.usage_limits, node.id, mode);
+    }
+    return { slug: own.slug, rate_limits: rate, usage_limits: usage };
   });
 }
+
+/** Appends the limits `source` declares; INDEPENDENT keeps only the first (closest) of each (type, unit). */
+function addLimits<U extends LimitUnit>(out: EffectiveLimit<U>[], limits: readonly Limit<U>[], source: string, mode: Enforcement): void {
+  for (const l of limits) {
+    if (mode === 'INDEPENDENT' && out.some((o) => o.type === l.type && o.unit === l.unit)) continue;
+    out.push({ type: l.type, unit: l.unit, threshold: l.threshold, source_group: source });
+  }
+}
+
+/** A deep copy of a model list, for views that must not share the store's arrays; several times cheaper than structuredClone. */
+export function copyModels(models: readonly ModelConfig[]): ModelConfig[] {
+  return models.map((m) => ({ slug: m.slug, rate_limits: m.rate_limits.map(copyLimit), usage_limits: m.usage_limits.map(copyLimit) }));
+}
+
+const copyLimit = <U extends LimitUnit>(l: Limit<U>): Limit<U> => ({ type: l.type, unit: l.unit, threshold: l.threshold });
 
 type Thresholds = Map<string, { threshold: number; group: string }>;
 
