@@ -25,7 +25,8 @@ const osRandom = new IdSource();
 
 /** A new key from `ids` (the OS's random source by default). */
 export function mintKey(ids: IdSource = osRandom): MintedSecret {
-  const prefix = KEY_PREFIX_TAG + ids.string(PREFIX_LENGTH - KEY_PREFIX_TAG.length);
+  // join, not +: a flat string, where + leaves a two-part string the store would keep (~40 bytes a key).
+  const prefix = [KEY_PREFIX_TAG, ids.string(PREFIX_LENGTH - KEY_PREFIX_TAG.length)].join('');
   const apiKey = `${prefix}.${ids.string(SECRET_LENGTH)}`;
   return { apiKey, prefix, hash: hashKey(apiKey) };
 }

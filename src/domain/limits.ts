@@ -70,11 +70,14 @@ export function normalizeModels(input: readonly ModelConfigInput[], field = 'mod
     rejectDuplicates(usage, `${at}.usage_limits`, (l) => `${l.type}/${l.unit}`, 'one usage limit per (type, unit) per slug');
     return {
       slug: m.slug,
-      rate_limits: rate as Limit<RateUnit>[],
-      usage_limits: usage as Limit<UsageUnit>[],
+      // An empty list is the one shared frozen array: most models declare no limit of a kind.
+      rate_limits: rate.length > 0 ? (rate as Limit<RateUnit>[]) : (NO_LIMITS as Limit<RateUnit>[]),
+      usage_limits: usage.length > 0 ? (usage as Limit<UsageUnit>[]) : (NO_LIMITS as Limit<UsageUnit>[]),
     };
   });
 }
+
+const NO_LIMITS: readonly Limit[] = Object.freeze([]);
 
 function checkLimit(l: Limit, at: string, units: readonly string[]): Limit {
   if (!TYPES.includes(l.type)) throw badRequest(`${at}.type must be one of TOKEN, REQUEST.`, 'invalid_limit', `${at}.type`);

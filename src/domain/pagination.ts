@@ -11,8 +11,10 @@ import { badRequest } from './errors.js';
  * tombstones are compacted away once they outnumber live items.
  */
 export class SeqIndex<T extends { seq: number }> {
-  private items: (T | undefined)[] = [];
-  private seqs: number[] = [];
+  // One array, in seq order. A removed item leaves a Tombstone holding its seq, so the
+  // binary search needs no second array of seqs (a per-group key index is mostly one
+  // item: every array it keeps costs about 56 bytes per group).
+  private items: (T | Tombstone)[] = [];
   private dead = 0;
 
   get size(): number {
@@ -20,23 +22,22 @@ export class SeqIndex<T extends { seq: number }> {
   }
 
   add(item: T): void {
-    const last = this.seqs[this.seqs.length - 1];
-    if (last !== undefined && item.seq <= last) throw new RangeError('seq must grow');
+    const last = this.items[this.items.length - 1];
+    if (last !== undefined && item.seq <= last.seq) throw new RangeError('seq must grow');
     if (this.items.length === 0) {
-      // Exact-size arrays for the first item: a push onto an empty array reserves room
-      // for 17, and most indexes (one group's keys) hold one or two items for life.
+      // An exact-size array for the first item: a push onto an empty array reserves
+      // room for 17, and most indexes (one group's keys) hold one or two items for life.
       this.items = [item];
-      this.seqs = [item.seq];
       return;
     }
     this.items.push(item);
-    this.seqs.push(item.seq);
   }
 
   remove(seq: number): void {
     const i = this.lowerBound(seq);
-    if (this.seqs[i] !== seq || this.items[i] === undefined) return;
-    this.items[i] = undefined;
+    const item = this.items[i];
+    if (item === undefined || item.seq !== seq || item instanceof Tombstone) return;
+    this.items[i] = new Tombstone(seq);
     this.dead += 1;
     if (this.dead > 32 && this.dead * 2 > this.items.length) this.compact();
   }
@@ -46,34 +47,37 @@ export class SeqIndex<T extends { seq: number }> {
     let i = afterSeq === null ? 0 : this.lowerBound(afterSeq + 1);
     const out: T[] = [];
     for (; i < this.items.length && out.length < limit; i++) {
-      const item = this.items[i];
-      if (item) out.push(item);
+      const item = this.items[i] as T | Tombstone;
+      if (!(item instanceof Tombstone)) out.push(item);
     }
-    for (; i < this.items.length; i++) if (this.items[i]) return { items: out, hasMore: true };
+    for (; i < this.items.length; i++) if (!(this.items[i] instanceof Tombstone)) return { items: out, hasMore: true };
     return { items: out, hasMore: false };
   }
 
   *[Symbol.iterator](): Iterator<T> {
-    for (const item of this.items) if (item) yield item;
+    for (const item of this.items) if (!(item instanceof Tombstone)) yield item;
   }
 
   private lowerBound(seq: number): number {
     let lo = 0;
-    let hi = this.seqs.length;
+    let hi = this.items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.seqs[mid] as number) < seq) lo = mid + 1;
+      if ((this.items[mid] as T | Tombstone).seq < seq) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   private compact(): void {
-    const live = this.items.filter((x): x is T => x !== undefined);
-    this.items = live;
-    this.seqs = live.map((x) => x.seq);
+    this.items = this.items.filter((x) => !(x instanceof Tombstone));
     this.dead = 0;
   }
+}
+
+/** What a removed item leaves in a SeqIndex: its seq, for the binary search. */
+class Tombstone {
+  constructor(readonly seq: number) {}
 }
 
 /**

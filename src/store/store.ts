@@ -126,9 +126,14 @@ export class Store {
   private cursorCodec!: CursorCodec;
   // Derived indexes: rebuilt from the records, never stored or written by callers.
   private groupIndex = new Map<string, SeqIndex<GroupRecord>>();
-  private externalIds = new Map<string, string>();
+  /** Per workspace, external id -> group (nested rather than one map keyed by a joined string, which cost ~70 bytes a group). */
+  private externalIds = new Map<string, Map<string, GroupRecord>>();
   private children = new Map<string, Set<string>>();
-  private keyIndex = new Map<string, SeqIndex<KeyRecord>>();
+  /**
+   * A group's keys: the key itself while it is the only one, a SeqIndex from the second
+   * on. Most groups hold one key, and an index of one costs about 100 bytes more.
+   */
+  private keyIndex = new Map<string, KeyRecord | SeqIndex<KeyRecord>>();
   /** Slug -> endpoint id; slugs are unique across every workspace. */
   private endpointSlugs = new Map<string, string>();
   private endpointIndex = new Map<string, SeqIndex<EndpointRecord>>();
@@ -202,8 +207,7 @@ export class Store {
   }
   /** The live group of `workspaceId` whose external id is `externalId`. */
   groupByExternalId(workspaceId: string, externalId: string): GroupRecord | undefined {
-    const id = this.externalIds.get(externalIdKey(workspaceId, externalId));
-    return id === undefined ? undefined : this.groupMap.get(id);
+    return this.externalIds.get(workspaceId)?.get(externalId);
   }
   /** Live groups of a workspace in creation order. */
   groupsOf(workspaceId: string): SeqIndex<GroupRecord> | undefined {
@@ -222,7 +226,11 @@ export class Store {
   }
   /** Live keys of a group in creation order. */
   keysOf(groupId: string): SeqIndex<KeyRecord> | undefined {
-    return this.keyIndex.get(groupId);
+    const keys = this.keyIndex.get(groupId);
+    if (keys === undefined || keys instanceof SeqIndex) return keys;
+    const one = new SeqIndex<KeyRecord>();
+    one.add(keys);
+    return one;
   }
   /** Every live key, in creation order. */
   allKeys(): KeyRecord[] {
@@ -351,11 +359,11 @@ export class Store {
       stack.push(...this.childrenOf(g.id));
     }
     for (const g of doomed) {
-      for (const key of [...(this.keyIndex.get(g.id) ?? [])]) this.keyMap.delete(key.prefix);
+      for (const key of [...(this.keysOf(g.id) ?? [])]) this.keyMap.delete(key.prefix);
       this.keyIndex.delete(g.id);
       this.groupMap.delete(g.id);
       this.groupIndex.get(g.workspaceId)?.remove(g.seq);
-      this.externalIds.delete(externalIdKey(g.workspaceId, g.externalEntityId));
+      this.externalIds.get(g.workspaceId)?.delete(g.externalEntityId);
       this.children.delete(g.id);
     }
     if (root.parentId !== null) this.children.get(root.parentId)?.delete(root.id);
@@ -384,7 +392,9 @@ export class Store {
     const key = this.keyMap.get(prefix);
     if (!key) return undefined;
     this.keyMap.delete(prefix);
-    this.keyIndex.get(key.groupId)?.remove(key.seq);
+    const keys = this.keyIndex.get(key.groupId);
+    if (keys instanceof SeqIndex) keys.remove(key.seq);
+    else if (keys === key) this.keyIndex.delete(key.groupId);
     this.changes += 1;
     return key;
   }
@@ -583,7 +593,9 @@ export class Store {
   private indexGroup(group: GroupRecord): void {
     this.groupMap.set(group.id, group);
     indexIn(this.groupIndex, group.workspaceId).add(group);
-    this.externalIds.set(externalIdKey(group.workspaceId, group.externalEntityId), group.id);
+    let byExternalId = this.externalIds.get(group.workspaceId);
+    if (!byExternalId) this.externalIds.set(group.workspaceId, (byExternalId = new Map()));
+    byExternalId.set(group.externalEntityId, group);
     if (group.parentId !== null) {
       let siblings = this.children.get(group.parentId);
       if (!siblings) this.children.set(group.parentId, (siblings = new Set()));
@@ -599,11 +611,18 @@ export class Store {
 
   private indexKey(key: KeyRecord): void {
     this.keyMap.set(key.prefix, key);
-    indexIn(this.keyIndex, key.groupId).add(key);
+    const keys = this.keyIndex.get(key.groupId);
+    if (keys === undefined) this.keyIndex.set(key.groupId, key);
+    else if (keys instanceof SeqIndex) keys.add(key);
+    else {
+      const index = new SeqIndex<KeyRecord>();
+      index.add(keys);
+      index.add(key);
+      this.keyIndex.set(key.groupId, index);
+    }
   }
 }
 
-const externalIdKey = (workspaceId: string, externalId: string): string => `${workspaceId}\u0000${externalId}`;
 
 function indexIn<T extends { seq: number }>(map: Map<string, SeqIndex<T>>, id: string): SeqIndex<T> {
   let index = map.get(id);

@@ -68,6 +68,25 @@ describe('Store', () => {
     expect(store.meter.snapshot(clock.now())).toEqual({ rolling: [], daily: [] });
   });
 
+  it("a group's key list follows mints and revocations in creation order, from one key to several and back", () => {
+    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'keys' }, models: [{ slug: S }] });
+    const prefixes = () => [...(store.keysOf(g.id) ?? [])].map((k) => k.prefix);
+    expect(store.keysOf(g.id)).toBeUndefined();
+    const k1 = gw.mintKey('ws', g.id, 'a').prefix;
+    expect(prefixes()).toEqual([k1]);
+    store.removeKey(k1);
+    expect(prefixes()).toEqual([]);
+    const k2 = gw.mintKey('ws', g.id, 'b').prefix;
+    const k3 = gw.mintKey('ws', g.id, 'c').prefix;
+    const k4 = gw.mintKey('ws', g.id, 'd').prefix;
+    expect(prefixes()).toEqual([k2, k3, k4]);
+    store.removeKey(k3);
+    expect(prefixes()).toEqual([k2, k4]);
+    expect(gw.listKeys('ws', g.id, { limit: 1 }).items.map((k) => k.prefix)).toEqual([k2]);
+    expect(store.removeSubtree(g.id)).toHaveLength(1);
+    expect([k2, k4].map((p) => store.key(p))).toEqual([undefined, undefined]);
+  });
+
   it('snapshot, change, restore: everything is exactly as before, counters and clock included', () => {
     const { root, child, key } = populate();
     const page1 = gw.listGroups('ws', { limit: 1 });
