@@ -329,19 +329,22 @@ export class Gateway {
         'model',
       );
     }
-    const charges: LimitCharge[] = [
-      ...model.rate_limits.map((l) => ({ l, kind: 'rate' as const })),
-      ...model.usage_limits.map((l) => ({ l, kind: 'usage' as const })),
-    ].map(({ l, kind }) => ({
-      bucket: this.bucketFor(group, slug, l),
-      type: l.type,
-      unit: l.unit,
-      threshold: l.threshold,
-      amount: l.type === 'TOKEN' ? totalTokens : 1,
-      sourceGroup: l.source_group,
-      slug,
-      kind,
-    }));
+    // Rate limits first, then usage limits; built in one pass (this runs on every completion).
+    const charges: LimitCharge[] = [];
+    for (const kind of ['rate', 'usage'] as const) {
+      for (const l of kind === 'rate' ? model.rate_limits : model.usage_limits) {
+        charges.push({
+          bucket: this.bucketFor(group, slug, l),
+          type: l.type,
+          unit: l.unit,
+          threshold: l.threshold,
+          amount: l.type === 'TOKEN' ? totalTokens : 1,
+          sourceGroup: l.source_group,
+          slug,
+          kind,
+        });
+      }
+    }
     const result = this.meter.admit(this.clock.now(), charges);
     if (!result.ok) {
       const c = result.refused;

@@ -53,26 +53,41 @@ export function storedDelivery(fields: Omit<StoredDelivery, 'bytes'>): StoredDel
   return { ...fields, bytes: fields.body.length + RECORD_OVERHEAD_BYTES };
 }
 
-/** A list, oldest first, dropped from the front by count and by bytes (the newest is always kept). */
+/**
+ * A list, oldest first, dropped from the front by count and by bytes (the newest is always
+ * kept). A dropped entry is cleared at once, and the cleared slots are cut off in one go
+ * once they are half the array: cutting them one at a time moved the whole array on
+ * every completion once the log was full (about 50 µs a completion at 10,000 entries).
+ */
 class BoundedList {
-  items: StoredDelivery[] = [];
+  private all: (StoredDelivery | undefined)[] = [];
+  /** Slots before `head` have been dropped. */
+  private head = 0;
   private bytes = 0;
   constructor(
     private readonly maxCount: number,
     private readonly maxBytes: number,
   ) {}
+  /** The kept entries, oldest first. */
+  get items(): StoredDelivery[] {
+    return (this.head === 0 ? this.all : this.all.slice(this.head)) as StoredDelivery[];
+  }
   add(d: StoredDelivery): void {
-    this.items.push(d);
+    this.all.push(d);
     this.bytes += d.bytes;
-    let drop = 0;
-    while (this.items.length - drop > 1 && (this.items.length - drop > this.maxCount || this.bytes > this.maxBytes)) {
-      this.bytes -= (this.items[drop] as StoredDelivery).bytes;
-      drop += 1;
+    while (this.all.length - this.head > 1 && (this.all.length - this.head > this.maxCount || this.bytes > this.maxBytes)) {
+      this.bytes -= (this.all[this.head] as StoredDelivery).bytes;
+      this.all[this.head] = undefined;
+      this.head += 1;
     }
-    if (drop > 0) this.items.splice(0, drop);
+    if (this.head > 0 && this.head * 2 >= this.all.length) {
+      this.all = this.all.slice(this.head);
+      this.head = 0;
+    }
   }
   replace(items: StoredDelivery[]): void {
-    this.items = [];
+    this.all = [];
+    this.head = 0;
     this.bytes = 0;
     for (const d of items) this.add(d);
   }

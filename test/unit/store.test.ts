@@ -5,7 +5,7 @@ import { IdSource } from '../../src/domain/ids.js';
 import { verifyKey } from '../../src/domain/keys.js';
 import { SnapshotError, SNAPSHOT_VERSION } from '../../src/store/snapshot.js';
 import { Store, type StoreSeed } from '../../src/store/store.js';
-import { storedDelivery } from '../../src/store/webhook-log.js';
+import { storedDelivery, WebhookLog } from '../../src/store/webhook-log.js';
 
 const S = 'org/model';
 const seed = (): StoreSeed => ({
@@ -236,5 +236,30 @@ describe('Store revision, fork and baseline', () => {
     store.reset();
     expect({ ...store.snapshot(), taken_at: 0, clock: 0 }).toEqual({ ...baseline, taken_at: 0, clock: 0 });
     expect(store.clock.now()).toBe(baseline.clock.now_ms + 30_000);
+  });
+});
+
+describe('WebhookLog', () => {
+  const delivery = (i: number) => storedDelivery({ id: `d${i}`, workspace_id: 'ws', url: 'http://127.0.0.1:9/x', state: 'pending', body: '{}', signature: 'v1=x', attempts: [] });
+
+  it('keeps the newest maxLog deliveries and dead letters, oldest first, at every size', () => {
+    const log = new WebhookLog(8);
+    const all = Array.from({ length: 40 }, (_, i) => delivery(i));
+    all.forEach((d, i) => {
+      log.add(d);
+      if (i % 2 === 0) log.finish(d, 'dead_lettered');
+      const want = all.slice(Math.max(0, i - 7), i + 1).map((x) => x.id);
+      const view = log.view();
+      expect(view.deliveries.map((x) => x.id)).toEqual(want);
+      expect(log.pending().map((x) => x.id)).toEqual(want.filter((id) => Number(id.slice(1)) % 2 === 1));
+      expect(view.dead_letter.map((x) => x.id)).toEqual(all.filter((_, j) => j <= i && j % 2 === 0).slice(-8).map((x) => x.id));
+    });
+    expect(log.snapshot().deliveries).toHaveLength(8);
+  });
+
+  it('also drops by bytes, always keeping the newest', () => {
+    const log = new WebhookLog(100, 3 * delivery(0).bytes);
+    for (let i = 0; i < 20; i++) log.add(delivery(i));
+    expect(log.view().deliveries.map((x) => x.id)).toEqual(['d17', 'd18', 'd19']);
   });
 });
