@@ -22,11 +22,15 @@ export interface IdSourceState {
 }
 
 const BLOCK = 32;
+/** Secure random bytes are drawn 4 KiB at a time: a call to the OS's source per id cost more than the rest of a create. */
+const POOL = 4096;
 
 export class IdSource {
   private seed: string | null;
   private position = 0;
   private block: { index: number; bytes: Buffer } | undefined;
+  private pool: Buffer = Buffer.alloc(0);
+  private poolAt = 0;
 
   constructor(seed: string | null = null) {
     this.seed = seed;
@@ -38,7 +42,16 @@ export class IdSource {
 
   /** `n` bytes: secure random, or the next `n` of the seeded stream. */
   bytes(n: number): Buffer {
-    if (this.seed === null) return randomBytes(n);
+    if (this.seed === null) {
+      if (n > POOL / 8) return randomBytes(n);
+      // A fresh pool each time, never refilled in place: earlier views of it stay as they were.
+      if (this.poolAt + n > this.pool.length) {
+        this.pool = randomBytes(POOL);
+        this.poolAt = 0;
+      }
+      this.poolAt += n;
+      return this.pool.subarray(this.poolAt - n, this.poolAt);
+    }
     const out = Buffer.alloc(n);
     for (let i = 0; i < n; i++, this.position++) out[i] = this.blockAt(Math.floor(this.position / BLOCK))[this.position % BLOCK] as number;
     return out;

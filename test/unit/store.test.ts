@@ -186,6 +186,16 @@ describe('IdSource', () => {
       expect(ids.groupId()).toMatch(/^[a-z0-9]{12}$/);
     }
   });
+
+  it('unseeded, hands out every random byte once: draws stay distinct and unchanged across pool refills', () => {
+    const ids = new IdSource();
+    const draws = Array.from({ length: 2000 }, () => ids.bytes(16));
+    const copies = draws.map((b) => b.toString('hex'));
+    for (let i = 0; i < 100; i++) ids.bytes(64);
+    expect(new Set(copies).size).toBe(draws.length);
+    expect(draws.map((b) => b.toString('hex'))).toEqual(copies);
+    expect(ids.bytes(10_000)).toHaveLength(10_000);
+  });
 });
 
 describe('Store revision, fork and baseline', () => {
