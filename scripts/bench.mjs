@@ -98,16 +98,28 @@ function cannon({ url, path = '', ...opts }, maxMs) {
   });
 }
 
-/** Median req/s of RUNS runs, and the non-2xx/error counts summed over them. */
-async function load(url, opts) {
-  const rates = [];
-  let bad = 0;
-  for (let i = 0; i < RUNS; i++) {
-    const r = await cannon({ url, duration: DURATION, ...opts }, DURATION * 1000 + 10_000);
-    rates.push(r.requests.average);
-    bad += r.non2xx + r.errors;
-  }
-  return { rps: median(rates), bad };
+/** One load run: req/s, the server's CPU µs per request (from /proc), non-2xx and errors. */
+async function run(server, opts) {
+  const cpu0 = cpuMs(server.child.pid);
+  const r = await cannon({ url: server.url, duration: DURATION, ...opts }, DURATION * 1000 + 10_000);
+  return { rps: r.requests.average, cpuUs: ((cpuMs(server.child.pid) - cpu0) * 1000) / Math.max(1, r.requests.total), bad: r.non2xx + r.errors };
+}
+
+/**
+ * RUNS runs on the mock and on its baseline, alternately, so a change in the machine's
+ * load hits both: median req/s of each, the median of the per-pair ratios, and the ratio
+ * of CPU time per request (baseline / mock), which a busy machine disturbs far less.
+ */
+async function loadPair(mock, base, opts) {
+  const pairs = [];
+  for (let i = 0; i < RUNS; i++) pairs.push([await run(mock, opts), await run(base, opts)]);
+  const sum = (k, j) => pairs.reduce((a, p) => a + p[j][k], 0);
+  return {
+    mock: { rps: median(pairs.map((p) => p[0].rps)), bad: sum('bad', 0) },
+    baseline: { rps: median(pairs.map((p) => p[1].rps)), bad: sum('bad', 1) },
+    ratio: median(pairs.map(([m, b]) => m.rps / b.rps)),
+    cpuRatio: median(pairs.map(([m, b]) => b.cpuUs / m.cpuUs)),
+  };
 }
 
 const unlimited = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }, { type: 'REQUEST', unit: 'MINUTE', threshold: 1e12 }];
@@ -153,9 +165,7 @@ async function loadSection() {
       // A short warm-up of each server on the route, then the measured runs, alternating.
       await cannon({ url: mock.url, duration: 1, ...r.opts }, 10_000);
       await cannon({ url: r.base.url, duration: 1, ...r.opts }, 10_000);
-      const m = await load(mock.url, r.opts);
-      const b = await load(r.base.url, r.opts);
-      rows.push({ ...r, mock: m, baseline: b, ratio: m.rps / b.rps });
+      rows.push({ ...r, ...(await loadPair(mock, r.base, r.opts)) });
       process.stderr.write(`  measured ${r.name}\n`);
     }
   } finally {
@@ -305,13 +315,14 @@ console.log(`frontier-gateway-mock bench: ${RUNS} runs of ${DURATION} s per rout
 
 if (!SKIP.has('load')) {
   const rows = await loadSection();
-  const head = ['Route', 'Mock req/s', 'Baseline', 'Baseline req/s', 'Ratio', 'Target', 'Met'];
+  const head = ['Route', 'Mock req/s', 'Baseline', 'Baseline req/s', 'Ratio', 'CPU ratio', 'Target', 'Met'];
   const body = rows.map((r) => [
     r.name,
     fmt(r.mock.rps) + (r.mock.bad ? ` (${r.mock.bad} non-2xx!)` : ''),
     r.base === undefined ? '' : r.target === 0.8 && r.name.startsWith('GET') ? 'bare Express 5' : 'Express 5 + JSON + ajv',
     fmt(r.baseline.rps) + (r.baseline.bad ? ` (${r.baseline.bad} non-2xx!)` : ''),
     fmt(r.ratio, 2),
+    Number.isFinite(r.cpuRatio) ? fmt(r.cpuRatio, 2) : 'n/a',
     `>= ${fmt(r.target, 2)}`,
     r.ratio >= r.target ? 'yes' : 'no',
   ]);
