@@ -228,7 +228,7 @@ export class Gateway {
     const group = this.findGroup(workspaceId, groupId);
     let minted = mintKey(this.store.ids);
     while (this.store.key(minted.prefix)) minted = mintKey(this.store.ids);
-    const record = this.store.insertKey({ prefix: minted.prefix, groupId: group.id, workspaceId, name: name ?? null, hash: minted.hash.toString('hex') });
+    const record = this.store.insertKey({ prefix: minted.prefix, groupId: group.id, workspaceId, name: name ?? null, hash: minted.hash.toString('latin1') });
     return { api_key: minted.apiKey, prefix: record.prefix, name: record.name };
   }
 

@@ -40,9 +40,9 @@ export function prefixOf(apiKey: string): string {
   return apiKey.slice(0, PREFIX_LENGTH);
 }
 
-/** Constant-time comparison of a presented key with a stored hash (bytes, or their hex as the store keeps them). */
+/** Constant-time comparison of a presented key with a stored hash (bytes, or the latin1 string of them the store keeps). */
 export function verifyKey(apiKey: string, storedHash: Buffer | string): boolean {
   const presented = hashKey(apiKey);
-  const stored = typeof storedHash === 'string' ? Buffer.from(storedHash, 'hex') : storedHash;
+  const stored = typeof storedHash === 'string' ? Buffer.from(storedHash, 'latin1') : storedHash;
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }

@@ -61,8 +61,9 @@ export interface KeyRecord {
   workspaceId: string;
   name: string | null;
   /**
-   * SHA-256 of the whole key, as 64 lowercase hex characters; the plaintext is never kept.
-   * A string, not a Buffer: a Buffer costs about 250 bytes per key, a string about 80.
+   * SHA-256 of the whole key, its 32 bytes as a latin1 string (one character per byte);
+   * the plaintext is never kept. A Buffer costs about 250 bytes per key, this string 48
+   * (hex would be 80). Snapshots carry it as hex.
    */
   hash: string;
   seq: number;
@@ -451,7 +452,7 @@ export class Store {
         group_id: k.groupId,
         workspace_id: k.workspaceId,
         name: k.name,
-        sha256: k.hash,
+        sha256: Buffer.from(k.hash, 'latin1').toString('hex'),
         seq: k.seq,
         created_at_ms: k.createdAt,
       })),
@@ -515,7 +516,7 @@ export class Store {
           groupId: k.group_id,
           workspaceId: k.workspace_id,
           name: k.name,
-          hash: k.sha256,
+          hash: Buffer.from(k.sha256, 'hex').toString('latin1'),
           seq: k.seq,
           createdAt: k.created_at_ms,
         }),
