@@ -25,9 +25,10 @@ export function countTokens(text: string): number {
 export function tokenPieces(text: string, limit = Infinity): string[] {
   const pieces: string[] = [];
   let from = 0;
-  for (const m of text.matchAll(TOKEN)) {
-    if (pieces.length >= limit) break;
-    const end = (m.index ?? 0) + m[0].length;
+  // exec on the shared expression rather than matchAll, which clones it on every call.
+  TOKEN.lastIndex = 0;
+  for (let m = TOKEN.exec(text); m !== null && pieces.length < limit; m = TOKEN.exec(text)) {
+    const end = m.index + m[0].length;
     pieces.push(text.slice(from, end));
     from = end;
   }
