@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import { rfc3339 } from './clock.js';
 import { badRequest, forbidden, GatewayError, notFound, unauthorized } from './errors.js';
-import { hashKey, mintKey, prefixOf, verifyKey } from './keys.js';
+import { mintKey, prefixOf, storedHash, verifyKey } from './keys.js';
 import { checkRegisteredKey, verifyRegisterSignature } from './register.js';
 import {
   checkCascade,
@@ -228,7 +228,7 @@ export class Gateway {
     const group = this.findGroup(workspaceId, groupId);
     let minted = mintKey(this.store.ids);
     while (this.store.key(minted.prefix)) minted = mintKey(this.store.ids);
-    const record = this.store.insertKey({ prefix: minted.prefix, groupId: group.id, workspaceId, name: name ?? null, hash: minted.hash.toString('latin1') });
+    const record = this.store.insertKey({ prefix: minted.prefix, groupId: group.id, workspaceId, name: name ?? null, hash: storedHash(minted.apiKey) });
     return { api_key: minted.apiKey, prefix: record.prefix, name: record.name };
   }
 
@@ -241,7 +241,7 @@ export class Gateway {
     const group = this.findGroup(workspaceId, groupId);
     const prefix = prefixOf(apiKey);
     if (this.store.key(prefix)) throw badRequest(`A key with prefix ${prefix} already exists; the first 16 characters of a key must be unique.`, 'duplicate_key_prefix', 'api_key');
-    const record = this.store.insertKey({ prefix, groupId: group.id, workspaceId, name: name ?? null, hash: hashKey(apiKey) });
+    const record = this.store.insertKey({ prefix, groupId: group.id, workspaceId, name: name ?? null, hash: storedHash(apiKey) });
     return keyView(record);
   }
 
@@ -258,7 +258,7 @@ export class Gateway {
     if (this.store.key(prefix)) {
       throw badRequest(`A key with prefix ${prefix} is already registered; the first 16 characters of a key must be unique.`, 'duplicate_key_prefix', 'key');
     }
-    this.store.insertKey({ prefix, groupId: group.id, workspaceId, name: input.name ?? null, hash: hashKey(input.key) });
+    this.store.insertKey({ prefix, groupId: group.id, workspaceId, name: input.name ?? null, hash: storedHash(input.key) });
     return { ok: true };
   }
 

@@ -69,7 +69,7 @@ describe('Store', () => {
   });
 
   it("a group's key list follows mints and revocations in creation order, from one key to several and back", () => {
-    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'keys' }, models: [{ slug: S }] });
+    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'keys' }, models: [{ slug: S }], hierarchy: {} });
     const prefixes = () => [...(store.keysOf(g.id) ?? [])].map((k) => k.prefix);
     expect(store.keysOf(g.id)).toBeUndefined();
     const k1 = gw.mintKey('ws', g.id, 'a').prefix;
