@@ -31,6 +31,31 @@ describe('Pipeline', () => {
     expect(trace).toEqual(['>outer', '<outer']);
   });
 
+  it('next() is always a promise: a synchronous step passes the inner result on, and a synchronous throw is a rejection the outer step can catch', async () => {
+    const seen: unknown[] = [];
+    const outer: Step = {
+      name: 'outer',
+      async run(_x, next) {
+        const p = next();
+        seen.push(p instanceof Promise);
+        await p.catch((e: Error) => seen.push(e.message));
+      },
+    };
+    const passOn: Step = { name: 'sync', run: (_x, next) => next() };
+    const thrower: Step = {
+      name: 'thrower',
+      run() {
+        throw new Error('boom');
+      },
+    };
+    await new Pipeline([outer, passOn, thrower]).run(x);
+    expect(seen).toEqual([true, 'boom']);
+    await expect(new Pipeline([thrower]).run(x)).rejects.toThrow('boom');
+    seen.length = 0;
+    await new Pipeline([outer, { name: 'nothing', run: () => {} }]).run(x);
+    expect(seen).toEqual([true]);
+  });
+
   it('refuses an unknown anchor and a duplicate name, naming them', () => {
     const p = new Pipeline([step('a')]);
     expect(() => p.add(step('b'), { before: 'nope' })).toThrow(/no step named "nope".*a/);
