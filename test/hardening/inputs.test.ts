@@ -5,22 +5,17 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInstantError, MAX_INSTANT_MS, OffsetClock } from '../../src/domain/clock.js';
 import { MAX_COMPLETION_TOKENS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH } from '../../src/domain/inference.js';
-import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
+import type { RunningMock } from '../../src/index.js';
+import { mocksPerTest } from '../support/mocks.js';
 
 /** Each reproduction of issue 9, against a real server. */
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
-const running: RunningMock[] = [];
+const { start: mock } = mocksPerTest();
 const servers: Server[] = [];
 afterEach(async () => {
-  for (const m of running.splice(0)) await m.close();
   for (const s of servers.splice(0)) await new Promise((r) => (s.closeAllConnections(), s.close(r)));
 });
-async function mock(options: StartOptions = {}) {
-  const m = await startMock(options);
-  running.push(m);
-  return m;
-}
 async function keyFor(m: RunningMock, models: unknown[] = [{ slug: 'a/b' }]) {
   const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `e-${Math.random()}` }, models, hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null } });
   expect(g.status, g.text).toBe(200);

@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startMock, type MockOptions, type RunningMock } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningMock } from '../../src/index.js';
+import { mocksPerTest } from '../support/mocks.js';
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
 const view = { Authorization: 'Api-Key mock-view-key' };
@@ -10,15 +11,7 @@ const notOnboarded = { Authorization: 'Api-Key mock-not-onboarded-key' };
 const BASETEN = { provider: 'BASETEN', model_id: 'abc123' };
 const NULLS = { model_id: null, environment_name: null, secret_id: null, target_model: null, vertex_config: null, base_url: null };
 
-const running: RunningMock[] = [];
-afterEach(async () => {
-  for (const m of running.splice(0)) await m.close();
-});
-async function mock(options: MockOptions = {}) {
-  const m = await startMock(options);
-  running.push(m);
-  return m;
-}
+const { start: mock } = mocksPerTest();
 const create = (m: RunningMock, body: object, who: Record<string, string> = auth) => request(m.url).post('/v1/gateway/endpoints').set(who).send(body);
 
 describe('endpoints over HTTP', () => {

@@ -1,19 +1,12 @@
 import OpenAI from 'openai';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CREATE_NEGATIVES } from '../conformance/support/negative-cases.js';
-import { startMock, type RunningMock, type MockOptions } from '../../src/index.js';
+import type { RunningMock } from '../../src/index.js';
+import { mocksPerTest } from '../support/mocks.js';
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
-const running: RunningMock[] = [];
-afterEach(async () => {
-  for (const m of running.splice(0)) await m.close();
-});
-async function mock(options: MockOptions = {}) {
-  const m = await startMock(options);
-  running.push(m);
-  return m;
-}
+const { start: mock, running } = mocksPerTest();
 async function groupWithKey(m: RunningMock, models: unknown[], hierarchy?: object) {
   const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `e-${Math.random()}` }, models, hierarchy: hierarchy ?? {} });
   expect(g.status, g.text).toBe(200);

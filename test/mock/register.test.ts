@@ -5,19 +5,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startMock, type MockOptions, type RunningMock } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningMock } from '../../src/index.js';
+import { mocksPerTest } from '../support/mocks.js';
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
-const running: RunningMock[] = [];
-afterEach(async () => {
-  for (const m of running.splice(0)) await m.close();
-});
-async function mock(options: MockOptions = {}) {
-  const m = await startMock(options);
-  running.push(m);
-  return m;
-}
+const { start: mock } = mocksPerTest();
 function keypair(): { privateKey: KeyObject; publicBase64: string } {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   return { privateKey, publicBase64: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64') };

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import request from 'supertest';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ContractChecker } from '../../src/contract.js';
 import { startMock, type RunningMock } from '../../src/index.js';
+import { mocksPerTest } from '../support/mocks.js';
 import { ScenarioError } from '../../src/scenarios/scenario.js';
 
 const SAAS = 'scenarios/saas-tiers.yaml';
@@ -15,19 +16,10 @@ const CHURNED = 'scenarios/churned-customer.yaml';
 const hello = [{ role: 'user' as const, content: 'Hello' }];
 
 let checker: ContractChecker;
-const running: RunningMock[] = [];
+const { start } = mocksPerTest();
 beforeAll(async () => {
   checker = await ContractChecker.load(true);
 });
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((m) => m.close()));
-});
-
-async function start(options: Parameters<typeof startMock>[0]): Promise<RunningMock> {
-  const m = await startMock(options);
-  running.push(m);
-  return m;
-}
 
 const sdk = (m: RunningMock, apiKey: string) => new OpenAI({ baseURL: `${m.url}/v1`, apiKey, maxRetries: 0 });
 

@@ -4,25 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SNAPSHOT_VERSION, startMock, type RunningMock } from '../../src/index.js';
+import { mocksPerTest } from '../support/mocks.js';
 import { StateFileError } from '../../src/store/state-file.js';
 
 const CLI = 'dist/cli.js';
 const auth = { Authorization: 'Api-Key mock-management-key' };
 const hello = [{ role: 'user' as const, content: 'Hello' }];
-const running: RunningMock[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((m) => m.close()));
-});
+const { start: startWith, running } = mocksPerTest();
 
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'fgw-state-')), 'state.json');
 
-async function start(stateFile: string): Promise<RunningMock> {
-  const m = await startMock({ stateFile: { path: stateFile, intervalMs: 20 } });
-  running.push(m);
-  return m;
-}
+const start = (stateFile: string): Promise<RunningMock> => startWith({ stateFile: { path: stateFile, intervalMs: 20 } });
 
 /** Resolves once `check` holds for the file's content, polling (the writes are debounced). */
 async function fileSoon(path: string, check: (text: string) => boolean): Promise<string> {
