@@ -9,11 +9,14 @@ import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
 import type { ViewScopeReading } from './http/auth.js';
 import { drainBodyStep, jsonBoundsStep } from './http/drain.js';
+import { FaultBook, faultStep } from './http/faults.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { endpointHandlers } from './http/handlers/endpoints.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
 import { compiledSpecs } from './http/compiled-spec.js';
+import { observeHandlers } from './http/handlers/observe.js';
+import { Journal, journalStep, type JournalLimits } from './http/journal.js';
 import { Pipeline } from './http/pipeline.js';
 import { rawJsonParser } from './http/raw-body.js';
 import { bindHandlers, type HandlerMap } from './http/registry.js';
@@ -90,6 +93,8 @@ export interface MockOptions {
     /** Raw 32-byte Ed25519 public key, base64, for workspaces whose config names none. */
     publicKey?: string;
   };
+  /** Bounds of the request journal (GET /_mock/requests). */
+  journal?: JournalLimits;
   /** How the "view scope" wording is read (default `reads`). */
   viewScope?: ViewScopeReading;
   /**
@@ -124,7 +129,7 @@ export interface Mock extends MockServices {
 export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const withAdmin = options.admin !== false;
   const { operations, validators } = await compiledSpecs(withAdmin);
-  const handlerMap: HandlerMap = { ...groupHandlers, ...endpointHandlers, ...inferenceHandlers, ...(withAdmin ? adminHandlers : {}) };
+  const handlerMap: HandlerMap = { ...groupHandlers, ...endpointHandlers, ...inferenceHandlers, ...(withAdmin ? { ...adminHandlers, ...observeHandlers } : {}) };
   const handlers = bindHandlers(operations, handlerMap);
 
   const config = withImplicitWorkspaces(options.config ?? DEFAULT_CONFIG);
@@ -182,6 +187,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     meter: store.meter,
     deliverer,
     inference: { latencyMs: options.inference?.latencyMs ?? 0 },
+    journal: new Journal(options.journal),
+    faults: new FaultBook(operations.filter((o) => o.document === 'gateway').map((o) => o.id)),
     reset: () => store.reset(),
     snapshot: () => store.snapshot(),
     restore: (snapshot) => store.restore(snapshot),
@@ -207,6 +214,12 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     validateStep(validators, options.unknownFields ?? 'ignore'),
     handlerStep(handlers, operations),
   ]);
+  if (withAdmin) {
+    // Observation joins the request path as steps of its own (src/http/journal.ts, faults.ts).
+    pipeline.add(journalStep(services.journal, store.clock), { after: 'access-log' });
+    pipeline.add(faultStep(services.faults), { before: 'authenticate' });
+    store.onReplaced(() => services.faults.clear());
+  }
   const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) =>
     pipeline.run({ req, res, op, requestId: '', startedAt: performance.now(), params: {}, query: {}, body: undefined, mock: services, ...(failure !== undefined ? { failure } : {}) });
 

@@ -1,6 +1,8 @@
 import type { OffsetClock } from './domain/clock.js';
 import type { EndpointBook } from './domain/endpoint-book.js';
 import type { Gateway } from './domain/gateway.js';
+import type { FaultBook } from './http/faults.js';
+import type { Journal } from './http/journal.js';
 import type { Meter } from './domain/meter.js';
 import type { ScenarioSummary } from './scenarios/apply.js';
 import type { Snapshot } from './store/snapshot.js';
@@ -18,6 +20,10 @@ export interface MockServices {
   meter: Meter;
   deliverer: WebhookDeliverer;
   inference: { latencyMs: number };
+  /** Recent exchanges, redacted (GET /_mock/requests); filled only when the admin routes are served. */
+  journal: Journal;
+  /** Injected faults (/_mock/faults); applied only when the admin routes are served. */
+  faults: FaultBook;
   /** Everything back to the configured defaults: state, counters, deliveries, clock. */
   reset(): void;
   /** The whole state in the versioned snapshot format (secrets hashed). */

@@ -55,6 +55,18 @@ export interface UsageEntry {
   reset_at: string | null;
 }
 
+/** One limit of a group as the inspector shows it: what its bucket holds now against the threshold. */
+export interface LiveUsage {
+  slug: string;
+  kind: 'rate' | 'usage';
+  type: string;
+  unit: string;
+  threshold: number;
+  source_group: string;
+  used: number;
+  reset_at: string | null;
+}
+
 export interface PageRequest {
   limit: number;
   cursor?: string;
@@ -220,6 +232,30 @@ export class Gateway {
       });
     }
     return { customer_id: group.externalEntityId, usage };
+  }
+
+  /**
+   * Every effective limit of a group with what its bucket holds now (rolling windows
+   * too), for the inspector; the bucket is the one admission charges.
+   */
+  liveUsage(group: GroupRecord): LiveUsage[] {
+    const now = this.clock.now();
+    return this.effective(group).flatMap((m) =>
+      [...m.rate_limits.map((l) => ({ l, kind: 'rate' as const })), ...m.usage_limits.map((l) => ({ l, kind: 'usage' as const }))].map(({ l, kind }) => {
+        const bucket = this.bucketFor(group, m.slug, l);
+        const daily = l.unit === 'DAY' ? this.meter.dailyUsage(bucket, now) : null;
+        return {
+          slug: m.slug,
+          kind,
+          type: l.type,
+          unit: l.unit,
+          threshold: l.threshold,
+          source_group: l.source_group,
+          used: this.meter.currentUse(bucket, now),
+          reset_at: daily ? rfc3339(daily.resetAt) : null,
+        };
+      }),
+    );
   }
 
   // ---- keys ---------------------------------------------------------------

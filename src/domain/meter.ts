@@ -153,6 +153,12 @@ export class Meter {
     return { used: counter.used, resetAt: counter.dayStart + MS_PER_DAY };
   }
 
+  /** What a bucket has counted in its current window (rolling or daily), for the inspector's bars; 0 when nothing. */
+  currentUse(bucket: string, now: number): number {
+    if (parseBucketKey(bucket).unit === 'DAY') return this.dailyUsage(bucket, now)?.used ?? 0;
+    return this.rolling.get(bucket)?.used(now) ?? 0;
+  }
+
   /** Every DAY counter with traffic in the current window, for /_mock/state. */
   dailySnapshot(now: number): (ReturnType<typeof parseBucketKey> & { used: number; resetAt: number })[] {
     const today = utcDayStart(now);

@@ -10,8 +10,14 @@ import type { Operation } from './spec.js';
 /** What a handler sees: the exchange of a request that matched an operation. */
 export type Ctx = Exchange & { op: Operation };
 
-/** A JSON response, or `streamed` when the handler wrote the response itself. */
-export type HandlerResult = { status?: number; body: unknown; headers?: Record<string, string> } | { streamed: true };
+/**
+ * A JSON response; a text one (`text` with its content type, e.g. the inspector's HTML);
+ * or `streamed` when the handler wrote the response itself.
+ */
+export type HandlerResult =
+  | { status?: number; body: unknown; headers?: Record<string, string> }
+  | { status?: number; text: string; contentType: string; headers?: Record<string, string> }
+  | { streamed: true };
 
 export type Handler = (ctx: Ctx) => HandlerResult | Promise<HandlerResult>;
 

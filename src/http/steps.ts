@@ -85,6 +85,11 @@ export function serialiseStep(logError: (line: string) => void, options: { prett
       if (!r || 'streamed' in r || x.res.headersSent || x.res.destroyed) return;
       if (r.headers) x.res.set(r.headers);
       const status = r.status ?? 200;
+      if ('text' in r) {
+        x.sent = { status, body: undefined };
+        x.res.status(status).type(r.contentType).send(r.text);
+        return;
+      }
       x.sent = { status, body: r.body };
       sendJson(x.res, status, r.body, pretty || x.op?.document === 'admin' ? 2 : undefined);
     },

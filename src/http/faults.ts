@@ -1,0 +1,174 @@
+import { badRequest, notFound } from '../domain/errors.js';
+import { IdSource } from '../domain/ids.js';
+import { errorBody } from './errors.js';
+import type { Step } from './pipeline.js';
+
+/**
+ * Fault injection for testing a client's resilience (POST/GET/DELETE /_mock/faults): make
+ * one gateway operation, or all of them, answer with a chosen status and body, wait
+ * before answering, or drop the connection, for the next N calls and/or a fraction of
+ * calls. The mock's own /_mock/ routes are never faulted.
+ *
+ * Which calls a `fraction` hits is deterministic: without a `seed`, evenly spaced (call n
+ * of the rule's matching calls is hit when floor(n * fraction) grows, so 0.5 hits every
+ * second call and 0.25 every fourth); with a `seed`, each call draws from a stream seeded
+ * with it (src/domain/ids.ts), so the same seed hits the same calls, run after run.
+ * Rules are tried in the order they were added; the first that hits applies.
+ */
+
+export interface FaultInput {
+  /** An operationId of the gateway API, or `*` (default) for every gateway operation. */
+  operation?: string;
+  /** Answer with this status instead of running the operation. */
+  status?: number;
+  /** The body of that answer (default: an OpenAI-shaped error naming the fault). */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Wait this long first; alone, the call then proceeds normally. */
+  latency_ms?: number;
+  /** Destroy the connection without answering. */
+  drop?: boolean;
+  /** Only the next N matching calls (default: until cleared). */
+  times?: number;
+  /** Only this fraction of matching calls (default 1). */
+  fraction?: number;
+  seed?: string;
+}
+
+export interface Fault {
+  id: string;
+  operation: string;
+  status: number | null;
+  body: unknown;
+  headers: Record<string, string>;
+  latency_ms: number;
+  drop: boolean;
+  /** Hits left before the rule expires; null: until cleared. */
+  remaining: number | null;
+  fraction: number;
+  seed: string | null;
+  /** Matching calls seen, and how many of them were hit. */
+  matched: number;
+  applied: number;
+}
+
+/** What the journal records of a fault that hit an exchange. */
+export interface AppliedFault {
+  id: string;
+  status: number | null;
+  latency_ms: number;
+  drop: boolean;
+}
+
+declare module './pipeline.js' {
+  interface Exchange {
+    /** Set by the fault step when an injected fault shaped this exchange. */
+    fault?: AppliedFault;
+  }
+}
+
+export class FaultBook {
+  private faults: { fault: Fault; draw: IdSource | null }[] = [];
+  private counter = 0;
+
+  /** `operations`: the gateway operationIds a fault may name. */
+  constructor(private readonly operations: readonly string[]) {}
+
+  /** Adds a rule, or throws a 400 saying what is wrong with it. */
+  add(input: FaultInput): Fault {
+    const operation = input.operation ?? '*';
+    if (operation !== '*' && !this.operations.includes(operation)) {
+      throw badRequest(`operation "${operation}" is not a gateway operationId; use "*" or one of: ${this.operations.join(', ')}.`, 'unknown_operation', 'operation');
+    }
+    const drop = input.drop === true;
+    if (input.status === undefined && !drop && !(input.latency_ms !== undefined && input.latency_ms > 0)) {
+      throw badRequest('A fault needs at least one of status, latency_ms (> 0) or drop: true.', 'empty_fault', null);
+    }
+    if (drop && input.status !== undefined) {
+      throw badRequest('A fault either answers with a status or drops the connection, not both.', 'conflicting_fault', 'drop');
+    }
+    const fault: Fault = {
+      id: `fault_${++this.counter}`,
+      operation,
+      status: input.status ?? null,
+      body: input.status === undefined ? null : (input.body ?? null),
+      headers: input.headers ?? {},
+      latency_ms: input.latency_ms ?? 0,
+      drop,
+      remaining: input.times ?? null,
+      fraction: input.fraction ?? 1,
+      seed: input.seed ?? null,
+      matched: 0,
+      applied: 0,
+    };
+    this.faults.push({ fault, draw: fault.seed === null ? null : new IdSource(fault.seed) });
+    return structuredClone(fault);
+  }
+
+  list(): Fault[] {
+    return this.faults.map((f) => structuredClone(f.fault));
+  }
+
+  remove(id: string): Fault {
+    const i = this.faults.findIndex((f) => f.fault.id === id);
+    if (i < 0) throw notFound(`No active fault ${id}; GET /_mock/faults lists them.`, 'fault_not_found', 'fault_id');
+    return (this.faults.splice(i, 1)[0] as { fault: Fault }).fault;
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
+
+  /** The rule that hits this call of `operationId`, if any; counts the call and expires spent rules. */
+  pick(operationId: string): Fault | undefined {
+    for (const entry of this.faults) {
+      const f = entry.fault;
+      if (f.operation !== '*' && f.operation !== operationId) continue;
+      f.matched += 1;
+      if (!hits(f.fraction, f.matched, entry.draw)) continue;
+      f.applied += 1;
+      if (f.remaining !== null) {
+        f.remaining -= 1;
+        if (f.remaining <= 0) this.faults.splice(this.faults.indexOf(entry), 1);
+      }
+      return f;
+    }
+    return undefined;
+  }
+}
+
+function hits(fraction: number, n: number, draw: IdSource | null): boolean {
+  if (fraction >= 1) return true;
+  if (draw) return draw.bytes(4).readUInt32BE(0) / 2 ** 32 < fraction;
+  return Math.floor(n * fraction) > Math.floor((n - 1) * fraction);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Applies injected faults to gateway operations. Joins after `parse` (so the journal has
+ * the request body) and before `authenticate` (an outage answers whoever calls).
+ */
+export function faultStep(book: FaultBook): Step {
+  return {
+    name: 'faults',
+    async run(x, next) {
+      if (x.op?.document !== 'gateway') return next();
+      const f = book.pick(x.op.id);
+      if (!f) return next();
+      x.fault = { id: f.id, status: f.status, latency_ms: f.latency_ms, drop: f.drop };
+      if (f.latency_ms > 0) await sleep(f.latency_ms);
+      if (x.res.destroyed) return; // the client gave up while waiting
+      if (f.drop) {
+        x.res.destroy();
+        return;
+      }
+      if (f.status === null) return next();
+      x.result = {
+        status: f.status,
+        headers: f.headers,
+        body: f.body ?? errorBody(f.status >= 500 ? 'api_error' : 'invalid_request_error', `Injected by the mock (${f.id}): this call answers ${f.status}.`, 'injected_fault'),
+      };
+    },
+  };
+}

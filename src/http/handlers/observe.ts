@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { rfc3339 } from '../../domain/clock.js';
+import type { GroupRecord } from '../../store/store.js';
+import type { FaultInput } from '../faults.js';
+import type { JournalFilter } from '../journal.js';
+import type { Ctx, HandlerMap } from '../registry.js';
+
+/**
+ * The mock's observation routes (openapi/mock-admin.yaml): the request journal, fault
+ * injection, and the inspector page with the compact JSON it polls. None of them shows a
+ * key secret: keys appear as prefixes and names, journal entries are redacted when taken.
+ */
+
+const INSPECTOR_PATH = new URL('../../../inspector/index.html', import.meta.url);
+let inspectorHtml: string | undefined;
+
+export const observeHandlers: HandlerMap = {
+  listMockRequests: (ctx) => {
+    const { journal } = ctx.mock;
+    const q = ctx.query as { path?: string; operation?: string; status?: string; limit: number };
+    const filter: JournalFilter = { limit: q.limit };
+    if (q.path !== undefined) filter.path = q.path;
+    if (q.operation !== undefined) filter.operation = q.operation;
+    if (q.status !== undefined) filter.status = q.status;
+    return {
+      body: {
+        entries: journal.list(filter),
+        size: journal.size,
+        bytes: journal.bytes,
+        dropped: journal.dropped,
+        max_entries: journal.maxEntries,
+        max_bytes: journal.maxBytes,
+      },
+    };
+  },
+  clearMockRequests: (ctx) => {
+    ctx.mock.journal.clear();
+    return { body: { ok: true } };
+  },
+  listMockFaults: (ctx) => ({ body: { faults: ctx.mock.faults.list() } }),
+  addMockFault: (ctx) => ({ status: 201, body: ctx.mock.faults.add(ctx.body as FaultInput) }),
+  clearMockFaults: (ctx) => {
+    ctx.mock.faults.clear();
+    return { body: { ok: true } };
+  },
+  removeMockFault: (ctx) => ({ body: ctx.mock.faults.remove(ctx.params.fault_id as string) }),
+  getMockInspector: () => {
+    inspectorHtml ??= readFileSync(INSPECTOR_PATH, 'utf8');
+    return { text: inspectorHtml, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store' } };
+  },
+  getMockInspectorData: (ctx) => ({ body: inspectorData(ctx, (ctx.query as { tail: number }).tail) }),
+};
+
+/** Everything the inspector page shows, in one document: trees, keys, live usage, journal tail, webhooks, faults, clock. */
+function inspectorData(ctx: Ctx, tail: number) {
+  const { store, gateway, clock, journal, faults } = ctx.mock;
+  const node = (g: GroupRecord): unknown => {
+    const view = gateway.view(g);
+    return {
+      id: g.id,
+      name: g.name,
+      external_entity_id: g.externalEntityId,
+      limit_enforcement: g.mode,
+      parent_group_id: g.parentId,
+      models: view.models,
+      effective_models: view.effective_models,
+      keys: [...(store.keysOf(g.id) ?? [])].map((k) => ({ prefix: k.prefix, name: k.name })),
+      usage: gateway.liveUsage(g),
+      children: store.childrenOf(g.id).sort((a, b) => a.seq - b.seq).map(node),
+    };
+  };
+  const webhooks = store.webhooks.view();
+  return {
+    now: rfc3339(clock.now()),
+    offset_seconds: clock.offset / 1000,
+    workspaces: store.workspaces().map((w) => ({
+      id: w.id,
+      onboarded: w.onboarded,
+      webhook_url: w.webhookUrl,
+      groups: [...(store.groupsOf(w.id) ?? [])].filter((g) => g.parentId === null).map(node),
+    })),
+    journal: journal.list({ limit: tail }).map((e) => ({
+      seq: e.seq,
+      at: e.at,
+      method: e.method,
+      path: e.path,
+      operation: e.operation,
+      status: e.status,
+      duration_ms: e.duration_ms,
+      outcome: e.outcome,
+      request_id: e.request_id,
+      fault: e.fault?.id ?? null,
+    })),
+    webhooks: {
+      total: webhooks.deliveries.length,
+      deliveries: webhooks.deliveries.slice(-tail).reverse().map(({ signature: _s, payload, ...d }) => ({ ...d, events: payload.data.events.map((e) => ({ model: e.modelSlug, customer: e.externalEntityId, key_prefix: e.apiKeyPrefix, tokens: e.tokens })) })),
+      dead_letter: webhooks.dead_letter.slice(-tail).reverse().map(({ signature: _s, payload: _p, ...d }) => d),
+    },
+    faults: faults.list(),
+  };
+}

@@ -1,0 +1,188 @@
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../domain/clock.js';
+import type { AppliedFault } from './faults.js';
+import type { Step } from './pipeline.js';
+import { redactBody, redactHeaders } from './redact.js';
+
+/**
+ * The request journal behind GET /_mock/requests: recent exchanges with their request
+ * and response, redacted before they are stored (src/http/redact.ts). Bounded by entry
+ * count and by bytes, the oldest dropped first, and each body is capped, so a long run
+ * cannot exhaust memory. A streamed response is recorded as having streamed, never its
+ * stream. The mock's own /_mock/ routes are not journaled: the inspector polls them every
+ * second and would push the traffic being debugged out of the journal.
+ */
+
+export interface JournalEntry {
+  seq: number;
+  request_id: string;
+  /** When the request arrived, by the mock's clock (RFC 3339 with milliseconds). */
+  at: string;
+  method: string;
+  /** The path without the query. */
+  path: string;
+  query: string | null;
+  operation: string | null;
+  /** The HTTP status sent; null when no response was sent (the connection was dropped or the client went away). */
+  status: number | null;
+  duration_ms: number;
+  outcome: 'answered' | 'streamed' | 'dropped' | 'aborted';
+  request: { headers: Record<string, string>; body: unknown };
+  response: { headers: Record<string, string>; body: unknown };
+  /** The injected fault that shaped this exchange, if any. */
+  fault: AppliedFault | null;
+}
+
+export interface JournalLimits {
+  /** At most this many entries (default 1000). */
+  maxEntries?: number;
+  /** At most this many bytes of entries, measured as JSON (default 8 MiB). */
+  maxBytes?: number;
+  /** A body bigger than this (as JSON) is kept as a marker with its size and a preview (default 64 KiB). */
+  maxBodyBytes?: number;
+}
+
+export interface JournalFilter {
+  /** Entries whose path contains this (a prefix is a substring too). */
+  path?: string;
+  operation?: string;
+  /** An exact status (`503`) or a class (`5xx`). */
+  status?: string;
+  /** At most this many, newest first. */
+  limit?: number;
+}
+
+const PREVIEW_BYTES = 1024;
+
+export class Journal {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly maxBodyBytes: number;
+  private entries: { entry: JournalEntry; bytes: number }[] = [];
+  private head = 0;
+  private totalBytes = 0;
+  private seq = 0;
+  private droppedCount = 0;
+
+  constructor(limits: JournalLimits = {}) {
+    this.maxEntries = limits.maxEntries ?? 1000;
+    this.maxBytes = limits.maxBytes ?? 8 * 1024 * 1024;
+    this.maxBodyBytes = limits.maxBodyBytes ?? 64 * 1024;
+  }
+
+  /** Adds an entry (already redacted), dropping the oldest until both bounds hold. */
+  add(entry: Omit<JournalEntry, 'seq'>): void {
+    const full = { seq: ++this.seq, ...entry };
+    full.request.body = this.capped(full.request.body);
+    full.response.body = this.capped(full.response.body);
+    const bytes = Buffer.byteLength(JSON.stringify(full));
+    this.entries.push({ entry: full, bytes });
+    this.totalBytes += bytes;
+    while (this.size > this.maxEntries || (this.totalBytes > this.maxBytes && this.size > 0)) {
+      const oldest = this.entries[this.head] as { bytes: number };
+      this.totalBytes -= oldest.bytes;
+      this.head += 1;
+      this.droppedCount += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /** Entries dropped to keep the bounds since the last clear. */
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  /** Matching entries, newest first. */
+  list(filter: JournalFilter = {}): JournalEntry[] {
+    const status = statusMatcher(filter.status);
+    const out: JournalEntry[] = [];
+    for (let i = this.entries.length - 1; i >= this.head; i--) {
+      const e = (this.entries[i] as { entry: JournalEntry }).entry;
+      if (filter.path !== undefined && !e.path.includes(filter.path)) continue;
+      if (filter.operation !== undefined && e.operation !== filter.operation) continue;
+      if (!status(e.status)) continue;
+      out.push(e);
+      if (filter.limit !== undefined && out.length >= filter.limit) break;
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.entries = [];
+    this.head = 0;
+    this.totalBytes = 0;
+    this.droppedCount = 0;
+  }
+
+  private capped(body: unknown): unknown {
+    if (body === undefined) return null;
+    const text = JSON.stringify(body);
+    const size = Buffer.byteLength(text);
+    if (size <= this.maxBodyBytes) return body;
+    return { truncated: true, bytes: size, preview: text.slice(0, PREVIEW_BYTES) };
+  }
+}
+
+function statusMatcher(spec: string | undefined): (status: number | null) => boolean {
+  if (spec === undefined) return () => true;
+  const cls = /^([1-5])xx$/i.exec(spec);
+  if (cls) return (s) => s !== null && Math.floor(s / 100) === Number(cls[1]);
+  return (s) => String(s) === spec;
+}
+
+/**
+ * Journals every exchange except the mock's own routes. Joins the pipeline outside
+ * `serialise`, so it sees what was sent (or that nothing was), and records when the
+ * response has finished or the connection closed, with the final timing.
+ */
+export function journalStep(journal: Journal, clock: Clock): Step {
+  return {
+    name: 'journal',
+    async run(x, next) {
+      if (x.op?.document === 'admin' || (x.op === undefined && x.req.path.startsWith('/_mock/'))) return next();
+      const at = new Date(clock.now()).toISOString();
+      let recorded = false;
+      const record = () => {
+        if (recorded) return;
+        recorded = true;
+        const res = x.res;
+        const streamed = x.result !== undefined && 'streamed' in x.result;
+        const finished = res.writableFinished;
+        const outcome: JournalEntry['outcome'] = x.fault?.drop ? 'dropped' : !finished ? 'aborted' : streamed ? 'streamed' : 'answered';
+        const url = x.req.originalUrl;
+        const q = url.indexOf('?');
+        journal.add({
+          request_id: x.requestId,
+          at,
+          method: x.req.method,
+          path: q < 0 ? url : url.slice(0, q),
+          query: q < 0 ? null : url.slice(q + 1),
+          operation: x.op?.id ?? null,
+          status: res.headersSent ? res.statusCode : null,
+          duration_ms: Math.round((performance.now() - x.startedAt) * 10) / 10,
+          outcome,
+          request: { headers: redactHeaders(x.req.headers), body: redactBody(x.req.body ?? null) },
+          response: {
+            headers: res.headersSent ? redactHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>) : {},
+            body: streamed ? { streamed: true } : redactBody(x.sent?.body ?? null),
+          },
+          fault: x.fault ?? null,
+        });
+      };
+      x.res.once('finish', record);
+      x.res.once('close', record);
+      await next();
+    },
+  };
+}

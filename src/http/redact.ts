@@ -1,0 +1,58 @@
+import { PREFIX_LENGTH, prefixOf } from '../domain/keys.js';
+
+/**
+ * Redaction for everything the mock records about traffic (the request journal, the
+ * inspector). A key keeps its prefix, which is public (listed, shown in the console),
+ * and loses the rest; an Authorization value keeps its scheme only. Applied to copies
+ * before anything is stored, so no secret is ever held by the journal, even briefly.
+ */
+
+export const REDACTED = '[redacted]';
+
+/** Body fields that carry a key or a secret, at any depth. */
+const KEY_FIELDS = new Set(['api_key', 'key']);
+const SECRET_FIELDS = new Set(['secret', 'webhook_secret', 'private_key', 'password', 'token', 'access_token', 'refresh_token']);
+/** Headers whose value is a credential. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
+const OPAQUE_HEADERS = new Set(['cookie', 'set-cookie', 'x-api-key', 'api-key']);
+
+/** A key with its secret part gone: the 16-character prefix when the key is long enough to have a secret beyond it. */
+export function redactKey(value: unknown): unknown {
+  if (typeof value !== 'string') return value === null || value === undefined ? value : REDACTED;
+  return value.length >= PREFIX_LENGTH + 8 ? `${prefixOf(value)}${REDACTED}` : REDACTED;
+}
+
+/** `Api-Key sky_...` -> `Api-Key [redacted]`; a value without a scheme is redacted whole. */
+export function redactAuthorization(value: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9_-]*)[ \t]+\S/.exec(value);
+  return m ? `${m[1]} ${REDACTED}` : REDACTED;
+}
+
+/** A deep copy of a JSON value with every key and secret field redacted. */
+export function redactBody(value: unknown, depth = 0): unknown {
+  if (depth > 64) return REDACTED; // deeper than any body the mock accepts; never walk unbounded
+  if (Array.isArray(value)) return value.map((v) => redactBody(v, depth + 1));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const name = k.toLowerCase();
+    if (KEY_FIELDS.has(name)) out[k] = redactKey(v);
+    else if (SECRET_FIELDS.has(name)) out[k] = v === null ? null : REDACTED;
+    else out[k] = redactBody(v, depth + 1);
+  }
+  return out;
+}
+
+/** Headers as plain strings, credentials redacted. */
+export function redactHeaders(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, raw] of Object.entries(headers)) {
+    if (raw === undefined) continue;
+    const name = k.toLowerCase();
+    const value = Array.isArray(raw) ? raw.join(', ') : String(raw);
+    if (CREDENTIAL_HEADERS.has(name)) out[name] = redactAuthorization(value);
+    else if (OPAQUE_HEADERS.has(name)) out[name] = REDACTED;
+    else out[name] = value;
+  }
+  return out;
+}
