@@ -26,6 +26,7 @@ import {
   authenticateStep,
   handlerStep,
   jsonParser,
+  type LogFormat,
   parseStep,
   requestIdStep,
   serialiseStep,
@@ -108,6 +109,8 @@ export interface MockOptions {
   log?: (line: string) => void;
   /** Indent the JSON of the gateway routes (default false: compact, like the real API; admin routes are always indented). */
   prettyJson?: boolean;
+  /** How request lines are written: `pretty` (default) for people, `json` (one object per line) for machines. */
+  logFormat?: LogFormat;
   /** Internal errors, which are bugs of the mock (default: standard error). */
   logError?: (line: string) => void;
 }
@@ -205,7 +208,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const parseKeepingBytes = rawJsonParser('1mb');
   const pipeline = new Pipeline([
     requestIdStep(store.ids),
-    accessLogStep(options.log),
+    accessLogStep(options.log, options.logFormat ?? 'pretty', store.clock),
     serialiseStep(logError, { prettyJson: options.prettyJson === true }),
     parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : op?.id === 'registerApiKey' ? parseKeepingBytes : parse1mb)),
     drainBodyStep(),

@@ -17,6 +17,9 @@ Server
   --quiet                  no request log
   --pretty-json            indent the JSON of the gateway routes (env FGW_PRETTY_JSON=1;
                            default compact, like the real API; /_mock/ is always indented)
+  --log-format F           pretty (default): one readable line per request;
+                           json: one JSON object per line (time, level, method, path,
+                           operation, status, ms, request_id), the banner included
 
 Who may call it
   --config FILE            JSON file with "workspaces" and "management_keys"
@@ -98,6 +101,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
         'no-admin': { type: 'boolean' },
         quiet: { type: 'boolean' },
         'pretty-json': { type: 'boolean' },
+        'log-format': { type: 'string' },
         config: { type: 'string' },
         'management-key': { type: 'string', multiple: true },
         'view-scope': { type: 'string' },
@@ -132,6 +136,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   if (viewScope !== 'reads' && viewScope !== 'list-only') throw new UsageError(`--view-scope must be reads or list-only, not "${viewScope}"`);
   const policy = values['token-limit-policy'] ?? 'strict';
   if (policy !== 'strict' && policy !== 'overshoot') throw new UsageError(`--token-limit-policy must be strict or overshoot, not "${policy}"`);
+  const logFormat = values['log-format'] ?? 'pretty';
+  if (logFormat !== 'pretty' && logFormat !== 'json') throw new UsageError(`--log-format must be pretty or json, not "${logFormat}"`);
   const webhookUrl = values['webhook-url'] ?? env.FGW_WEBHOOK_URL;
   if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) throw new UsageError(`--webhook-url must be an http(s) URL, not "${webhookUrl}"`);
   const webhookSecret = values['webhook-secret'] ?? env.FGW_WEBHOOK_SECRET;
@@ -155,6 +161,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
       host,
       admin: values['no-admin'] !== true,
       prettyJson: values['pretty-json'] === true || truthy(env.FGW_PRETTY_JSON),
+      logFormat,
       viewScope,
       unknownFields: values['reject-unknown-fields'] === true || truthy(env.FGW_REJECT_UNKNOWN_FIELDS) ? 'reject' : 'ignore',
       endpoints: {
@@ -227,7 +234,12 @@ export function banner(url: string, options: StartOptions, config: MockConfig, q
     `frontier-gateway-mock listening on ${url}`,
     `  management API:  ${url}/v1/gateway/groups, ${url}/v1/gateway/endpoints`,
     `  inference (OpenAI baseURL): ${url}/v1`,
-    options.admin === false ? '  admin routes:    off (--no-admin)' : `  admin routes:    ${url}/_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks, /_mock/snapshot, /_mock/scenarios`,
+    ...(options.admin === false
+      ? ['  admin routes:    off (--no-admin)']
+      : [
+          `  inspector:       ${url}/_mock/  (groups, usage, requests, webhooks, faults, clock)`,
+          `  admin routes:    ${url}/_mock/requests, /_mock/faults, /_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks, /_mock/snapshot, /_mock/scenarios`,
+        ]),
     `  webhooks:        ${options.webhook?.url ?? (options.admin === false ? 'no receiver (events are not delivered anywhere)' : 'no receiver (events are still listed at /_mock/webhooks)')}`,
     `  key registration: ${config.workspaces.some((w) => w.register_public_key) || options.register?.publicKey ? 'public key configured' : 'no public key (--register-public-key)'}`,
     '  management keys (Authorization: Api-Key <key>):',
@@ -245,4 +257,32 @@ export function banner(url: string, options: StartOptions, config: MockConfig, q
 /** `acme…` : enough to tell keys apart, not enough to use one. */
 export function maskKey(key: string): string {
   return key.length > 8 ? `${key.slice(0, 4)}…(${key.length} chars)` : '****';
+}
+
+/** The banner as one JSON line, for `--log-format json`: the same facts, machine-readable. */
+export function bannerJson(url: string, options: StartOptions, config: MockConfig, time: string, quiet = false, startup?: StartupFacts): string {
+  const admin = options.admin !== false;
+  const mask = quiet && options.config !== undefined;
+  return JSON.stringify({
+    time,
+    level: 'info',
+    message: 'frontier-gateway-mock listening',
+    url,
+    management_api: `${url}/v1/gateway/groups`,
+    inference_base_url: `${url}/v1`,
+    inspector: admin ? `${url}/_mock/` : null,
+    admin_routes: admin,
+    webhook_url: options.webhook?.url ?? null,
+    management_keys: config.management_keys.map((k) => ({ key: mask ? maskKey(k.key) : k.key, workspace: k.workspace, scope: k.scope })),
+    scenarios: (startup?.scenarios ?? []).map((sc) => ({
+      source: sc.source,
+      workspaces: sc.workspaces,
+      federated_keys: sc.api_keys.length,
+      groups: sc.groups.map((g) => ({ name: g.name, id: g.id, workspace_id: g.workspace_id, external_entity_id: g.external_entity_id })),
+    })),
+    state_file:
+      options.stateFile === undefined
+        ? null
+        : { path: typeof options.stateFile === 'string' ? options.stateFile : options.stateFile.path, restored: startup?.restoredFromStateFile === true },
+  });
 }

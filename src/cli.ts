@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './config.js';
-import { banner, HELP, parseCli, UsageError } from './cli-options.js';
+import { banner, bannerJson, HELP, parseCli, UsageError } from './cli-options.js';
 import { RegistryMismatchError } from './http/registry.js';
 import { startMock } from './index.js';
 
@@ -27,15 +27,23 @@ async function main(): Promise<void> {
   }
   const { options, quiet } = parsed;
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  const json = options.logFormat === 'json';
+  // Under --log-format json every line on both streams is one JSON object.
+  let clockNow: (() => number) | undefined;
+  const logError = (line: string) =>
+    process.stderr.write(`${json ? JSON.stringify({ time: clockNow ? new Date(clockNow()).toISOString() : null, level: 'error', message: line }) : line}\n`);
   try {
-    const running = await startMock({ ...options, ...(quiet ? {} : { log }) });
-    log(banner(running.url, options, running.mock.config, quiet, running.mock));
+    const running = await startMock({ ...options, logError, ...(quiet ? {} : { log }) });
+    clockNow = () => running.mock.clock.now();
+    const now = new Date(running.mock.clock.now()).toISOString();
+    log(json ? bannerJson(running.url, options, running.mock.config, now, quiet, running.mock) : banner(running.url, options, running.mock.config, quiet, running.mock));
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       void running.close().then(() => {
-        process.stderr.write(`frontier-gateway-mock stopped (${signal}); ${running.url} is free.\n`);
+        const message = `frontier-gateway-mock stopped (${signal}); ${running.url} is free.`;
+        process.stderr.write(`${json ? JSON.stringify({ time: new Date(running.mock.clock.now()).toISOString(), level: 'info', message }) : message}\n`);
         process.exit(0);
       });
     };
