@@ -40,7 +40,7 @@ describe('--log-format', () => {
     try {
       const res = await request(m.url).get('/v1/gateway/groups').set('Authorization', 'Api-Key mock-management-key');
       await new Promise((r) => setTimeout(r, 20));
-      expect(lines).toEqual([expect.stringMatching(new RegExp(`^GET /v1/gateway/groups 200 \\d+\\.\\d ms  listGroups  ${res.headers['x-request-id'].slice(0, 8)}$`))]);
+      expect(lines).toEqual([expect.stringMatching(new RegExp(`^GET /v1/gateway/groups 200 \\d+\\.\\d ms  listGroups  ${String(res.headers['x-request-id']).slice(0, 8)}$`))]);
     } finally {
       await m.close();
     }
