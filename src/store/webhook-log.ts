@@ -164,6 +164,12 @@ export class WebhookLog {
     return { deliveries: this.deliveries.items.map(viewOf), dead_letter: this.deadLetter.items.map(viewOf) };
   }
 
+  /** The newest `n` deliveries and dead letters, newest first, and how many deliveries are kept: for the inspector, which polls every second and must not copy the whole log each time. */
+  tail(n: number): { deliveries: Delivery[]; dead_letter: Delivery[]; total: number } {
+    const last = (items: StoredDelivery[]) => (n > 0 ? items.slice(-n) : []).reverse().map(viewOf);
+    return { deliveries: last(this.deliveries.items), dead_letter: last(this.deadLetter.items), total: this.deliveries.items.length };
+  }
+
   reset(): void {
     this.deliveries.replace([]);
     this.deadLetter.replace([]);

@@ -120,6 +120,8 @@ describe('spec-driven fuzzing: no 5xx, no poisoned state', () => {
         }),
         { numRuns: RUNS ?? 25, endOnFailure: true },
       );
+      // Injected faults (POST /_mock/faults) are breakage on purpose, not poisoned state: clear them first.
+      await send('delete', '/_mock/faults', {});
       fixture = await knownGood(op.id);
     }
   }, 120_000);

@@ -69,7 +69,7 @@ function inspectorData(ctx: Ctx, tail: number) {
       children: store.childrenOf(g.id).sort((a, b) => a.seq - b.seq).map(node),
     };
   };
-  const webhooks = store.webhooks.view();
+  const webhooks = store.webhooks.tail(tail);
   return {
     now: rfc3339(clock.now()),
     offset_seconds: clock.offset / 1000,
@@ -92,9 +92,9 @@ function inspectorData(ctx: Ctx, tail: number) {
       fault: e.fault?.id ?? null,
     })),
     webhooks: {
-      total: webhooks.deliveries.length,
-      deliveries: webhooks.deliveries.slice(-tail).reverse().map(({ signature: _s, payload, ...d }) => ({ ...d, events: payload.data.events.map((e) => ({ model: e.modelSlug, customer: e.externalEntityId, key_prefix: e.apiKeyPrefix, tokens: e.tokens })) })),
-      dead_letter: webhooks.dead_letter.slice(-tail).reverse().map(({ signature: _s, payload: _p, ...d }) => d),
+      total: webhooks.total,
+      deliveries: webhooks.deliveries.map(({ signature: _s, payload, ...d }) => ({ ...d, events: payload.data.events.map((e) => ({ model: e.modelSlug, customer: e.externalEntityId, key_prefix: e.apiKeyPrefix, tokens: e.tokens })) })),
+      dead_letter: webhooks.dead_letter.map(({ signature: _s, payload: _p, ...d }) => d),
     },
     faults: faults.list(),
   };
