@@ -13,7 +13,8 @@ Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)
   --host ADDR              address to bind (env HOST; default 127.0.0.1)
-  --no-admin               do not serve the /_mock/ admin routes
+  --no-admin               do not serve the /_mock/ admin routes (nor the inspector
+                           at /_mock/, the request journal or fault injection)
   --quiet                  no request log
   --pretty-json            indent the JSON of the gateway routes (env FGW_PRETTY_JSON=1;
                            default compact, like the real API; /_mock/ is always indented)

@@ -67,6 +67,11 @@ declare module './pipeline.js' {
   }
 }
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Headers that frame the response; a fault may not set them. */
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'content-type']);
+
 export class FaultBook {
   private faults: { fault: Fault; draw: IdSource | null }[] = [];
   private counter = 0;
@@ -86,6 +91,11 @@ export class FaultBook {
     }
     if (drop && input.status !== undefined) {
       throw badRequest('A fault either answers with a status or drops the connection, not both.', 'conflicting_fault', 'drop');
+    }
+    for (const [name, value] of Object.entries(input.headers ?? {})) {
+      if (!HEADER_NAME.test(name)) throw badRequest(`headers: "${name}" is not a valid HTTP header name.`, 'invalid_header', `headers.${name}`);
+      if (!HEADER_VALUE.test(value)) throw badRequest(`headers.${name}: the value holds a control character.`, 'invalid_header', `headers.${name}`);
+      if (FRAMING.has(name.toLowerCase())) throw badRequest(`headers.${name}: the mock sets ${name} itself.`, 'invalid_header', `headers.${name}`);
     }
     const fault: Fault = {
       id: `fault_${++this.counter}`,

@@ -136,6 +136,9 @@ describe('fault rules', () => {
     await bad({ operation: 'resetMock', status: 503 }, /not a gateway operationId.*createChatCompletion/);
     await bad({ status: 200 }, /status must be >= 400/);
     await bad({ status: 503, fraction: 0 }, /fraction/);
+    await bad({ status: 503, headers: { 'bad header': 'x' } }, /not a valid HTTP header name/);
+    await bad({ status: 503, headers: { 'x-a': 'line\r\nbreak' } }, /control character/);
+    await bad({ status: 503, headers: { 'Content-Length': '1' } }, /sets Content-Length itself/);
     expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([]);
   });
 });
