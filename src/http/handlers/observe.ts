@@ -13,6 +13,9 @@ import type { Ctx, HandlerMap } from '../registry.js';
 
 const INSPECTOR_PATH = new URL('../../../inspector/index.html', import.meta.url);
 let inspectorHtml: string | undefined;
+/** At most this many groups in one inspector document (all workspaces), and keys per group. */
+const MAX_GROUPS = 500;
+const MAX_KEYS = 50;
 
 export const observeHandlers: HandlerMap = {
   listMockRequests: (ctx) => {
@@ -54,8 +57,18 @@ export const observeHandlers: HandlerMap = {
 /** Everything the inspector page shows, in one document: trees, keys, live usage, journal tail, webhooks, faults, clock. */
 function inspectorData(ctx: Ctx, tail: number) {
   const { store, gateway, clock, journal, faults } = ctx.mock;
+  // The page polls every second: a very large state is shown in part, never copied whole.
+  let budget = MAX_GROUPS;
   const node = (g: GroupRecord): unknown => {
+    if (budget <= 0) return null;
+    budget -= 1;
     const view = gateway.view(g);
+    const keys = store.keysOf(g.id);
+    const shownKeys: { prefix: string; name: string | null }[] = [];
+    for (const k of keys ?? []) {
+      if (shownKeys.length >= MAX_KEYS) break;
+      shownKeys.push({ prefix: k.prefix, name: k.name });
+    }
     return {
       id: g.id,
       name: g.name,
@@ -64,21 +77,30 @@ function inspectorData(ctx: Ctx, tail: number) {
       parent_group_id: g.parentId,
       models: view.models,
       effective_models: view.effective_models,
-      keys: [...(store.keysOf(g.id) ?? [])].map((k) => ({ prefix: k.prefix, name: k.name })),
+      keys: shownKeys,
+      key_count: keys?.size ?? 0,
       usage: gateway.liveUsage(g),
-      children: store.childrenOf(g.id).sort((a, b) => a.seq - b.seq).map(node),
+      children: store
+        .childrenOf(g.id)
+        .sort((a, b) => a.seq - b.seq)
+        .map(node)
+        .filter((n) => n !== null),
     };
   };
+  const workspaces = store.workspaces().map((w) => {
+    const all = store.groupsOf(w.id);
+    const before = budget;
+    const groups = [...(all ?? [])]
+      .filter((g) => g.parentId === null)
+      .map(node)
+      .filter((n) => n !== null);
+    return { id: w.id, onboarded: w.onboarded, webhook_url: w.webhookUrl, groups, groups_not_shown: (all?.size ?? 0) - (before - budget) };
+  });
   const webhooks = store.webhooks.tail(tail);
   return {
     now: rfc3339(clock.now()),
     offset_seconds: clock.offset / 1000,
-    workspaces: store.workspaces().map((w) => ({
-      id: w.id,
-      onboarded: w.onboarded,
-      webhook_url: w.webhookUrl,
-      groups: [...(store.groupsOf(w.id) ?? [])].filter((g) => g.parentId === null).map(node),
-    })),
+    workspaces,
     journal: journal.list({ limit: tail }).map((e) => ({
       seq: e.seq,
       at: e.at,
