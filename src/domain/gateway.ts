@@ -9,6 +9,7 @@ import {
   effectiveModels,
   MAX_DEPTH,
   normalizeModels,
+  type EffectiveLimit,
   type EffectiveModel,
   type Enforcement,
   type ModelConfig,
@@ -241,7 +242,7 @@ export class Gateway {
   liveUsage(group: GroupRecord): LiveUsage[] {
     const now = this.clock.now();
     return this.effective(group).flatMap((m) =>
-      [...m.rate_limits.map((l) => ({ l, kind: 'rate' as const })), ...m.usage_limits.map((l) => ({ l, kind: 'usage' as const }))].map(({ l, kind }) => {
+      limitsOf(m).map(({ l, kind }) => {
         const bucket = this.bucketFor(group, m.slug, l);
         const daily = l.unit === 'DAY' ? this.meter.dailyUsage(bucket, now) : null;
         return {
@@ -497,6 +498,12 @@ export class Gateway {
     return id;
   }
 }
+
+/** A model's rate limits then its usage limits, each with its kind: the order admission checks them in (admit() spells the same order out in one pass, as it runs on every completion). */
+const limitsOf = (m: EffectiveModel) => [
+  ...m.rate_limits.map((l) => ({ l: l as EffectiveLimit, kind: 'rate' as const })),
+  ...m.usage_limits.map((l) => ({ l: l as EffectiveLimit, kind: 'usage' as const })),
+];
 
 const keyView = (k: KeyRecord) => ({ prefix: k.prefix, name: k.name });
 
