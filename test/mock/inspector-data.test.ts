@@ -40,9 +40,9 @@ describe('the inspector routes', () => {
   it('a very large state is shown in part: at most 500 groups and 50 keys a group, with counts of the rest', async () => {
     m.reset();
     const gw = m.mock.gateway;
-    const root = gw.createGroup('workspace-a', { metadata: { external_entity_id: 'big-root' }, models: [{ slug: 'a/b' }] });
+    const root = gw.createGroup('workspace-a', { metadata: { external_entity_id: 'big-root' }, models: [{ slug: 'a/b' }], hierarchy: {} });
     for (let i = 0; i < 60; i++) gw.mintKey('workspace-a', root.id, `k${i}`);
-    for (let i = 0; i < 520; i++) gw.createGroup('workspace-a', { metadata: { external_entity_id: `big-${i}` }, models: [{ slug: 'a/b' }], ...(i % 2 ? { hierarchy: { parent_group_id: root.id } } : {}) });
+    for (let i = 0; i < 520; i++) gw.createGroup('workspace-a', { metadata: { external_entity_id: `big-${i}` }, models: [{ slug: 'a/b' }], hierarchy: i % 2 ? { parent_group_id: root.id } : {} });
     const res = await request(m.url).get('/_mock/inspector.json');
     expect(checker.check({ method: 'get', path: '/_mock/inspector.json', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
     const ws = res.body.workspaces.find((w: any) => w.id === 'workspace-a');

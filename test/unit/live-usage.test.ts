@@ -25,7 +25,7 @@ describe('Meter.currentUse', () => {
 describe('Gateway.liveUsage', () => {
   it('lists every effective limit with its source group and the shared CASCADING bucket it draws on', () => {
     const clock = new ManualClock(Date.UTC(2026, 4, 13, 12, 0, 0));
-    const gw = new Gateway(new Store({ seed: () => ({ workspaces: [{ id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 's' }], managementKeys: [] }), baseClock: clock }));
+    const gw = new Gateway(new Store({ seed: () => ({ workspaces: [{ id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 's', orgPrefixes: ['ws'], environments: ['production'], registerPublicKey: null }], managementKeys: [] }), baseClock: clock }));
     const root = gw.createGroup('ws', {
       metadata: { external_entity_id: 'root' },
       models: [{ slug: 'a/b', rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 60 }], usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 10 }] }],
