@@ -90,6 +90,14 @@ describe('the banner', () => {
     expect(line).toMatchObject({ method: 'GET', path: '/v1/models', operation: 'listModels', status: 401, level: 'warn' });
   });
 
+  it('json: a loaded scenario is named with its groups, and no key secret from it appears', async () => {
+    const out = await cliOutput(['--log-format', 'json', '--scenario', 'scenarios/saas-tiers.yaml'], (o) => o.includes('\n'));
+    const banner = JSON.parse(out.trim().split('\n')[0] as string);
+    expect(banner.scenarios).toEqual([expect.objectContaining({ source: expect.stringContaining('saas-tiers.yaml'), federated_keys: expect.any(Number) })]);
+    expect(banner.scenarios[0].groups.length).toBeGreaterThan(0);
+    expect(out).not.toContain('HobbyistFreeTierSecret0001');
+  });
+
   it('--no-admin: no inspector in the banner', async () => {
     const out = await cliOutput(['--no-admin', '--log-format', 'json'], (o) => o.includes('\n'));
     expect(JSON.parse(out.trim().split('\n')[0] as string)).toMatchObject({ inspector: null, admin_routes: false });
