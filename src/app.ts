@@ -192,7 +192,11 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     inference: { latencyMs: options.inference?.latencyMs ?? 0 },
     journal: new Journal(options.journal),
     faults: new FaultBook(operations.filter((o) => o.document === 'gateway').map((o) => o.id)),
-    reset: () => store.reset(),
+    reset: () => {
+      store.reset();
+      // Faults are set per test; a reset between tests clears them (a restore or scenario load does not).
+      services.faults.clear();
+    },
     snapshot: () => store.snapshot(),
     restore: (snapshot) => store.restore(snapshot),
     loadScenario: (raw, source = 'scenario') => loadScenario(store, raw, source, defaults),
@@ -221,7 +225,6 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     // Observation joins the request path as steps of its own (src/http/journal.ts, faults.ts).
     pipeline.add(journalStep(services.journal, store.clock), { after: 'access-log' });
     pipeline.add(faultStep(services.faults), { before: 'authenticate' });
-    store.onReplaced(() => services.faults.clear());
   }
   const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) =>
     pipeline.run({ req, res, op, requestId: '', startedAt: performance.now(), params: {}, query: {}, body: undefined, mock: services, ...(failure !== undefined ? { failure } : {}) });

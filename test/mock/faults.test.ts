@@ -111,7 +111,7 @@ describe('fault rules', () => {
     expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([expect.objectContaining({ operation: '*', matched: 2, applied: 2, remaining: null })]);
   });
 
-  it('listed, removed one by one or all at once, and cleared by reset', async () => {
+  it('listed, removed one by one or all at once, cleared by reset but not by a restore', async () => {
     const a = (await addFault({ operation: 'listGroups', status: 500 })).body;
     const b = (await addFault({ operation: 'getGroup', latency_ms: 10 })).body;
     expect((await request(m.url).get('/_mock/faults')).body.faults.map((f: any) => f.id)).toEqual([a.id, b.id]);
@@ -121,6 +121,10 @@ describe('fault rules', () => {
     await request(m.url).delete('/_mock/faults').expect(200);
     expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([]);
     await addFault({ status: 500 });
+    // A snapshot restore replaces the state, not the faults; a reset clears them.
+    const snap = (await request(m.url).get('/_mock/snapshot')).body;
+    await request(m.url).post('/_mock/snapshot').send(snap).expect(200);
+    expect((await request(m.url).get('/_mock/faults')).body.faults).toHaveLength(1);
     await request(m.url).post('/_mock/reset').expect(200);
     expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([]);
   });
