@@ -247,7 +247,11 @@ export function banner(url: string, options: StartOptions, config: MockConfig, q
     ...keys,
     ...(startup?.scenarios ?? []).flatMap((sc) => [
       `  scenario ${sc.source}: workspaces ${sc.workspaces.join(', ') || '(none)'}; ${sc.api_keys.length} federated keys with fixed secrets`,
+      // A scenario's keys are the user's own: masked under --quiet, like --config's.
+      ...sc.management_keys.map((k) => `    management key ${(quiet ? maskKey(k.key) : k.key).padEnd(28)} ${k.workspace} (${k.scope} scope)`),
       ...sc.groups.map((g) => `    group ${g.name.padEnd(24)} ${g.id} (${g.workspace_id}, external_entity_id ${g.external_entity_id})`),
+      // Federated keys by prefix only: their secrets are in the scenario file, never in a log.
+      ...sc.api_keys.map((k) => `    federated key ${k.prefix}… (group ${k.group}${k.name ? `, ${k.name}` : ''})`),
     ]),
     ...(options.stateFile === undefined
       ? []
@@ -279,6 +283,8 @@ export function bannerJson(url: string, options: StartOptions, config: MockConfi
       source: sc.source,
       workspaces: sc.workspaces,
       federated_keys: sc.api_keys.length,
+      management_keys: sc.management_keys.map((k) => ({ key: quiet ? maskKey(k.key) : k.key, workspace: k.workspace, scope: k.scope })),
+      federated_key_prefixes: sc.api_keys.map((k) => ({ prefix: k.prefix, group: k.group, name: k.name })),
       groups: sc.groups.map((g) => ({ name: g.name, id: g.id, workspace_id: g.workspace_id, external_entity_id: g.external_entity_id })),
     })),
     state_file:

@@ -20,6 +20,8 @@ export interface ScenarioSummary {
   /** Each group by its local name, with the id the mock gave it. */
   groups: { name: string; id: string; workspace_id: string; external_entity_id: string }[];
   api_keys: { group: string; prefix: string; name: string | null }[];
+  /** The management keys the scenario defines, for the start-up banner (never sent by the admin route). */
+  management_keys: { key: string; workspace: string; scope: 'management' | 'view' }[];
 }
 
 /**
@@ -54,6 +56,7 @@ class EntryError extends Error {}
 
 function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, defaults: WorkspaceDefaults): ScenarioSummary {
   const ids = new Map<string, { id: string; workspace: string }>();
+  const managementKeys: ScenarioSummary['management_keys'] = [];
   const at = (label: string, fn: () => void): void => {
     try {
       fn();
@@ -107,11 +110,12 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
       (w.management_keys ?? []).forEach((k, j) => {
         if (store.managementKey(k.key)) throw new EntryError(`management_keys[${j}].key is already a management key of the mock`);
         store.insertManagementKey(k.key, w.id, k.scope ?? 'management');
+        managementKeys.push({ key: k.key, workspace: w.id, scope: k.scope ?? 'management' });
       });
     });
   });
 
-  const summary: ScenarioSummary = { source, workspaces: (s.workspaces ?? []).map((w) => w.id), endpoints: [], groups: [], api_keys: [] };
+  const summary: ScenarioSummary = { source, workspaces: (s.workspaces ?? []).map((w) => w.id), endpoints: [], groups: [], api_keys: [], management_keys: managementKeys };
   const book = new EndpointBook(store);
   (s.endpoints ?? []).forEach((e, i) => {
     at(entryLabel(s, 'endpoints', i), () => {

@@ -4,8 +4,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { banner, parseCli, UsageError } from '../../src/cli-options.js';
+import { banner, bannerJson, parseCli, UsageError } from '../../src/cli-options.js';
 import { ConfigError, DEFAULT_CONFIG } from '../../src/config.js';
+import { startMock } from '../../src/index.js';
 
 /** Issue 9, items 9 to 11: what a newcomer meets in the first hour. Needs a current build (npm test builds first). */
 
@@ -76,6 +77,23 @@ describe('CLI rough edges', () => {
     expect(banner('http://x', { config }, config, true)).not.toContain('very-secret-key-123');
     expect(banner('http://x', { config }, config, true)).toContain('very…');
     expect(banner('http://x', { config }, config, false)).toContain('very-secret-key-123');
+  });
+
+  it("the banner lists a start-up scenario's keys: management keys (masked under --quiet), federated keys by prefix only", async () => {
+    const m = await startMock({ port: 0, scenarios: ['scenarios/saas-tiers.yaml'] });
+    try {
+      const startup = { scenarios: m.mock.scenarios, restoredFromStateFile: false };
+      const loud = banner(m.url, {}, DEFAULT_CONFIG, false, startup);
+      expect(loud).toContain('saas-admin-key');
+      expect(loud).toMatch(/federated key sky_acmeprod0001… \(group acme/);
+      expect(loud).not.toContain('AcmeProTierProductionSecret1');
+      const quiet = banner(m.url, {}, DEFAULT_CONFIG, true, startup);
+      expect(quiet).not.toContain('saas-admin-key');
+      expect(quiet).toContain('saas…');
+      expect(bannerJson(m.url, {}, DEFAULT_CONFIG, 'now', false, startup)).not.toContain('AcmeProTierProductionSecret1');
+    } finally {
+      await m.close();
+    }
   });
 
   it('a config key naming an undeclared workspace is refused', () => {
