@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startBroken, type Breakage, type BrokenGateway } from './broken-proxy.js';
 import { ALL_AT_ONCE, HONEST } from './honest-gateways.js';
-import { runSuite } from './run-suite.js';
+import { mockKeysEnv, runSuite } from './run-suite.js';
 
 /**
  * The conformance suite judges a live target by the documentation only: against each
@@ -20,11 +20,7 @@ async function liveSuiteAgainst(gateway: Breakage, files: string[], extraEnv: (u
   open.push(gw);
   return runSuite(
     {
-      FGW_BASE_URL: gw.url,
-      FGW_API_KEY: 'mock-management-key',
-      FGW_VIEW_KEY: 'mock-view-key',
-      FGW_OTHER_WORKSPACE_KEY: 'mock-other-workspace-key',
-      FGW_NOT_ONBOARDED_KEY: 'mock-not-onboarded-key',
+      ...mockKeysEnv(gw.url),
       FGW_MODEL_SLUG: 'acme-org/chat-model,acme-org/embed-model',
       FGW_CAPABILITIES: '',
       FGW_RUN_ID: `honest-${Math.random().toString(36).slice(2, 8)}`,

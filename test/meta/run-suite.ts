@@ -16,6 +16,15 @@ const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/packa
 const dir = mkdtempSync(join(tmpdir(), 'fgw-suite-'));
 let n = 0;
 
+/** The suite's target variables for a gateway at `url` that fronts a mock with its default keys. */
+export const mockKeysEnv = (url: string): Record<string, string> => ({
+  FGW_BASE_URL: url,
+  FGW_API_KEY: 'mock-management-key',
+  FGW_VIEW_KEY: 'mock-view-key',
+  FGW_OTHER_WORKSPACE_KEY: 'mock-other-workspace-key',
+  FGW_NOT_ONBOARDED_KEY: 'mock-not-onboarded-key',
+});
+
 export interface SuiteRun {
   stdout: string;
   report: {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BREAKAGES, startBroken, type BrokenGateway } from './broken-proxy.js';
-import { runSuite } from './run-suite.js';
+import { mockKeysEnv, runSuite } from './run-suite.js';
 
 /**
  * The conformance suite is proven to fail: for each deliberately broken gateway, the
@@ -29,11 +29,7 @@ async function suiteAgainst(breakage: string, files: string[]) {
   open.push(gw);
   return runSuite(
     {
-      FGW_BASE_URL: gw.url,
-      FGW_API_KEY: 'mock-management-key',
-      FGW_VIEW_KEY: 'mock-view-key',
-      FGW_OTHER_WORKSPACE_KEY: 'mock-other-workspace-key',
-      FGW_NOT_ONBOARDED_KEY: 'mock-not-onboarded-key',
+      ...mockKeysEnv(gw.url),
       FGW_CAPABILITIES: 'mock-admin',
       FGW_ENDPOINT_PREFIX: 'your-org',
       FGW_ENDPOINT_TARGET: JSON.stringify({ provider: 'BASETEN', model_id: 'abc123' }),
