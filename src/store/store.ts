@@ -546,7 +546,7 @@ export class Store {
     this.meter.restore(s.counters);
     this.webhooks.restore(s.webhooks);
     if ((options.clock ?? 'instant') === 'instant') this.clock.restoreTo(s.clock.now_ms);
-    else this.clock.restoreTo(this.clock.now() - this.clock.offset + s.clock.offset_ms);
+    else this.clock.restoreOffset(s.clock.offset_ms);
     this.changes += 1;
     this.notify();
   }

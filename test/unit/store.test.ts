@@ -273,3 +273,16 @@ describe('WebhookLog', () => {
     expect(log.view().deliveries.map((x) => x.id)).toEqual(['d17', 'd18', 'd19']);
   });
 });
+
+describe('Store restore with the offset kept', () => {
+  it('puts back exactly the saved offset, however the base clock ticks meanwhile', () => {
+    let t = Date.UTC(2026, 4, 13, 12, 0, 0);
+    const ticking = { now: () => (t += 1) }; // every read is a millisecond later
+    const s = new Store({ seed, baseClock: ticking });
+    s.clock.advance(3_600_000);
+    const saved = s.snapshot();
+    const other = new Store({ seed, baseClock: ticking });
+    other.restore(saved, { clock: 'offset' });
+    expect(other.clock.offset).toBe(saved.clock.offset_ms);
+  });
+});
