@@ -10,6 +10,7 @@
 //   --duration=N     seconds per load run (default 5); the median of three runs is kept
 //   --groups=N       groups (each with one key) for the footprint (default 100000)
 //   --skip=a,b       skip sections: load, cold, footprint, cascade
+//   --no-admin       run the mock with --no-admin (no journal or fault steps on the request path)
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ const CONNECTIONS = 50;
 const COLD_RUNS = QUICK ? 3 : 9;
 const GROUPS = Number(arg('groups', 100_000));
 const SKIP = new Set(String(arg('skip', '')).split(',').filter(Boolean));
+const MOCK_ARGS = ['--quiet', '--port', '0', ...(arg('no-admin', false) === true ? ['--no-admin'] : [])];
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('./bench/bare-express.mjs', import.meta.url));
@@ -131,7 +133,7 @@ const createBody = (prefix) => JSON.stringify({ metadata: { name: 'bench', exter
 const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });
 
 async function loadSection() {
-  const mock = await startServer(CLI, ['--quiet', '--port', '0']);
+  const mock = await startServer(CLI, MOCK_ARGS);
   let bare;
   let ajv;
   const rows = [];
@@ -241,7 +243,7 @@ async function pageCosts(url, size) {
 }
 
 async function footprintSection() {
-  const mock = await startServer(CLI, ['--quiet', '--port', '0']);
+  const mock = await startServer(CLI, MOCK_ARGS);
   try {
     for (let i = 0; i < 10; i++) await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: `small-${i}` }, models: [{ slug: 'bench/model' }], hierarchy: ROOT });
     const small = await pageCosts(mock.url, 5);
@@ -279,7 +281,7 @@ async function footprintSection() {
 
 /** A CASCADING root with 100 children of 100 children each (10,100 descendants), then PATCHes at the root. */
 async function cascadeSection() {
-  const mock = await startServer(CLI, ['--quiet', '--port', '0']);
+  const mock = await startServer(CLI, MOCK_ARGS);
   try {
     const model = (t) => [{ slug: 'bench/model', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: t }] }];
     const root = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { external_entity_id: 'root' }, models: model(1e9), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: null } });
@@ -332,7 +334,7 @@ if (!SKIP.has('load')) {
 }
 
 if (!SKIP.has('cold')) {
-  const mock = await coldStart(CLI, ['--quiet', '--port', '0']);
+  const mock = await coldStart(CLI, MOCK_ARGS);
   const bare = await coldStart(BARE, []);
   const ratio = mock.wall / bare.wall;
   console.log(

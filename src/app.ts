@@ -18,6 +18,7 @@ import { compiledSpecs } from './http/compiled-spec.js';
 import { observeHandlers } from './http/handlers/observe.js';
 import { Journal, journalStep, type JournalLimits } from './http/journal.js';
 import { Pipeline } from './http/pipeline.js';
+import { compileRouter } from './http/router.js';
 import { rawJsonParser } from './http/raw-body.js';
 import { bindHandlers, type HandlerMap } from './http/registry.js';
 import type { Operation } from './http/spec.js';
@@ -232,10 +233,20 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  for (const op of operations) app[op.method](op.expressPath, (req: Request, res: Response) => run(op, req, res));
-  // Unknown routes and methods, and requests Express could not route (a path that is not
-  // valid percent-encoding), go through the same steps: a JSON 404, 405 or 400 with a request id.
-  app.use((req: Request, res: Response) => run(undefined, req, res));
+  const route = compileRouter(operations);
+  // Every request goes through the same steps: an operation's, or (unknown route or method,
+  // a path parameter that is not valid percent-encoding) a JSON 404, 405 or 400 with a request id.
+  app.use((req: Request, res: Response) => {
+    let found;
+    try {
+      found = route(req.method, req.path);
+    } catch (err) {
+      return run(undefined, req, res, err);
+    }
+    if (!found) return run(undefined, req, res);
+    req.params = found.params;
+    return run(found.op, req, res);
+  });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => run(undefined, req, res, err));
 
   return {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from '../domain/clock.js';
 import type { AppliedFault } from './faults.js';
 import type { Step } from './pipeline.js';
-import { redactBody, redactHeaders } from './redact.js';
+import { redactedJson, redactHeaders } from './redact.js';
 
 /**
  * The request journal behind GET /_mock/requests: recent exchanges with their request
@@ -54,11 +54,26 @@ export interface JournalFilter {
 
 const PREVIEW_BYTES = 1024;
 
+/** An exchange as the journal step hands it over: bodies as redacted JSON text (redactedJson). */
+export type NewJournalEntry = Omit<JournalEntry, 'seq' | 'request' | 'response'> & {
+  request: { headers: Record<string, string>; body: string };
+  response: { headers: Record<string, string>; body: string };
+};
+
+/** A stored entry: its JSON text, built once (parsed again only when someone reads the journal). */
+interface Stored {
+  text: string;
+  bytes: number;
+  path: string;
+  operation: string | null;
+  status: number | null;
+}
+
 export class Journal {
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly maxBodyBytes: number;
-  private entries: { entry: JournalEntry; bytes: number }[] = [];
+  private entries: Stored[] = [];
   private head = 0;
   private totalBytes = 0;
   private seq = 0;
@@ -71,12 +86,15 @@ export class Journal {
   }
 
   /** Adds an entry (already redacted), dropping the oldest until both bounds hold. */
-  add(entry: Omit<JournalEntry, 'seq'>): void {
-    const full = { seq: ++this.seq, ...entry };
-    full.request.body = this.capped(full.request.body);
-    full.response.body = this.capped(full.response.body);
-    const bytes = Buffer.byteLength(JSON.stringify(full));
-    this.entries.push({ entry: full, bytes });
+  add(entry: NewJournalEntry): void {
+    const { request, response, fault, ...meta } = entry;
+    // The entry's JSON, in JournalEntry's field order, with each body's text serialised once.
+    const head = JSON.stringify({ seq: ++this.seq, ...meta });
+    const text =
+      `${head.slice(0, -1)},"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
+      `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(fault)}}`;
+    const bytes = Buffer.byteLength(text);
+    this.entries.push({ text, bytes, path: entry.path, operation: entry.operation, status: entry.status });
     this.totalBytes += bytes;
     while (this.size > this.maxEntries || (this.totalBytes > this.maxBytes && this.size > 0)) {
       const oldest = this.entries[this.head] as { bytes: number };
@@ -108,11 +126,11 @@ export class Journal {
     const status = statusMatcher(filter.status);
     const out: JournalEntry[] = [];
     for (let i = this.entries.length - 1; i >= this.head; i--) {
-      const e = (this.entries[i] as { entry: JournalEntry }).entry;
+      const e = this.entries[i] as Stored;
       if (filter.path !== undefined && !e.path.includes(filter.path)) continue;
       if (filter.operation !== undefined && e.operation !== filter.operation) continue;
       if (!status(e.status)) continue;
-      out.push(e);
+      out.push(JSON.parse(e.text) as JournalEntry);
       if (filter.limit !== undefined && out.length >= filter.limit) break;
     }
     return out;
@@ -125,12 +143,11 @@ export class Journal {
     this.droppedCount = 0;
   }
 
-  private capped(body: unknown): unknown {
-    if (body === undefined) return null;
-    const text = JSON.stringify(body);
+  /** A body's JSON text, or the JSON of a marker with its size and a preview when it is too big. */
+  private capped(text: string): string {
     const size = Buffer.byteLength(text);
-    if (size <= this.maxBodyBytes) return body;
-    return { truncated: true, bytes: size, preview: text.slice(0, PREVIEW_BYTES) };
+    if (size <= this.maxBodyBytes) return text;
+    return JSON.stringify({ truncated: true, bytes: size, preview: text.slice(0, PREVIEW_BYTES) });
   }
 }
 
@@ -146,6 +163,8 @@ function statusMatcher(spec: string | undefined): (status: number | null) => boo
  * `serialise`, so it sees what was sent (or that nothing was), and records when the
  * response has finished or the connection closed, with the final timing.
  */
+const STREAMED = JSON.stringify({ streamed: true });
+
 export function journalStep(journal: Journal, clock: Clock): Step {
   return {
     name: 'journal',
@@ -172,10 +191,10 @@ export function journalStep(journal: Journal, clock: Clock): Step {
           status: res.headersSent ? res.statusCode : null,
           duration_ms: Math.round((performance.now() - x.startedAt) * 10) / 10,
           outcome,
-          request: { headers: redactHeaders(x.req.headers), body: redactBody(x.req.body ?? null) },
+          request: { headers: redactHeaders(x.req.headers), body: redactedJson(x.req.body) },
           response: {
             headers: res.headersSent ? redactHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>) : {},
-            body: streamed ? { streamed: true } : redactBody(x.sent?.body ?? null),
+            body: streamed ? STREAMED : redactedJson(x.sent?.body),
           },
           fault: x.fault ?? null,
         });

@@ -43,6 +43,26 @@ export function redactBody(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * The JSON text of a body with every key and secret field redacted, in one pass (the
+ * redaction happens inside JSON.stringify, so no unredacted copy is made). null for no
+ * body; a marker when the body cannot be serialised (e.g. nested too deep).
+ */
+export function redactedJson(value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  try {
+    return JSON.stringify(value, (k, v: unknown) => {
+      if (k === '') return v;
+      const name = k.toLowerCase();
+      if (KEY_FIELDS.has(name)) return redactKey(v);
+      if (SECRET_FIELDS.has(name)) return v === null ? null : REDACTED;
+      return v;
+    });
+  } catch {
+    return JSON.stringify({ unrecordable: true });
+  }
+}
+
 /** Headers as plain strings, credentials redacted. */
 export function redactHeaders(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ContractChecker } from '../../src/contract.js';
 import { Journal } from '../../src/http/journal.js';
-import { redactAuthorization, redactBody, redactHeaders } from '../../src/http/redact.js';
+import { redactAuthorization, redactBody, redactedJson, redactHeaders } from '../../src/http/redact.js';
 import { startMock, type RunningMock } from '../../src/index.js';
 
 let m: RunningMock;
@@ -152,8 +152,8 @@ describe('journal bounds', () => {
     status: 200,
     duration_ms: 1,
     outcome: 'answered' as const,
-    request: { headers: {}, body },
-    response: { headers: {}, body: null },
+    request: { headers: {}, body: redactedJson(body) },
+    response: { headers: {}, body: redactedJson(null) },
     fault: null,
   });
 
@@ -204,5 +204,15 @@ describe('redaction', () => {
       webhook_secret: '[redacted]',
     });
     expect(redactHeaders({ Authorization: 'Api-Key x', cookie: 'a=b', 'x-request-id': 'r' })).toEqual({ authorization: 'Api-Key [redacted]', cookie: '[redacted]', 'x-request-id': 'r' });
+  });
+
+  it('redactedJson redacts as it serialises, the same fields as redactBody', () => {
+    const body = { key: 'sk_live_Zf3kq9Lr2mXw8Tn5Vb7Yc1Hd4Jg6Ks0P', name: 'n', nested: [{ api_key: 'short', Token: 't' }], webhook_secret: 's', n: null };
+    expect(JSON.parse(redactedJson(body))).toEqual(redactBody(body));
+    expect(redactedJson(body)).not.toContain('Zf3kq9Lr2mXw8Tn5');
+    expect(redactedJson(undefined)).toBe('null');
+    let deep: unknown = 'x';
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(JSON.parse(redactedJson(deep))).toEqual({ unrecordable: true });
   });
 });
