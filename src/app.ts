@@ -211,6 +211,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const parseSnapshot = jsonParser('512mb');
   // Key registration verifies a signature over the exact body bytes.
   const parseKeepingBytes = rawJsonParser('1mb');
+  const router = compileRouter(operations);
   const pipeline = new Pipeline([
     requestIdStep(store.ids),
     accessLogStep(options.log, options.logFormat ?? 'pretty', store.clock),
@@ -220,7 +221,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     authenticateStep(gateway, viewScope, allowBearer),
     jsonBoundsStep(),
     validateStep(validators, options.unknownFields ?? 'ignore'),
-    handlerStep(handlers, operations),
+    handlerStep(handlers, router),
   ]);
   if (withAdmin) {
     // Observation joins the request path as steps of its own (src/http/journal.ts, faults.ts).
@@ -233,13 +234,12 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  const route = compileRouter(operations);
   // Every request goes through the same steps: an operation's, or (unknown route or method,
   // a path parameter that is not valid percent-encoding) a JSON 404, 405 or 400 with a request id.
   app.use((req: Request, res: Response) => {
     let found;
     try {
-      found = route(req.method, req.path);
+      found = router.match(req.method, req.path);
     } catch (err) {
       return run(undefined, req, res, err);
     }

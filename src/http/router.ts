@@ -14,33 +14,44 @@ export interface Route {
   params: Record<string, string>;
 }
 
+export interface Router {
+  /** The operation serving `method` on `path`, with its decoded path parameters. */
+  match(method: string, path: string): Route | undefined;
+  /** The methods the operations of `path` answer (for a 405's `Allow`), upper case. */
+  allowed(path: string): string[];
+}
+
 interface Compiled {
   op: Operation;
   pattern: RegExp;
   names: string[];
 }
 
-/** Returns a matcher from method and path to the operation and its decoded path parameters. */
-export function compileRouter(operations: readonly Operation[]): (method: string, path: string) => Route | undefined {
+/** Compiles the operations' path patterns (the spec's own, made case-insensitive) once. */
+export function compileRouter(operations: readonly Operation[]): Router {
+  const all: Compiled[] = operations.map((op) => ({
+    op,
+    pattern: new RegExp(op.pathPattern.source, 'i'),
+    names: [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string),
+  }));
   const byMethod = new Map<string, Compiled[]>();
-  for (const op of operations) {
-    const names = [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
-    const source = op.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '([^/]+)');
-    const list = byMethod.get(op.method) ?? [];
-    list.push({ op, pattern: new RegExp(`^${source}/?$`, 'i'), names });
-    byMethod.set(op.method, list);
-  }
-  return (method, path) => {
-    const list = byMethod.get(method === 'HEAD' ? 'get' : method.toLowerCase());
-    if (!list) return undefined;
-    for (const c of list) {
-      const m = c.pattern.exec(path);
-      if (!m) continue;
-      const params: Record<string, string> = {};
-      for (let i = 0; i < c.names.length; i++) params[c.names[i] as string] = decodeParam(m[i + 1] as string);
-      return { op: c.op, params };
-    }
-    return undefined;
+  for (const c of all) byMethod.set(c.op.method, [...(byMethod.get(c.op.method) ?? []), c]);
+  return {
+    match(method, path) {
+      const list = byMethod.get(method === 'HEAD' ? 'get' : method.toLowerCase());
+      if (!list) return undefined;
+      for (const c of list) {
+        const m = c.pattern.exec(path);
+        if (!m) continue;
+        const params: Record<string, string> = {};
+        for (let i = 0; i < c.names.length; i++) params[c.names[i] as string] = decodeParam(m[i + 1] as string);
+        return { op: c.op, params };
+      }
+      return undefined;
+    },
+    allowed(path) {
+      return all.filter((c) => c.pattern.test(path)).map((c) => c.op.method.toUpperCase());
+    },
   };
 }
 

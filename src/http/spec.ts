@@ -22,8 +22,6 @@ export interface Operation {
   method: HttpMethod;
   /** The OpenAPI path template, e.g. /v1/gateway/groups/{group_id}. */
   path: string;
-  /** The same in Express syntax, e.g. /v1/gateway/groups/:group_id. */
-  expressPath: string;
   /** Matches concrete paths of this template. */
   pathPattern: RegExp;
   auth: AuthKind;
@@ -70,7 +68,6 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
         id: op.operationId,
         method,
         path,
-        expressPath: path.replace(/\{([^}]+)\}/g, ':$1'),
         pathPattern: pathPatternOf(path),
         auth,
         scope: op['x-fgw-scope'] as Scope | undefined,
@@ -84,9 +81,9 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
   return out;
 }
 
-/** Matches the concrete paths of an OpenAPI path template. */
+/** Matches the concrete paths of an OpenAPI path template, capturing each path parameter in order. */
 export function pathPatternOf(path: string): RegExp {
-  return new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}/?$`);
+  return new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '([^/]+)')}/?$`);
 }
 
 /** A digest of both documents' bytes: the build stamps its artefacts with it, start-up compares. */

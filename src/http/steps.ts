@@ -7,7 +7,8 @@ import type { IdSource } from '../domain/ids.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
 import { hasBody } from './drain.js';
 import { errorBody, errorResponse } from './errors.js';
-import type { Exchange, Step } from './pipeline.js';
+import type { Step } from './pipeline.js';
+import type { Router } from './router.js';
 import type { Ctx, Handler } from './registry.js';
 import type { Operation } from './spec.js';
 import type { RequestValidator, UnknownFields } from './validation.js';
@@ -214,7 +215,7 @@ export function validateStep(validators: ReadonlyMap<string, RequestValidator>, 
  * Calls the operation's handler. An exchange without an operation (an unknown route, or
  * a method the path does not have) is a JSON 404, or a 405 with `Allow`.
  */
-export function handlerStep(handlers: ReadonlyMap<string, Handler>, operations: readonly Operation[]): Step {
+export function handlerStep(handlers: ReadonlyMap<string, Handler>, router: Router): Step {
   return {
     name: STEP.handler,
     async run(x) {
@@ -224,7 +225,7 @@ export function handlerStep(handlers: ReadonlyMap<string, Handler>, operations: 
         return;
       }
       const path = x.req.path;
-      const allowed = operations.filter((o) => o.pathPattern.test(path)).map((o) => o.method.toUpperCase());
+      const allowed = router.allowed(path);
       if (allowed.length > 0) {
         x.result = {
           status: 405,

@@ -119,6 +119,11 @@ describe('400 messages name the field', () => {
     expect(wrong.headers.allow).toBe('GET, POST');
     expect(wrong.headers['x-request-id']).toBeTruthy();
     expect(wrong.body.error.type).toBe('method_not_allowed');
+    // Paths match case-insensitively (as Express routes did), for the 405 as for the route itself.
+    expect((await request(m.url).get('/V1/Gateway/Groups').set(auth)).status).toBe(200);
+    const wrongUpper = await request(m.url).put('/V1/Gateway/Groups').set(auth);
+    expect(wrongUpper.status).toBe(405);
+    expect(wrongUpper.headers.allow).toBe('GET, POST');
   });
 
   it('a cursor of another list is refused', async () => {
