@@ -3,8 +3,8 @@ import { PREFIX_LENGTH, prefixOf } from '../domain/keys.js';
 /**
  * Redaction for everything the mock records about traffic (the request journal, the
  * inspector). A key keeps its prefix, which is public (listed, shown in the console),
- * and loses the rest; an Authorization value keeps its scheme only. Applied to copies
- * before anything is stored, so no secret is ever held by the journal, even briefly.
+ * and loses the rest; an Authorization value keeps its scheme only. Applied while a body
+ * is serialised, before anything is stored, so no secret is ever held by the journal.
  */
 
 export const REDACTED = '[redacted]';
@@ -26,21 +26,6 @@ export function redactKey(value: unknown): unknown {
 export function redactAuthorization(value: string): string {
   const m = /^([A-Za-z][A-Za-z0-9_-]*)[ \t]+\S/.exec(value);
   return m ? `${m[1]} ${REDACTED}` : REDACTED;
-}
-
-/** A deep copy of a JSON value with every key and secret field redacted. */
-export function redactBody(value: unknown, depth = 0): unknown {
-  if (depth > 64) return REDACTED; // deeper than any body the mock accepts; never walk unbounded
-  if (Array.isArray(value)) return value.map((v) => redactBody(v, depth + 1));
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    const name = k.toLowerCase();
-    if (KEY_FIELDS.has(name)) out[k] = redactKey(v);
-    else if (SECRET_FIELDS.has(name)) out[k] = v === null ? null : REDACTED;
-    else out[k] = redactBody(v, depth + 1);
-  }
-  return out;
 }
 
 /**

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ContractChecker } from '../../src/contract.js';
 import { Journal } from '../../src/http/journal.js';
-import { redactAuthorization, redactBody, redactedJson, redactHeaders } from '../../src/http/redact.js';
+import { redactAuthorization, redactedJson, redactHeaders } from '../../src/http/redact.js';
 import { startMock, type RunningMock } from '../../src/index.js';
 
 let m: RunningMock;
@@ -197,7 +197,7 @@ describe('redaction', () => {
     expect(redactAuthorization('Api-Key mock-management-key')).toBe('Api-Key [redacted]');
     expect(redactAuthorization('Bearer sky_abc.def')).toBe('Bearer [redacted]');
     expect(redactAuthorization('just-a-token')).toBe('[redacted]');
-    expect(redactBody({ key: 'sk_live_Zf3kq9Lr2mXw8Tn5Vb7Yc1Hd4Jg6Ks0P', name: 'n', nested: [{ api_key: 'short' }], webhook_secret: 's' })).toEqual({
+    expect(JSON.parse(redactedJson({ key: 'sk_live_Zf3kq9Lr2mXw8Tn5Vb7Yc1Hd4Jg6Ks0P', name: 'n', nested: [{ api_key: 'short' }], webhook_secret: 's' }))).toEqual({
       key: 'sk_live_Zf3kq9Lr[redacted]',
       name: 'n',
       nested: [{ api_key: '[redacted]' }],
@@ -206,9 +206,15 @@ describe('redaction', () => {
     expect(redactHeaders({ Authorization: 'Api-Key x', cookie: 'a=b', 'x-request-id': 'r' })).toEqual({ authorization: 'Api-Key [redacted]', cookie: '[redacted]', 'x-request-id': 'r' });
   });
 
-  it('redactedJson redacts as it serialises, the same fields as redactBody', () => {
-    const body = { key: 'sk_live_Zf3kq9Lr2mXw8Tn5Vb7Yc1Hd4Jg6Ks0P', name: 'n', nested: [{ api_key: 'short', Token: 't' }], webhook_secret: 's', n: null };
-    expect(JSON.parse(redactedJson(body))).toEqual(redactBody(body));
+  it('redactedJson redacts as it serialises: field names in any case, null secrets kept null', () => {
+    const body = { key: 'sk_live_Zf3kq9Lr2mXw8Tn5Vb7Yc1Hd4Jg6Ks0P', name: 'n', nested: [{ api_key: 'short', Token: 't' }], webhook_secret: 's', password: null };
+    expect(JSON.parse(redactedJson(body))).toEqual({
+      key: 'sk_live_Zf3kq9Lr[redacted]',
+      name: 'n',
+      nested: [{ api_key: '[redacted]', Token: '[redacted]' }],
+      webhook_secret: '[redacted]',
+      password: null,
+    });
     expect(redactedJson(body)).not.toContain('Zf3kq9Lr2mXw8Tn5');
     expect(redactedJson(undefined)).toBe('null');
     let deep: unknown = 'x';
