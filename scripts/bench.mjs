@@ -10,6 +10,7 @@
 //   --duration=N     seconds per load run (default 5); the median of three runs is kept
 //   --groups=N       groups (each with one key) for the footprint (default 100000)
 //   --skip=a,b       skip sections: load, cold, footprint, cascade
+//   --routes=a,b     load only these routes: list, one, create, chat (default all)
 //   --no-admin       run the mock with --no-admin (no journal or fault steps on the request path)
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
@@ -29,6 +30,8 @@ const CONNECTIONS = 50;
 const COLD_RUNS = QUICK ? 3 : 9;
 const GROUPS = Number(arg('groups', 100_000));
 const SKIP = new Set(String(arg('skip', '')).split(',').filter(Boolean));
+const ROUTES = new Set(String(arg('routes', 'list,one,create,chat')).split(',').filter(Boolean));
+for (const r of ROUTES) if (!['list', 'one', 'create', 'chat'].includes(r)) throw new Error(`--routes: unknown route "${r}" (list, one, create, chat)`);
 const MOCK_ARGS = ['--quiet', '--port', '0', ...(arg('no-admin', false) === true ? ['--no-admin'] : [])];
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -153,17 +156,18 @@ async function loadSection() {
     ajv = await startServer(AJV_APP, [], env);
 
     const routes = [
-      { name: 'GET list groups', base: bare, target: 0.8, opts: { method: 'GET', path: '/v1/gateway/groups', headers: MGMT } },
-      { name: 'GET one group', base: bare, target: 0.8, opts: { method: 'GET', path: `/v1/gateway/groups/${group.id}`, headers: MGMT } },
+      { key: 'list', name: 'GET list groups', base: bare, target: 0.8, opts: { method: 'GET', path: '/v1/gateway/groups', headers: MGMT } },
+      { key: 'one', name: 'GET one group', base: bare, target: 0.8, opts: { method: 'GET', path: `/v1/gateway/groups/${group.id}`, headers: MGMT } },
       {
+        key: 'create',
         name: 'POST create group',
         base: ajv,
         target: 0.8,
         opts: { method: 'POST', path: '/v1/gateway/groups', headers: MGMT, requests: [{ setupRequest: (req) => ({ ...req, body: createBody('c') }) }] },
       },
-      { name: 'POST chat completion', base: ajv, target: 0.7, opts: { method: 'POST', path: '/v1/chat/completions', headers: { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }, body: chatBody } },
+      { key: 'chat', name: 'POST chat completion', base: ajv, target: 0.7, opts: { method: 'POST', path: '/v1/chat/completions', headers: { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }, body: chatBody } },
     ];
-    for (const r of routes) {
+    for (const r of routes.filter((route) => ROUTES.has(route.key))) {
       // A short warm-up of each server on the route, then the measured runs, alternating.
       await cannon({ url: mock.url, duration: 1, ...r.opts }, 10_000);
       await cannon({ url: r.base.url, duration: 1, ...r.opts }, 10_000);
@@ -323,8 +327,8 @@ if (!SKIP.has('load')) {
     fmt(r.mock.rps) + (r.mock.bad ? ` (${r.mock.bad} non-2xx!)` : ''),
     r.base === undefined ? '' : r.target === 0.8 && r.name.startsWith('GET') ? 'bare Express 5' : 'Express 5 + JSON + ajv',
     fmt(r.baseline.rps) + (r.baseline.bad ? ` (${r.baseline.bad} non-2xx!)` : ''),
-    fmt(r.ratio, 2),
-    Number.isFinite(r.cpuRatio) ? fmt(r.cpuRatio, 2) : 'n/a',
+    fmt(r.ratio, 3),
+    Number.isFinite(r.cpuRatio) ? fmt(r.cpuRatio, 3) : 'n/a',
     `>= ${fmt(r.target, 2)}`,
     r.ratio >= r.target ? 'yes' : 'no',
   ]);

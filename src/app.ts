@@ -17,7 +17,7 @@ import { inferenceHandlers } from './http/handlers/inference.js';
 import { compiledSpecs } from './http/compiled-spec.js';
 import { observeHandlers } from './http/handlers/observe.js';
 import { Journal, journalStep, type JournalLimits } from './http/journal.js';
-import { Pipeline } from './http/pipeline.js';
+import { Pipeline, type Exchange } from './http/pipeline.js';
 import { compileRouter } from './http/router.js';
 import { rawJsonParser } from './http/raw-body.js';
 import { bindHandlers, type HandlerMap } from './http/registry.js';
@@ -228,8 +228,11 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     pipeline.add(journalStep(services.journal, store.clock), { after: 'access-log' });
     pipeline.add(faultStep(services.faults), { before: 'authenticate' });
   }
-  const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) =>
-    pipeline.run({ req, res, op, requestId: '', startedAt: performance.now(), params: {}, query: {}, body: undefined, mock: services, ...(failure !== undefined ? { failure } : {}) });
+  const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) => {
+    const x: Exchange = { req, res, op, requestId: '', startedAt: performance.now(), params: {}, query: {}, body: undefined, mock: services };
+    if (failure !== undefined) x.failure = failure;
+    return pipeline.run(x);
+  };
 
   const app = express();
   app.disable('x-powered-by');

@@ -1,7 +1,7 @@
 import { badRequest, notFound } from '../domain/errors.js';
 import { IdSource } from '../domain/ids.js';
 import { errorBody } from './errors.js';
-import type { Step } from './pipeline.js';
+import type { Exchange, Next, Step } from './pipeline.js';
 
 /**
  * Fault injection for testing a client's resilience (POST/GET/DELETE /_mock/faults): make
@@ -162,23 +162,29 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function faultStep(book: FaultBook): Step {
   return {
     name: 'faults',
-    async run(x, next) {
+    run(x, next) {
       if (x.op?.document !== 'gateway') return next();
       const f = book.pick(x.op.id);
+      // No fault: pass on synchronously (no promise of this step's own).
       if (!f) return next();
-      x.fault = { id: f.id, status: f.status, latency_ms: f.latency_ms, drop: f.drop };
-      if (f.latency_ms > 0) await sleep(f.latency_ms);
-      if (x.res.destroyed) return; // the client gave up while waiting
-      if (f.drop) {
-        x.res.destroy();
-        return;
-      }
-      if (f.status === null) return next();
-      x.result = {
-        status: f.status,
-        headers: f.headers,
-        body: f.body ?? errorBody(f.status >= 500 ? 'api_error' : 'invalid_request_error', `Injected by the mock (${f.id}): this call answers ${f.status}.`, 'injected_fault'),
-      };
+      return apply(x, next, f);
     },
+  };
+}
+
+/** Shapes this exchange by the fault: a wait, a dropped connection, or an answer in the handler's place. */
+async function apply(x: Exchange, next: Next, f: Fault): Promise<void> {
+  x.fault = { id: f.id, status: f.status, latency_ms: f.latency_ms, drop: f.drop };
+  if (f.latency_ms > 0) await sleep(f.latency_ms);
+  if (x.res.destroyed) return; // the client gave up while waiting
+  if (f.drop) {
+    x.res.destroy();
+    return;
+  }
+  if (f.status === null) return next();
+  x.result = {
+    status: f.status,
+    headers: f.headers,
+    body: f.body ?? errorBody(f.status >= 500 ? 'api_error' : 'invalid_request_error', `Injected by the mock (${f.id}): this call answers ${f.status}.`, 'injected_fault'),
   };
 }

@@ -87,12 +87,15 @@ export class Journal {
 
   /** Adds an entry (already redacted), dropping the oldest until both bounds hold. */
   add(entry: NewJournalEntry): void {
-    const { request, response, fault, ...meta } = entry;
-    // The entry's JSON, in JournalEntry's field order, with each body's text serialised once.
-    const head = JSON.stringify({ seq: ++this.seq, ...meta });
+    const { request, response } = entry;
+    // The entry's JSON in JournalEntry's field order, written in one piece: each body's
+    // text is already JSON, and the rest are short strings and numbers.
     const text =
-      `${head.slice(0, -1)},"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
-      `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(fault)}}`;
+      `{"seq":${++this.seq},"request_id":${JSON.stringify(entry.request_id)},"at":${JSON.stringify(entry.at)},"method":${JSON.stringify(entry.method)},` +
+      `"path":${JSON.stringify(entry.path)},"query":${JSON.stringify(entry.query)},"operation":${JSON.stringify(entry.operation)},` +
+      `"status":${JSON.stringify(entry.status)},"duration_ms":${JSON.stringify(entry.duration_ms)},"outcome":${JSON.stringify(entry.outcome)},` +
+      `"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
+      `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)}}`;
     const bytes = Buffer.byteLength(text);
     this.entries.push({ text, bytes, path: entry.path, operation: entry.operation, status: entry.status });
     this.totalBytes += bytes;
@@ -161,29 +164,27 @@ function statusMatcher(spec: string | undefined): (status: number | null) => boo
 /**
  * Journals every exchange except the mock's own routes. Joins the pipeline outside
  * `serialise`, so it sees what was sent (or that nothing was), and records when the
- * response has finished or the connection closed, with the final timing.
+ * response has closed (Node emits `close` after `finish` as well as when the connection
+ * goes first), with the final timing.
  */
 const STREAMED = JSON.stringify({ streamed: true });
 
 export function journalStep(journal: Journal, clock: Clock): Step {
+  const at = isoMillis();
   return {
     name: 'journal',
-    async run(x, next) {
+    run(x, next) {
       if (x.op?.document === 'admin' || (x.op === undefined && x.req.path.startsWith('/_mock/'))) return next();
-      const at = new Date(clock.now()).toISOString();
-      let recorded = false;
-      const record = () => {
-        if (recorded) return;
-        recorded = true;
+      const arrived = clock.now();
+      x.res.on('close', () => {
         const res = x.res;
         const streamed = x.result !== undefined && 'streamed' in x.result;
-        const finished = res.writableFinished;
-        const outcome: JournalEntry['outcome'] = x.fault?.drop ? 'dropped' : !finished ? 'aborted' : streamed ? 'streamed' : 'answered';
+        const outcome: JournalEntry['outcome'] = x.fault?.drop ? 'dropped' : !res.writableFinished ? 'aborted' : streamed ? 'streamed' : 'answered';
         const url = x.req.originalUrl;
         const q = url.indexOf('?');
         journal.add({
           request_id: x.requestId,
-          at,
+          at: at(arrived),
           method: x.req.method,
           path: q < 0 ? url : url.slice(0, q),
           query: q < 0 ? null : url.slice(q + 1),
@@ -194,14 +195,25 @@ export function journalStep(journal: Journal, clock: Clock): Step {
           request: { headers: redactHeaders(x.req.headers), body: redactedJson(x.req.body) },
           response: {
             headers: res.headersSent ? redactHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>) : {},
-            body: streamed ? STREAMED : redactedJson(x.sent?.body),
+            body: streamed ? STREAMED : redactedJson(x.sent?.body, x.sent?.text),
           },
           fault: x.fault ?? null,
         });
-      };
-      x.res.once('finish', record);
-      x.res.once('close', record);
-      await next();
+      });
+      return next();
     },
+  };
+}
+
+/** RFC 3339 with milliseconds; requests arriving in the same millisecond share one string. */
+function isoMillis(): (ms: number) => string {
+  let lastMs = NaN;
+  let last = '';
+  return (ms) => {
+    if (ms !== lastMs) {
+      lastMs = ms;
+      last = new Date(ms).toISOString();
+    }
+    return last;
   };
 }

@@ -35,8 +35,11 @@ export interface Exchange {
   result?: HandlerResult;
   /** An error raised before the pipeline (Express could not route the request); the handler step throws it. */
   failure?: unknown;
-  /** What serialisation sent, for the steps outside it: the status and the JSON body (undefined for a stream). */
-  sent?: { status: number; body: unknown };
+  /**
+   * What serialisation sent, for the steps outside it: the status and the JSON body
+   * (undefined for a stream), with the body's text when it was written compact.
+   */
+  sent?: { status: number; body: unknown; text?: string };
 }
 
 export type Next = () => Promise<void>;

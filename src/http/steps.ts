@@ -56,10 +56,8 @@ export function accessLogStep(log?: (line: string) => void, format: LogFormat = 
     name: STEP.accessLog,
     run(x, next) {
       if (!log) return next();
-      let logged = false;
-      const line = () => {
-        if (logged) return;
-        logged = true;
+      // Node emits `close` once, after `finish` or when the connection goes first.
+      x.res.on('close', () => {
         const ms = Math.round((performance.now() - x.startedAt) * 10) / 10;
         const status = x.res.headersSent ? x.res.statusCode : null;
         if (format === 'json') {
@@ -80,9 +78,7 @@ export function accessLogStep(log?: (line: string) => void, format: LogFormat = 
         } else {
           log(`${x.req.method} ${x.req.originalUrl} ${status ?? 'closed unanswered'} ${ms.toFixed(1)} ms  ${x.op?.id ?? '-'}  ${x.requestId.slice(0, 8)}${x.ignoredFields ? `  ignored fields: ${x.ignoredFields}` : ''}`);
         }
-      };
-      x.res.once('finish', line);
-      x.res.once('close', line);
+      });
       return next();
     },
   };
@@ -120,8 +116,10 @@ export function serialiseStep(logError: (line: string) => void, options: { prett
         x.res.status(status).type(r.contentType).send(r.text);
         return;
       }
-      x.sent = { status, body: r.body };
-      sendJson(x.res, status, r.body, pretty || x.op?.document === 'admin' ? 2 : undefined);
+      const spaces = pretty || x.op?.document === 'admin' ? 2 : undefined;
+      const text = sendJson(x.res, status, r.body, spaces);
+      // The compact text lets a journal record the body without serialising it again.
+      x.sent = spaces === undefined ? { status, body: r.body, text } : { status, body: r.body };
     },
   };
 }
@@ -132,12 +130,13 @@ export function serialiseStep(logError: (line: string) => void, options: { prett
  * about 5% of a read (see README, Performance). The mock sends no ETag, as the
  * documentation names none.
  */
-function sendJson(res: Response, status: number, body: unknown, spaces: number | undefined): void {
+function sendJson(res: Response, status: number, body: unknown, spaces: number | undefined): string {
   const text = JSON.stringify(body, null, spaces) ?? '';
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text); // Node drops the body of a HEAD response itself
+  return text;
 }
 
 /**

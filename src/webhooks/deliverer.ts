@@ -4,12 +4,11 @@ import {
   DOCUMENTED_RETRY_POLICY,
   isRetryable,
   nextBackoff,
-  signPayload,
   type BillingEvent,
   type RetryPolicy,
 } from '../domain/webhooks.js';
 import type { Store, Workspace } from '../store/store.js';
-import { storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
+import { signatureOf, storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
 
 /**
  * Sends billing webhooks to the workspace's receiver, at least once, with the
@@ -35,7 +34,7 @@ export interface DelivererOptions {
 /** Outgoing webhook attempts in flight at once. */
 export const DEFAULT_MAX_CONCURRENT = 8;
 
-/** A delivery made ready (serialized and signed) but not yet recorded or sent. */
+/** A delivery made ready (serialized; signed when first needed) but not yet recorded or sent. */
 export interface PreparedDelivery {
   /** Records and schedules it; cannot fail. */
   commit(): void;
@@ -72,12 +71,13 @@ export class WebhookDeliverer {
   }
 
   /**
-   * Does everything that can fail (serializing, signing) without recording anything, so a
+   * Does everything that can fail (serializing) without recording anything, so a
    * caller can prepare, then charge, then commit, and a failure leaves no trace.
    */
   prepare(workspace: Workspace, events: BillingEvent[]): PreparedDelivery {
     const body = JSON.stringify(billingWebhook(events));
-    const signature = signPayload(body, workspace.webhookSecret);
+    // Signed when first needed (storedDelivery), with this secret.
+    const secret = workspace.webhookSecret;
     const url = workspace.webhookUrl;
     return {
       commit: () => {
@@ -87,7 +87,7 @@ export class WebhookDeliverer {
           url,
           state: url ? 'pending' : 'no_receiver',
           body,
-          signature,
+          secret,
           attempts: [],
         });
         this.store.webhooks.add(delivery);
@@ -154,7 +154,7 @@ export class WebhookDeliverer {
         headers: {
           'Content-Type': 'application/json',
           'User-Agent': 'frontier-gateway-mock',
-          'X-Baseten-Signature': d.signature,
+          'X-Baseten-Signature': signatureOf(d),
           'X-Baseten-Request-ID': d.id,
         },
       });

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ContractChecker } from '../../src/contract.js';
 import { Journal } from '../../src/http/journal.js';
-import { redactAuthorization, redactedJson, redactHeaders } from '../../src/http/redact.js';
+import fc from 'fast-check';
+import { redactAuthorization, redactedJson, redactedJsonSlow, redactHeaders } from '../../src/http/redact.js';
 import { startMock, type RunningMock } from '../../src/index.js';
 
 let m: RunningMock;
@@ -220,5 +221,32 @@ describe('redaction', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 200_000; i++) deep = [deep];
     expect(JSON.parse(redactedJson(deep))).toEqual({ unrecordable: true });
+  });
+
+  it('a body with no sensitive field name is recorded as its own compact text, unchanged (the fast path)', () => {
+    const body = { id: 'grp_1', metadata: { name: 'key holder', note: '"key": in a value' }, models: [{ slug: 'a/b' }] };
+    const text = JSON.stringify(body);
+    expect(redactedJson(body)).toBe(text);
+    expect(redactedJson(body, text)).toBe(text);
+    // A field whose lower case is a sensitive name, the Kelvin sign included, is still found.
+    expect(JSON.parse(redactedJson({ '\u212Aey': 'sk_live_Zf3kq9Lr2mXw8Tn5Vb7Yc1Hd4Jg6Ks0P' }, JSON.stringify({ '\u212Aey': 'x' })))).toEqual({ '\u212Aey': 'sk_live_Zf3kq9Lr[redacted]' });
+    expect(redactedJson({ SECRET: 's' }, '{"SECRET":"s"}')).toBe('{"SECRET":"[redacted]"}');
+  });
+
+  it('the fast path and the field-by-field walk always record the same text', () => {
+    const name = fc.constantFrom('key', 'KEY', 'Key', '\u212Aey', 'api_key', 'Api_Key', 'secret', 'webhook_secret', 'Password', 'token', 'tokens', 'keys', 'name', 'id', 'monkey');
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.constant(null), fc.boolean(), tie('array'), tie('object')),
+      array: fc.array(tie('node'), { maxLength: 4 }),
+      object: fc.dictionary(fc.oneof(name, fc.string()), tie('node'), { maxKeys: 5 }),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        const slow = redactedJsonSlow(v);
+        expect(redactedJson(v)).toBe(slow);
+        expect(redactedJson(v, JSON.stringify(v))).toBe(slow);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -5,7 +5,8 @@ import { IdSource } from '../../src/domain/ids.js';
 import { verifyKey } from '../../src/domain/keys.js';
 import { SnapshotError, SNAPSHOT_VERSION } from '../../src/store/snapshot.js';
 import { Store, type StoreSeed } from '../../src/store/store.js';
-import { storedDelivery, WebhookLog } from '../../src/store/webhook-log.js';
+import { verifySignature } from '../../src/domain/webhooks.js';
+import { signatureOf, storedDelivery, WebhookLog } from '../../src/store/webhook-log.js';
 
 const S = 'org/model';
 const seed = (): StoreSeed => ({
@@ -265,6 +266,19 @@ describe('WebhookLog', () => {
       expect(view.dead_letter.map((x) => x.id)).toEqual(all.filter((_, j) => j <= i && j % 2 === 0).slice(-8).map((x) => x.id));
     });
     expect(log.snapshot().deliveries).toHaveLength(8);
+  });
+
+  it('signs a delivery made with a secret when the signature is first needed, once, with that secret', () => {
+    const body = JSON.stringify({ type: 'API_BILLING_USAGE', data: { events: [] } });
+    const d = storedDelivery({ id: 'd', workspace_id: 'ws', url: null, state: 'no_receiver', body, secret: 'whsec', attempts: [] });
+    expect(d.signature).toBeNull();
+    const log = new WebhookLog();
+    log.add(d);
+    const shown = log.view().deliveries[0]!.signature;
+    expect(verifySignature(body, shown, 'whsec')).toBe(true);
+    expect(d).toMatchObject({ signature: shown, secret: null });
+    expect(signatureOf(d)).toBe(shown);
+    expect(log.snapshot().deliveries[0]!.signature).toBe(shown);
   });
 
   it('also drops by bytes, always keeping the newest', () => {
