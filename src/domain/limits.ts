@@ -77,7 +77,8 @@ export function normalizeModels(input: readonly ModelConfigInput[], field = 'mod
   });
 }
 
-const NO_LIMITS: readonly Limit[] = Object.freeze([]);
+/** The one shared, frozen empty limit list. */
+export const NO_LIMITS: readonly Limit[] = Object.freeze([]);
 
 function checkLimit(l: Limit, at: string, units: readonly string[]): Limit {
   if (!TYPES.includes(l.type)) throw badRequest(`${at}.type must be one of TOKEN, REQUEST.`, 'invalid_limit', `${at}.type`);

@@ -56,6 +56,31 @@ describe('Store', () => {
     expect(store.managementKey('admin-key')?.workspaceId).toBe('ws');
   });
 
+  it('groups with equal models share one frozen copy; a PATCH gives a group a list of its own', () => {
+    const input = () => ({ metadata: { external_entity_id: `g${Math.random()}` }, models: [{ slug: S, rate_limits: [{ type: 'REQUEST' as const, unit: 'MINUTE' as const, threshold: 5 }] }], hierarchy: {} });
+    const a = store.group(gw.createGroup('ws', input()).id)!;
+    const b = store.group(gw.createGroup('ws', input()).id)!;
+    expect(b.models).toBe(a.models);
+    expect(Object.isFrozen(a.models[0]!.rate_limits[0])).toBe(true);
+    gw.updateGroup('ws', b.id, { models: [{ slug: S, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 6 }] }] });
+    expect(store.group(b.id)!.models).not.toBe(a.models);
+    expect(a.models[0]!.rate_limits[0]!.threshold).toBe(5);
+    // A restored snapshot shares again.
+    store.restore(store.snapshot());
+    const [ra, rb] = [store.group(a.id)!, store.group(b.id)!];
+    expect(ra.models).toBe(store.group(gw.createGroup('ws', input()).id)!.models);
+    expect(rb.models[0]!.rate_limits[0]!.threshold).toBe(6);
+  });
+
+  it("keeps a group's keys on its record where no view, spread or JSON sees them", () => {
+    const { child, key } = populate();
+    const record = store.group(child.id)!;
+    expect(Object.keys(record)).not.toContain('keys');
+    expect(JSON.stringify(record)).not.toContain(key.prefix);
+    expect(Object.keys({ ...record }).sort()).toEqual(Object.keys(record).sort());
+    expect([...store.keysOf(child.id)!].map((k) => k.prefix)).toEqual([key.prefix]);
+  });
+
   it('keeps its indexes itself: children, external ids and key lists follow inserts and removals', () => {
     const { root, child, key } = populate();
     expect(store.childrenOf(root.id).map((g) => g.id)).toEqual([child.id]);

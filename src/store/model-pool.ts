@@ -1,0 +1,66 @@
+import { NO_LIMITS, type Limit, type ModelConfig } from '../domain/limits.js';
+
+/**
+ * Groups with the same model configuration share one deep-frozen copy of it. A gateway's
+ * customers mostly sit on a few plans (the same slugs with the same limits), and a
+ * group's own copy of one model cost about 140 bytes (the array, the model, its slug
+ * string): a fifth of a group with a key. Models are values: a PATCH replaces a group's
+ * list whole (set semantics), nothing edits one in place, and the freeze makes sure of
+ * that.
+ *
+ * The pool remembers at most `max` configurations, the most recently used first kept, so
+ * a store of groups that all differ costs no more than before (each keeps its own copy)
+ * and the pool itself stays small.
+ */
+export class ModelPool {
+  private byKey = new Map<string, readonly ModelConfig[]>();
+
+  constructor(private readonly max = 1024) {}
+
+  /** The shared, frozen copy of `models` (equal in every field and in order). */
+  intern(models: readonly ModelConfig[]): ModelConfig[] {
+    const key = keyOf(models);
+    let shared = this.byKey.get(key);
+    if (shared === undefined) {
+      shared = Object.freeze(models.map(frozenModel));
+      if (this.byKey.size >= this.max) this.byKey.delete(this.byKey.keys().next().value as string);
+    } else {
+      // Most recently used last, so the least recently used is dropped first.
+      this.byKey.delete(key);
+    }
+    this.byKey.set(key, shared);
+    return shared as ModelConfig[];
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+/** An exact, unambiguous key of a model list: every field in a fixed order, strings as JSON. */
+function keyOf(models: readonly ModelConfig[]): string {
+  let key = '';
+  for (const m of models) {
+    key += `${JSON.stringify(m.slug)}r`;
+    for (const l of m.rate_limits) key += limitKey(l);
+    key += 'u';
+    for (const l of m.usage_limits) key += limitKey(l);
+    key += ';';
+  }
+  return key;
+}
+
+const limitKey = (l: Limit): string => `${JSON.stringify(l.type)}${JSON.stringify(l.unit)}${l.threshold},`;
+
+function frozenModel(m: ModelConfig): ModelConfig {
+  return Object.freeze({
+    slug: m.slug,
+    rate_limits: frozenLimits(m.rate_limits) as ModelConfig['rate_limits'],
+    usage_limits: frozenLimits(m.usage_limits) as ModelConfig['usage_limits'],
+  });
+}
+
+function frozenLimits(limits: readonly Limit[]): readonly Limit[] {
+  if (limits.length === 0) return NO_LIMITS;
+  return Object.freeze(limits.map((l) => Object.freeze({ type: l.type, unit: l.unit, threshold: l.threshold })));
+}
