@@ -57,7 +57,12 @@ if (TASKSET) {
 function startServer(script, args = [], env = {}) {
   const t0 = performance.now();
   const [cmd, argv] = TASKSET ? [TASKSET, ['-c', '0', process.execPath, script, ...args]] : [process.execPath, [script, ...args]];
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // A server's standard error is passed on, but for the line the mock writes when it is stopped.
+  child.stderr.on('data', (c) => {
+    const text = String(c).replace(/^frontier-gateway-mock stopped \(SIG\w+\).*\n?/gm, '');
+    if (text) process.stderr.write(text);
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`${script} did not start within ${SERVER_TIMEOUT_MS} ms`))), SERVER_TIMEOUT_MS);
