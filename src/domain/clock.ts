@@ -98,11 +98,24 @@ export class InvalidInstantError extends TypeError {
   override name = 'InvalidInstantError';
 }
 
+/** The last second rfc3339 formatted, and its stamp (a memo of a pure function). */
+let lastSecond = NaN;
+let lastStamp = '';
+
 /** RFC 3339 UTC at second precision, the form the documentation's examples use. */
 export function rfc3339(ms: number): string {
+  // Views stamp one per record, and a run of calls is mostly for the same second (a
+  // create and its answer, a page of groups made together): the last one is kept.
+  const second = Math.floor(ms / 1000);
+  if (second === lastSecond) return lastStamp;
   const iso = new Date(ms).toISOString();
-  // YYYY-MM-DDTHH:mm:ss.sssZ: drop the milliseconds without a regular expression (every view stamps one).
-  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
+  // YYYY-MM-DDTHH:mm:ss.sssZ: drop the milliseconds without a regular expression.
+  const stamp = iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
+  if (Number.isFinite(second)) {
+    lastSecond = second;
+    lastStamp = stamp;
+  }
+  return stamp;
 }
 
 export const MS_PER_DAY = 86_400_000;

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { assertSaneJson } from '../domain/json-bounds.js';
 import { errorBody } from './errors.js';
-import type { Step } from './pipeline.js';
+import type { Exchange, Next, Step } from './pipeline.js';
 
 /**
  * Two steps of the request path that keep hostile bodies harmless.
@@ -52,15 +52,22 @@ function drain(req: Request, maxBytes: number): Promise<boolean> {
 export function drainBodyStep(maxBytes: number = MAX_DRAINED_BYTES): Step {
   return {
     name: 'drain-body',
-    async run(x, next) {
-      if (await drain(x.req, maxBytes)) return next();
-      x.res.on('finish', () => x.req.destroy());
-      x.result = {
-        status: 413,
-        headers: { Connection: 'close' },
-        body: errorBody('invalid_request_error', `The request body is too large (limit ${maxBytes / 1024 / 1024} MiB for a body that is not JSON, 1 MB for JSON).`, 'body_too_large'),
-      };
+    run(x, next) {
+      // Nothing left to read (no body, or the JSON parser read it): pass on synchronously.
+      if (!hasBody(x.req) || x.req.readableEnded) return next();
+      return drainThen(x, next, maxBytes);
     },
+  };
+}
+
+/** Reads the rest of a body no parser took, then goes on, or answers 413 past `maxBytes`. */
+async function drainThen(x: Exchange, next: Next, maxBytes: number): Promise<void> {
+  if (await drain(x.req, maxBytes)) return next();
+  x.res.on('finish', () => x.req.destroy());
+  x.result = {
+    status: 413,
+    headers: { Connection: 'close' },
+    body: errorBody('invalid_request_error', `The request body is too large (limit ${maxBytes / 1024 / 1024} MiB for a body that is not JSON, 1 MB for JSON).`, 'body_too_large'),
   };
 }
 

@@ -192,8 +192,9 @@ export function validateStep(validators: ReadonlyMap<string, RequestValidator>, 
             query: x.req.query as Record<string, unknown>,
             body: x.req.body,
             hasBody: withBody,
-            // Parsing Content-Type only matters for a body.
-            isJson: withBody && x.req.is(['application/json', 'application/*+json']) !== false,
+            // Parsing Content-Type only matters for a body, and not again when a JSON parser
+            // (body-parser, with the same types) took it: it marks the request `_body`.
+            isJson: withBody && ((x.req as { _body?: boolean })._body === true || x.req.is(['application/json', 'application/*+json']) !== false),
           },
           unknownFields,
           (ignored) => {

@@ -106,6 +106,12 @@ describe('clock', () => {
   });
   it('formats RFC 3339 at second precision and finds the UTC day', () => {
     expect(rfc3339(Date.UTC(2026, 4, 13, 12, 0, 0, 999))).toBe('2026-05-13T12:00:00Z');
+    // The memo of the last second: the same second again, the next one, one before 1970, and back.
+    expect(rfc3339(Date.UTC(2026, 4, 13, 12, 0, 0, 1))).toBe('2026-05-13T12:00:00Z');
+    expect(rfc3339(Date.UTC(2026, 4, 13, 12, 0, 1, 0))).toBe('2026-05-13T12:00:01Z');
+    expect(rfc3339(-1)).toBe('1969-12-31T23:59:59Z');
+    expect(rfc3339(Date.UTC(2026, 4, 13, 12, 0, 0, 500))).toBe('2026-05-13T12:00:00Z');
+    expect(() => rfc3339(Number.NaN)).toThrow(RangeError);
     expect(utcDayStart(Date.UTC(2026, 4, 13, 23, 59, 59))).toBe(Date.UTC(2026, 4, 13));
   });
 });
