@@ -7,10 +7,12 @@
 // nothing. Loopback only; every loop is bounded in count and in time.
 //
 //   --quick          1 s load runs, fewer cold starts (a smoke run, noisier)
-//   --duration=N     seconds per load run (default 5); the median of three runs is kept
+//   --duration=N     seconds per load run (default 5)
+//   --runs=N         load runs per route and server, alternating (default 3); medians are kept
 //   --groups=N       groups (each with one key) for the footprint (default 100000)
 //   --skip=a,b       skip sections: load, cold, footprint, cascade
 //   --routes=a,b     load only these routes: list, one, create, chat (default all)
+//   --help           this text
 //   --no-admin       run the mock with --no-admin (no journal or fault steps on the request path)
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
@@ -23,9 +25,17 @@ const arg = (name, fallback) => {
   if (!hit) return fallback;
   return hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : true;
 };
+if (arg('help', false) === true) {
+  // The usage is the comment at the top of this file.
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(lines.slice(1, lines.findIndex((l, i) => i > 0 && !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 const QUICK = arg('quick', false) === true;
 const DURATION = Number(arg('duration', QUICK ? 1 : 5));
-const RUNS = 3;
+if (!(DURATION > 0)) throw new Error('--duration: seconds per load run, more than 0');
+const RUNS = Number(arg('runs', 3));
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs: a whole number of runs, at least 1');
 const CONNECTIONS = 50;
 const COLD_RUNS = QUICK ? 3 : 9;
 const GROUPS = Number(arg('groups', 100_000));
