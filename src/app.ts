@@ -228,11 +228,28 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     pipeline.add(journalStep(services.journal, store.clock), { after: 'access-log' });
     pipeline.add(faultStep(services.faults), { before: 'authenticate' });
   }
-  const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) => {
-    const x: Exchange = { req, res, op, requestId: '', startedAt: performance.now(), params: {}, query: {}, body: undefined, mock: services };
-    if (failure !== undefined) x.failure = failure;
-    return pipeline.run(x);
-  };
+  // Every field of every exchange from the start, set or not, so all exchanges share one
+  // hidden class and the steps' property reads stay monomorphic (fields added on the way
+  // gave each route's exchanges shapes of their own).
+  const run = (op: Operation | undefined, req: Request, res: Response, failure?: unknown) =>
+    pipeline.run({
+      req,
+      res,
+      op,
+      requestId: '',
+      startedAt: performance.now(),
+      params: {},
+      query: {},
+      body: undefined,
+      workspace: undefined,
+      caller: undefined,
+      mock: services,
+      ignoredFields: undefined,
+      result: undefined,
+      failure,
+      sent: undefined,
+      fault: undefined,
+    } satisfies Record<keyof Exchange, unknown>);
 
   const app = express();
   app.disable('x-powered-by');

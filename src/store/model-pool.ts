@@ -8,9 +8,9 @@ import { NO_LIMITS, type Limit, type ModelConfig } from '../domain/limits.js';
  * list whole (set semantics), nothing edits one in place, and the freeze makes sure of
  * that.
  *
- * The pool remembers at most `max` configurations, the most recently used first kept, so
- * a store of groups that all differ costs no more than before (each keeps its own copy)
- * and the pool itself stays small.
+ * The pool remembers at most `max` configurations and forgets the least recently used
+ * first, so it stays small, and a store whose groups all differ costs no more than one
+ * copy per group, as it would without the pool.
  */
 export class ModelPool {
   private byKey = new Map<string, readonly ModelConfig[]>();
@@ -37,20 +37,23 @@ export class ModelPool {
   }
 }
 
-/** An exact, unambiguous key of a model list: every field in a fixed order, strings as JSON. */
+/**
+ * An exact, unambiguous key of a model list: every field in a fixed order, each string
+ * preceded by its length (so no content, whatever characters a restored snapshot holds,
+ * can run into the next field), counts before lists.
+ */
 function keyOf(models: readonly ModelConfig[]): string {
-  let key = '';
+  let key = `${models.length}`;
   for (const m of models) {
-    key += `${JSON.stringify(m.slug)}r`;
+    key += `|${m.slug.length}:${m.slug}|${m.rate_limits.length}`;
     for (const l of m.rate_limits) key += limitKey(l);
-    key += 'u';
+    key += `|${m.usage_limits.length}`;
     for (const l of m.usage_limits) key += limitKey(l);
-    key += ';';
   }
   return key;
 }
 
-const limitKey = (l: Limit): string => `${JSON.stringify(l.type)}${JSON.stringify(l.unit)}${l.threshold},`;
+const limitKey = (l: Limit): string => `|${l.type.length}:${l.type}${l.unit.length}:${l.unit}${l.threshold}`;
 
 function frozenModel(m: ModelConfig): ModelConfig {
   return Object.freeze({

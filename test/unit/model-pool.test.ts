@@ -31,6 +31,12 @@ describe('ModelPool', () => {
       [...plan(1, 'org/a'), ...plan(2, 'org/b')],
       [...plan(2, 'org/b'), ...plan(1, 'org/a')],
       [],
+      // Slugs a restored snapshot might hold, made to run into the next field if the key were a plain join.
+      plan(1, 'a|1'),
+      [...plan(1, 'a'), ...plan(1, '')],
+      plan(11, 'a'),
+      [{ slug: 'a', rate_limits: [], usage_limits: [] }, { slug: '1|0|0', rate_limits: [], usage_limits: [] }],
+      [{ slug: 'a|0|0|1:1', rate_limits: [], usage_limits: [] }],
     ];
     const shared = variants.map((v) => pool.intern(v));
     expect(new Set(shared).size).toBe(variants.length);
