@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from './config.js';
 import { banner, bannerJson, HELP, parseCli, UsageError } from './cli-options.js';
 import { RegistryMismatchError } from './http/registry.js';
+import { PACKAGE_ROOT } from './paths.js';
 import { startMock } from './index.js';
 
 async function main(): Promise<void> {
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
     return;
   }
   if (parsed === 'version') {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')) as { version: string };
     process.stdout.write(`${pkg.version}\n`);
     return;
   }

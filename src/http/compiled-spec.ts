@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { CODE_DIR } from '../paths.js';
 import { pathPatternOf, specDigest, type Operation } from './spec.js';
 import { compileRequestValidators, type RequestValidator, type SchemaCompiler } from './validation.js';
 
@@ -28,7 +29,7 @@ export interface BuiltSpec {
   operations: Omit<Operation, 'pathPattern'>[];
 }
 
-export const BUILT_DIR = new URL('../generated/', import.meta.url);
+export const BUILT_DIR = new URL('generated/', CODE_DIR);
 
 const cache = new Map<boolean, Promise<CompiledSpecs>>();
 

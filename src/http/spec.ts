@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Scope } from '../config.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
 /**
  * Loads the OpenAPI documents and turns them into the list of operations the server
@@ -10,8 +11,8 @@ import type { Scope } from '../config.js';
  * parameters, request and response schemas, auth kind and required scope.
  */
 
-export const GATEWAY_SPEC_PATH = fileURLToPath(new URL('../../openapi/frontier-gateway.yaml', import.meta.url));
-export const ADMIN_SPEC_PATH = fileURLToPath(new URL('../../openapi/mock-admin.yaml', import.meta.url));
+export const GATEWAY_SPEC_PATH = fileURLToPath(new URL('openapi/frontier-gateway.yaml', PACKAGE_ROOT));
+export const ADMIN_SPEC_PATH = fileURLToPath(new URL('openapi/mock-admin.yaml', PACKAGE_ROOT));
 
 export type AuthKind = 'workspace' | 'federated' | 'none';
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { EndpointTargetInput, Region } from '../domain/endpoints.js';
 import type { ModelConfigInput } from '../domain/limits.js';
 import { newAjv } from '../http/ajv.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { ScenarioError } from './errors.js';
 
 export { ScenarioError };
@@ -66,7 +67,7 @@ let validator: ValidateFunction | undefined;
 
 function schemaValidator(): ValidateFunction {
   if (!validator) {
-    const schema = JSON.parse(readFileSync(new URL('../../scenarios/scenario.schema.json', import.meta.url), 'utf8')) as object;
+    const schema = JSON.parse(readFileSync(new URL('scenarios/scenario.schema.json', PACKAGE_ROOT), 'utf8')) as object;
     // allErrors: every problem of the file at once, not only the first.
     validator = newAjv({ allErrors: true }).compile({ ...schema, $id: undefined });
   }

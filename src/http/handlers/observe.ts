@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rfc3339 } from '../../domain/clock.js';
 import type { GroupRecord } from '../../store/store.js';
+import { PACKAGE_ROOT } from '../../paths.js';
 import type { FaultInput } from '../faults.js';
 import type { JournalFilter } from '../journal.js';
 import type { Ctx, HandlerMap } from '../registry.js';
@@ -11,7 +12,7 @@ import type { Ctx, HandlerMap } from '../registry.js';
  * key secret: keys appear as prefixes and names, journal entries are redacted when taken.
  */
 
-const INSPECTOR_PATH = new URL('../../../inspector/index.html', import.meta.url);
+const INSPECTOR_PATH = new URL('inspector/index.html', PACKAGE_ROOT);
 let inspectorHtml: string | undefined;
 /** At most this many groups in one inspector document (all workspaces), and keys per group. */
 const MAX_GROUPS = 500;
