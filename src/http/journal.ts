@@ -90,10 +90,13 @@ export class Journal {
     const { request, response } = entry;
     // The entry's JSON in JournalEntry's field order, written in one piece: each body's
     // text is already JSON, and the rest are short strings and numbers.
+    // The id, time, method, operation and outcome never need escaping (a UUID, RFC 3339,
+    // an HTTP token Node has checked, an operationId, one of four words); the path and
+    // query come from the client and go through JSON.stringify.
     const text =
-      `{"seq":${++this.seq},"request_id":${JSON.stringify(entry.request_id)},"at":${JSON.stringify(entry.at)},"method":${JSON.stringify(entry.method)},` +
-      `"path":${JSON.stringify(entry.path)},"query":${JSON.stringify(entry.query)},"operation":${JSON.stringify(entry.operation)},` +
-      `"status":${JSON.stringify(entry.status)},"duration_ms":${JSON.stringify(entry.duration_ms)},"outcome":${JSON.stringify(entry.outcome)},` +
+      `{"seq":${++this.seq},"request_id":"${entry.request_id}","at":"${entry.at}","method":"${entry.method}",` +
+      `"path":${JSON.stringify(entry.path)},"query":${JSON.stringify(entry.query)},"operation":${entry.operation === null ? 'null' : `"${entry.operation}"`},` +
+      `"status":${entry.status},"duration_ms":${entry.duration_ms},"outcome":"${entry.outcome}",` +
       `"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
       `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)}}`;
     const bytes = Buffer.byteLength(text);
