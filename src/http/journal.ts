@@ -89,10 +89,9 @@ export class Journal {
   add(entry: NewJournalEntry): void {
     const { request, response } = entry;
     // The entry's JSON in JournalEntry's field order, written in one piece: each body's
-    // text is already JSON, and the rest are short strings and numbers.
-    // The id, time, method, operation and outcome never need escaping (a UUID, RFC 3339,
-    // an HTTP token Node has checked, an operationId, one of four words); the path and
-    // query come from the client and go through JSON.stringify.
+    // text is already JSON; the id, time, method, operation and outcome never need escaping
+    // (a UUID, RFC 3339, an HTTP token Node has checked, an operationId, one of four words);
+    // the path and query come from the client and go through JSON.stringify.
     const text =
       `{"seq":${++this.seq},"request_id":"${entry.request_id}","at":"${entry.at}","method":"${entry.method}",` +
       `"path":${JSON.stringify(entry.path)},"query":${JSON.stringify(entry.query)},"operation":${entry.operation === null ? 'null' : `"${entry.operation}"`},` +
