@@ -1,30 +1,24 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContractChecker } from '../../src/contract.js';
-import { startMock, type RunningMock } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { startMock } from '../../src/index.js';
+import { mockPerFile } from '../support/mocks.js';
 
-let m: RunningMock;
-let checker: ContractChecker;
+const file = mockPerFile();
+
 const auth = { Authorization: 'Api-Key mock-management-key' };
-
-beforeAll(async () => {
-  m = await startMock();
-  checker = await ContractChecker.load(true);
-});
-afterAll(() => m.close());
 
 /** Every admin response must match openapi/mock-admin.yaml too. */
 async function call(method: 'get' | 'post', path: string, body?: object) {
-  const res = await (method === 'get' ? request(m.url).get(path) : request(m.url).post(path).send(body ?? {}));
-  expect(checker.check({ method, path, status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
+  const res = await (method === 'get' ? request(file.mock.url).get(path) : request(file.mock.url).post(path).send(body ?? {}));
+  expect(file.checker.check({ method, path, status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
   return res;
 }
 
 describe('/_mock/ admin routes', () => {
   it('state lists workspaces, groups, keys and usage, but never a secret or its hash', async () => {
-    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'state-1' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
-    const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'n' });
-    await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    const g = await request(file.mock.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'state-1' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
+    const k = await request(file.mock.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'n' });
+    await request(file.mock.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     const state = await call('get', '/_mock/state');
     expect(state.body.workspaces.map((w: any) => [w.id, w.onboarded])).toEqual([
       ['workspace-a', true],
@@ -48,7 +42,7 @@ describe('/_mock/ admin routes', () => {
     expect((await call('get', '/_mock/webhooks')).body).toEqual({ deliveries: [], dead_letter: [] });
     expect((await call('get', '/_mock/clock')).body.offset_seconds).toBe(0);
     // The default keys still work.
-    expect((await request(m.url).get('/v1/gateway/groups').set(auth)).status).toBe(200);
+    expect((await request(file.mock.url).get('/v1/gateway/groups').set(auth)).status).toBe(200);
   });
 
   it('the clock moves forward by seconds or to an instant, and created_at follows it', async () => {
@@ -60,7 +54,7 @@ describe('/_mock/ admin routes', () => {
     target.setUTCHours(0, 0, 0, 0);
     const jumped = await call('post', '/_mock/clock', { now: target.toISOString() });
     expect(Math.abs(Date.parse(jumped.body.now) - target.getTime())).toBeLessThan(1000);
-    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'clocked' }, models: [{ slug: 'a/b' }] });
+    const g = await request(file.mock.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'clocked' }, models: [{ slug: 'a/b' }] });
     expect(g.body.created_at.slice(0, 10)).toBe(target.toISOString().slice(0, 10));
   });
 
@@ -68,13 +62,13 @@ describe('/_mock/ admin routes', () => {
     await call('post', '/_mock/reset');
     const target = Date.UTC(2031, 0, 15, 23, 59, 0);
     await call('post', '/_mock/clock', { now: new Date(target).toISOString() });
-    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'ts' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
-    const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({});
-    const chat = await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    const g = await request(file.mock.url).post('/v1/gateway/groups').set(auth).send({ hierarchy: {}, metadata: { external_entity_id: 'ts' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }] });
+    const k = await request(file.mock.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({});
+    const chat = await request(file.mock.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     expect(Math.abs(chat.body.created * 1000 - target)).toBeLessThan(5000);
     const event = (await call('get', '/_mock/webhooks')).body.deliveries[0].payload.data.events[0];
     expect(Math.abs(Date.parse(event.timestamp) - target)).toBeLessThan(5000);
-    const usage = await request(m.url).get(`/v1/gateway/groups/${g.body.id}/usage`).set(auth);
+    const usage = await request(file.mock.url).get(`/v1/gateway/groups/${g.body.id}/usage`).set(auth);
     expect(usage.body.usage['a/b'][0].reset_at).toBe('2031-01-16T00:00:00Z');
   });
 
@@ -101,9 +95,9 @@ describe('/_mock/ admin routes', () => {
 describe('/_mock/snapshot', () => {
   it('GET, change, POST: groups, keys, counters, webhook log and clock are exactly as before', async () => {
     await call('post', '/_mock/reset');
-    const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'snap' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 2 }] }], hierarchy: {} });
-    const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'kept' });
-    const chat = () => request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
+    const g = await request(file.mock.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'snap' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 2 }] }], hierarchy: {} });
+    const k = await request(file.mock.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'kept' });
+    const chat = () => request(file.mock.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${k.body.api_key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     expect((await chat()).status).toBe(200);
     const saved = await call('get', '/_mock/snapshot');
     expect(saved.body).toMatchObject({ format: 'frontier-gateway-mock/state', version: 1 });
@@ -114,7 +108,7 @@ describe('/_mock/snapshot', () => {
     expect((await chat()).status).toBe(200);
     expect((await chat()).status).toBe(429);
     await call('post', '/_mock/clock', { advance_seconds: 7200 });
-    await request(m.url).delete(`/v1/gateway/groups/${g.body.id}`).set(auth);
+    await request(file.mock.url).delete(`/v1/gateway/groups/${g.body.id}`).set(auth);
 
     expect((await call('post', '/_mock/snapshot', saved.body)).body).toEqual({ ok: true });
     const stateAfter = (await call('get', '/_mock/state')).body;

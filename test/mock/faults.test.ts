@@ -1,39 +1,33 @@
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ContractChecker } from '../../src/contract.js';
-import { startMock, type RunningMock } from '../../src/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { mockPerFile } from '../support/mocks.js';
 
-let m: RunningMock;
-let checker: ContractChecker;
+const file = mockPerFile();
+
 let apiKey: string;
 const auth = { Authorization: 'Api-Key mock-management-key' };
 const chat = (client: OpenAI) => client.chat.completions.create({ model: 'meta/llama', messages: [{ role: 'user', content: 'hi' }] });
-const sdk = (maxRetries: number) => new OpenAI({ apiKey, baseURL: `${m.url}/v1`, maxRetries });
+const sdk = (maxRetries: number) => new OpenAI({ apiKey, baseURL: `${file.mock.url}/v1`, maxRetries });
 
-beforeAll(async () => {
-  m = await startMock();
-  checker = await ContractChecker.load(true);
-});
-afterAll(() => m.close());
 beforeEach(async () => {
-  m.reset();
-  await request(m.url).delete('/_mock/requests');
-  const g = await request(m.url)
+  file.mock.reset();
+  await request(file.mock.url).delete('/_mock/requests');
+  const g = await request(file.mock.url)
     .post('/v1/gateway/groups')
     .set(auth)
     .send({ metadata: { external_entity_id: 'faults' }, models: [{ slug: 'meta/llama' }], hierarchy: { limit_enforcement: 'INDEPENDENT' } });
-  apiKey = (await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({})).body.api_key;
+  apiKey = (await request(file.mock.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({})).body.api_key;
 });
 
 async function addFault(fault: object) {
-  const res = await request(m.url).post('/_mock/faults').send(fault);
-  expect(checker.check({ method: 'post', path: '/_mock/faults', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
+  const res = await request(file.mock.url).post('/_mock/faults').send(fault);
+  expect(file.checker.check({ method: 'post', path: '/_mock/faults', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
   return res;
 }
 
 const chatEntries = async () =>
-  (await request(m.url).get('/_mock/requests?operation=createChatCompletion')).body.entries.reverse().map((e: any) => [e.status, e.fault?.id ?? null, e.outcome]);
+  (await request(file.mock.url).get('/_mock/requests?operation=createChatCompletion')).body.entries.reverse().map((e: any) => [e.status, e.fault?.id ?? null, e.outcome]);
 
 describe('fault injection seen by the OpenAI SDK', () => {
   it('a 503 for the next 2 calls: maxRetries 2 succeeds on the third attempt, and the journal shows all three', async () => {
@@ -47,7 +41,7 @@ describe('fault injection seen by the OpenAI SDK', () => {
       [200, null, 'answered'],
     ]);
     // Spent after two hits: no longer listed.
-    expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([]);
+    expect((await request(file.mock.url).get('/_mock/faults')).body.faults).toEqual([]);
   });
 
   it('with maxRetries 0 the SDK raises APIError 503 carrying the fault body', async () => {
@@ -67,7 +61,7 @@ describe('fault injection seen by the OpenAI SDK', () => {
     const t0 = performance.now();
     await chat(sdk(0));
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
-    const [entry] = (await request(m.url).get('/_mock/requests')).body.entries;
+    const [entry] = (await request(file.mock.url).get('/_mock/requests')).body.entries;
     expect(entry).toMatchObject({ status: 200, fault: { latency_ms: 300, status: null, drop: false } });
     expect(entry.duration_ms).toBeGreaterThanOrEqual(290);
   });
@@ -87,12 +81,12 @@ describe('fault rules', () => {
     await addFault({ operation: 'listGroups', status: 500, fraction: 0.5 });
     const statuses = async (n: number) => {
       const out: number[] = [];
-      for (let i = 0; i < n; i++) out.push((await request(m.url).get('/v1/gateway/groups').set(auth)).status);
+      for (let i = 0; i < n; i++) out.push((await request(file.mock.url).get('/v1/gateway/groups').set(auth)).status);
       return out;
     };
     expect(await statuses(6)).toEqual([200, 500, 200, 500, 200, 500]);
     const seeded = async () => {
-      await request(m.url).delete('/_mock/faults').expect(200);
+      await request(file.mock.url).delete('/_mock/faults').expect(200);
       await addFault({ operation: 'listGroups', status: 500, fraction: 0.3, seed: 'storm' });
       return statuses(30);
     };
@@ -105,28 +99,28 @@ describe('fault rules', () => {
 
   it('"*" faults every gateway operation but never a /_mock/ route', async () => {
     await addFault({ status: 503 });
-    expect((await request(m.url).get('/v1/gateway/groups').set(auth)).status).toBe(503);
-    expect((await request(m.url).get('/v1/models').set('Authorization', `Bearer ${apiKey}`)).status).toBe(503);
-    expect((await request(m.url).get('/_mock/state')).status).toBe(200);
-    expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([expect.objectContaining({ operation: '*', matched: 2, applied: 2, remaining: null })]);
+    expect((await request(file.mock.url).get('/v1/gateway/groups').set(auth)).status).toBe(503);
+    expect((await request(file.mock.url).get('/v1/models').set('Authorization', `Bearer ${apiKey}`)).status).toBe(503);
+    expect((await request(file.mock.url).get('/_mock/state')).status).toBe(200);
+    expect((await request(file.mock.url).get('/_mock/faults')).body.faults).toEqual([expect.objectContaining({ operation: '*', matched: 2, applied: 2, remaining: null })]);
   });
 
   it('listed, removed one by one or all at once, cleared by reset but not by a restore', async () => {
     const a = (await addFault({ operation: 'listGroups', status: 500 })).body;
     const b = (await addFault({ operation: 'getGroup', latency_ms: 10 })).body;
-    expect((await request(m.url).get('/_mock/faults')).body.faults.map((f: any) => f.id)).toEqual([a.id, b.id]);
-    expect((await request(m.url).delete(`/_mock/faults/${a.id}`)).body.id).toBe(a.id);
-    expect((await request(m.url).delete(`/_mock/faults/${a.id}`)).status).toBe(404);
-    expect((await request(m.url).get('/v1/gateway/groups').set(auth)).status).toBe(200);
-    await request(m.url).delete('/_mock/faults').expect(200);
-    expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([]);
+    expect((await request(file.mock.url).get('/_mock/faults')).body.faults.map((f: any) => f.id)).toEqual([a.id, b.id]);
+    expect((await request(file.mock.url).delete(`/_mock/faults/${a.id}`)).body.id).toBe(a.id);
+    expect((await request(file.mock.url).delete(`/_mock/faults/${a.id}`)).status).toBe(404);
+    expect((await request(file.mock.url).get('/v1/gateway/groups').set(auth)).status).toBe(200);
+    await request(file.mock.url).delete('/_mock/faults').expect(200);
+    expect((await request(file.mock.url).get('/_mock/faults')).body.faults).toEqual([]);
     await addFault({ status: 500 });
     // A snapshot restore replaces the state, not the faults; a reset clears them.
-    const snap = (await request(m.url).get('/_mock/snapshot')).body;
-    await request(m.url).post('/_mock/snapshot').send(snap).expect(200);
-    expect((await request(m.url).get('/_mock/faults')).body.faults).toHaveLength(1);
-    await request(m.url).post('/_mock/reset').expect(200);
-    expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([]);
+    const snap = (await request(file.mock.url).get('/_mock/snapshot')).body;
+    await request(file.mock.url).post('/_mock/snapshot').send(snap).expect(200);
+    expect((await request(file.mock.url).get('/_mock/faults')).body.faults).toHaveLength(1);
+    await request(file.mock.url).post('/_mock/reset').expect(200);
+    expect((await request(file.mock.url).get('/_mock/faults')).body.faults).toEqual([]);
   });
 
   it('refuses a fault that does nothing, contradicts itself, or names an unknown operation, saying why', async () => {
@@ -143,6 +137,6 @@ describe('fault rules', () => {
     await bad({ status: 503, headers: { 'bad header': 'x' } }, /not a valid HTTP header name/);
     await bad({ status: 503, headers: { 'x-a': 'line\r\nbreak' } }, /control character/);
     await bad({ status: 503, headers: { 'Content-Length': '1' } }, /sets Content-Length itself/);
-    expect((await request(m.url).get('/_mock/faults')).body.faults).toEqual([]);
+    expect((await request(file.mock.url).get('/_mock/faults')).body.faults).toEqual([]);
   });
 });

@@ -1,30 +1,24 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContractChecker } from '../../src/contract.js';
-import { startMock, type RunningMock } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { startMock } from '../../src/index.js';
+import { mockPerFile } from '../support/mocks.js';
 
 /** GET /_mock/ and /_mock/inspector.json over HTTP; the page itself is tested in a browser (test/browser). */
 
-let m: RunningMock;
-let checker: ContractChecker;
-beforeAll(async () => {
-  m = await startMock();
-  checker = await ContractChecker.load(true);
-});
-afterAll(() => m.close());
+const file = mockPerFile();
 
 describe('the inspector routes', () => {
   it('GET /_mock/ (and /_mock) is a self-contained HTML page: no external script, style, font or image', async () => {
     for (const path of ['/_mock/', '/_mock']) {
-      const res = await request(m.url).get(path);
+      const res = await request(file.mock.url).get(path);
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-      expect(checker.check({ method: 'get', path, status: res.status, contentType: res.headers['content-type'], body: res.text })).toEqual([]);
+      expect(file.checker.check({ method: 'get', path, status: res.status, contentType: res.headers['content-type'], body: res.text })).toEqual([]);
       expect(res.text).toContain('/_mock/inspector.json');
       expect(res.text).not.toMatch(/(src|href)=["']?(https?:)?\/\//i);
       expect(res.text).not.toMatch(/@import|url\(/i);
     }
-    expect((await request(m.url).post('/_mock/')).status).toBe(405);
+    expect((await request(file.mock.url).post('/_mock/')).status).toBe(405);
   });
 
   it('is not served with --no-admin', async () => {
@@ -38,13 +32,13 @@ describe('the inspector routes', () => {
   });
 
   it('a very large state is shown in part: at most 500 groups and 50 keys a group, with counts of the rest', async () => {
-    m.reset();
-    const gw = m.mock.gateway;
+    file.mock.reset();
+    const gw = file.mock.mock.gateway;
     const root = gw.createGroup('workspace-a', { metadata: { external_entity_id: 'big-root' }, models: [{ slug: 'a/b' }], hierarchy: {} });
     for (let i = 0; i < 60; i++) gw.mintKey('workspace-a', root.id, `k${i}`);
     for (let i = 0; i < 520; i++) gw.createGroup('workspace-a', { metadata: { external_entity_id: `big-${i}` }, models: [{ slug: 'a/b' }], hierarchy: i % 2 ? { parent_group_id: root.id } : {} });
-    const res = await request(m.url).get('/_mock/inspector.json');
-    expect(checker.check({ method: 'get', path: '/_mock/inspector.json', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
+    const res = await request(file.mock.url).get('/_mock/inspector.json');
+    expect(file.checker.check({ method: 'get', path: '/_mock/inspector.json', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
     const ws = res.body.workspaces.find((w: any) => w.id === 'workspace-a');
     const count = (nodes: any[]): number => nodes.reduce((n, g) => n + 1 + count(g.children), 0);
     expect(count(ws.groups)).toBe(500);
@@ -52,6 +46,6 @@ describe('the inspector routes', () => {
     const big = ws.groups.find((g: any) => g.id === root.id);
     expect([big.keys.length, big.key_count]).toEqual([50, 60]);
     expect(JSON.stringify(res.body)).not.toMatch(/sky_[A-Za-z0-9]{12}\.[A-Za-z0-9]/);
-    m.reset();
+    file.mock.reset();
   });
 });

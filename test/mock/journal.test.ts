@@ -1,42 +1,37 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import fc from 'fast-check';
 import OpenAI from 'openai';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ContractChecker } from '../../src/contract.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/http/journal.js';
-import fc from 'fast-check';
 import { redactAuthorization, redactedJson, redactedJsonSlow, redactHeaders } from '../../src/http/redact.js';
-import { startMock, type RunningMock } from '../../src/index.js';
+import { startMock } from '../../src/index.js';
+import { mockPerFile } from '../support/mocks.js';
 
-let m: RunningMock;
-let checker: ContractChecker;
+const file = mockPerFile();
+
 const MGMT = 'mock-management-key';
 const auth = { Authorization: `Api-Key ${MGMT}` };
 
-beforeAll(async () => {
-  m = await startMock();
-  checker = await ContractChecker.load(true);
-});
-afterAll(() => m.close());
 beforeEach(async () => {
-  m.reset();
-  await request(m.url).delete('/_mock/requests').expect(200);
+  file.mock.reset();
+  await request(file.mock.url).delete('/_mock/requests').expect(200);
 });
 
 async function journal(query = '') {
-  const res = await request(m.url).get(`/_mock/requests${query}`);
+  const res = await request(file.mock.url).get(`/_mock/requests${query}`);
   expect(res.status).toBe(200);
-  expect(checker.check({ method: 'get', path: '/_mock/requests', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
+  expect(file.checker.check({ method: 'get', path: '/_mock/requests', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
   return res;
 }
 
 async function groupWithKey(ext: string) {
-  const g = await request(m.url)
+  const g = await request(file.mock.url)
     .post('/v1/gateway/groups')
     .set(auth)
     .send({ metadata: { external_entity_id: ext }, models: [{ slug: 'meta/llama', usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 100000 }] }], hierarchy: { limit_enforcement: 'INDEPENDENT' } });
   expect(g.status).toBe(200);
-  const k = await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'journal-key' });
+  const k = await request(file.mock.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({ name: 'journal-key' });
   expect(k.status).toBe(200);
   return { groupId: g.body.id as string, apiKey: k.body.api_key as string, prefix: k.body.prefix as string };
 }
@@ -44,16 +39,16 @@ async function groupWithKey(ext: string) {
 describe('request journal', () => {
   it('holds no key secret and no Authorization value after minting, registering and chatting', async () => {
     const { apiKey, prefix, groupId } = await groupWithKey('redact-1');
-    const openai = new OpenAI({ apiKey, baseURL: `${m.url}/v1`, maxRetries: 0 });
+    const openai = new OpenAI({ apiKey, baseURL: `${file.mock.url}/v1`, maxRetries: 0 });
     await openai.chat.completions.create({ model: 'meta/llama', messages: [{ role: 'user', content: 'hello' }] });
     const stream = await openai.chat.completions.create({ model: 'meta/llama', messages: [{ role: 'user', content: 'stream me' }], stream: true });
     for await (const _ of stream) void _;
-    await request(m.url).get('/v1/models').set('Authorization', `Api-Key ${apiKey}`).expect(200);
+    await request(file.mock.url).get('/v1/models').set('Authorization', `Api-Key ${apiKey}`).expect(200);
     // A wrong key is a credential too, and must not be kept either.
-    await request(m.url).get('/v1/models').set('Authorization', 'Bearer sky_wrongwrongwr.not-a-real-secret-value').expect(401);
+    await request(file.mock.url).get('/v1/models').set('Authorization', 'Bearer sky_wrongwrongwr.not-a-real-secret-value').expect(401);
     // A registration, even one refused (unsigned here): its body's key is a secret.
     const registered = 'sk_live_Zf3kq9Lr2mXw8Tn5Vb7Yc1Hd4Jg6Ks0P';
-    expect((await request(m.url).post(`/v1/gateway/groups/${groupId}/api_keys/register`).set(auth).send({ key: registered, name: 'imported' })).status).toBe(400);
+    expect((await request(file.mock.url).post(`/v1/gateway/groups/${groupId}/api_keys/register`).set(auth).send({ key: registered, name: 'imported' })).status).toBe(400);
 
     const text = (await journal('?limit=1000')).text;
     const secret = apiKey.split('.')[1] as string;
@@ -95,7 +90,7 @@ describe('request journal', () => {
   });
 
   it('records method, path, operation, status, timing, bodies and the request id; newest first', async () => {
-    const res = await request(m.url).post('/v1/gateway/groups?x=1').set(auth).send({ metadata: { external_entity_id: 'rec-1' }, models: [] });
+    const res = await request(file.mock.url).post('/v1/gateway/groups?x=1').set(auth).send({ metadata: { external_entity_id: 'rec-1' }, models: [] });
     const [e] = (await journal()).body.entries;
     expect(e).toMatchObject({
       method: 'POST',
@@ -110,7 +105,7 @@ describe('request journal', () => {
       fault: null,
     });
     expect(e.duration_ms).toBeGreaterThan(0);
-    await request(m.url).get('/nowhere');
+    await request(file.mock.url).get('/nowhere');
     expect((await journal()).body.entries.map((x: any) => [x.operation, x.status])).toEqual([
       [null, 404],
       ['createGroup', res.status],
@@ -119,9 +114,9 @@ describe('request journal', () => {
 
   it('filters by path (prefix or substring), operation and status (exact or class); DELETE clears it', async () => {
     const { groupId } = await groupWithKey('filter-1');
-    await request(m.url).get(`/v1/gateway/groups/${groupId}`).set(auth).expect(200);
-    await request(m.url).get('/v1/gateway/groups/nope').set(auth).expect(404);
-    await request(m.url).get('/v1/gateway/groups').expect(401);
+    await request(file.mock.url).get(`/v1/gateway/groups/${groupId}`).set(auth).expect(200);
+    await request(file.mock.url).get('/v1/gateway/groups/nope').set(auth).expect(404);
+    await request(file.mock.url).get('/v1/gateway/groups').expect(401);
     const ops = async (q: string) => (await journal(q)).body.entries.map((e: any) => `${e.operation} ${e.status}`);
     expect(await ops('?path=/v1/gateway/groups/')).toEqual(['getGroup 404', `getGroup 200`, 'createApiKey 200']);
     expect(await ops('?path=api_keys')).toEqual(['createApiKey 200']);
@@ -129,15 +124,15 @@ describe('request journal', () => {
     expect(await ops('?status=401')).toEqual(['listGroups 401']);
     expect(await ops('?status=4xx')).toEqual(['listGroups 401', 'getGroup 404']);
     expect(await ops('?status=2xx&limit=1')).toEqual(['getGroup 200']);
-    expect((await request(m.url).get('/_mock/requests?status=abc')).status).toBe(400);
-    await request(m.url).delete('/_mock/requests').expect(200);
+    expect((await request(file.mock.url).get('/_mock/requests?status=abc')).status).toBe(400);
+    await request(file.mock.url).delete('/_mock/requests').expect(200);
     expect((await journal()).body).toMatchObject({ entries: [], size: 0, bytes: 0 });
   });
 
   it('does not journal the /_mock/ routes themselves', async () => {
-    await request(m.url).get('/_mock/state').expect(200);
-    await request(m.url).get('/_mock/inspector.json').expect(200);
-    await request(m.url).get('/_mock/nope').expect(404);
+    await request(file.mock.url).get('/_mock/state').expect(200);
+    await request(file.mock.url).get('/_mock/inspector.json').expect(200);
+    await request(file.mock.url).get('/_mock/nope').expect(404);
     expect((await journal()).body.entries).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
-import { afterEach } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { ContractChecker } from '../../src/contract.js';
 import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
 
 /**
@@ -16,6 +17,32 @@ export function mocksPerTest(): { start: (options?: StartOptions) => Promise<Run
       const m = await startMock(options);
       running.push(m);
       return m;
+    },
+  };
+}
+
+/**
+ * One mock for a whole test file, started before its first test and closed after its last,
+ * with the strict ContractChecker (our own spec) its responses are held to.
+ */
+export function mockPerFile(options: StartOptions = {}): { readonly mock: RunningMock; readonly checker: ContractChecker } {
+  let mock: RunningMock | undefined;
+  let checker: ContractChecker | undefined;
+  beforeAll(async () => {
+    mock = await startMock(options);
+    checker = await ContractChecker.load(true);
+  });
+  afterAll(() => mock?.close());
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('mockPerFile: used before its beforeAll ran');
+    return value;
+  };
+  return {
+    get mock() {
+      return ready(mock);
+    },
+    get checker() {
+      return ready(checker);
     },
   };
 }
