@@ -98,25 +98,37 @@ export class InvalidInstantError extends TypeError {
   override name = 'InvalidInstantError';
 }
 
-/** The last second rfc3339 formatted, and its stamp (a memo of a pure function). */
-let lastSecond = NaN;
-let lastStamp = '';
+/**
+ * A formatter of instants that keeps its last answer: views, journal entries and billing
+ * events stamp one instant each, and runs of them fall in the same second or millisecond
+ * (a create and its answer, a page of groups made together, requests arriving together).
+ * `unit` is how long one answer holds, in ms. A memo of a pure function; an instant that
+ * is not finite is never kept (and Date throws on it as before).
+ */
+function keepingLast(unit: number, format: (ms: number) => string): (ms: number) => string {
+  let lastKey = NaN;
+  let last = '';
+  return (ms) => {
+    const key = Math.floor(ms / unit);
+    if (key === lastKey) return last;
+    const stamp = format(ms);
+    if (Number.isFinite(key)) {
+      lastKey = key;
+      last = stamp;
+    }
+    return stamp;
+  };
+}
 
 /** RFC 3339 UTC at second precision, the form the documentation's examples use. */
-export function rfc3339(ms: number): string {
-  // Views stamp one per record, and a run of calls is mostly for the same second (a
-  // create and its answer, a page of groups made together): the last one is kept.
-  const second = Math.floor(ms / 1000);
-  if (second === lastSecond) return lastStamp;
+export const rfc3339: (ms: number) => string = keepingLast(1000, (ms) => {
   const iso = new Date(ms).toISOString();
   // YYYY-MM-DDTHH:mm:ss.sssZ: drop the milliseconds without a regular expression.
-  const stamp = iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
-  if (Number.isFinite(second)) {
-    lastSecond = second;
-    lastStamp = stamp;
-  }
-  return stamp;
-}
+  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
+});
+
+/** RFC 3339 UTC with milliseconds (Date's toISOString), for billing events, the journal and JSON logs. */
+export const rfc3339Millis: (ms: number) => string = keepingLast(1, (ms) => new Date(ms).toISOString());
 
 export const MS_PER_DAY = 86_400_000;
 

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { rfc3339Millis } from './clock.js';
 
 /**
  * Billing webhooks: the event payload, its signature, and the retry policy, as pure
@@ -38,7 +39,7 @@ export interface UsageFacts {
 export function billingEvent(f: UsageFacts): BillingEvent {
   return {
     idempotencyKey: `evt_${f.requestId}`,
-    timestamp: new Date(f.at).toISOString(),
+    timestamp: rfc3339Millis(f.at),
     requestId: f.requestId,
     requestMetadata: f.requestMetadata,
     modelSlug: f.modelSlug,

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Clock } from '../domain/clock.js';
+import { rfc3339Millis, type Clock } from '../domain/clock.js';
 import type { AppliedFault } from './faults.js';
 import type { Step } from './pipeline.js';
 import { redactedJson, redactHeaders } from './redact.js';
@@ -172,7 +172,6 @@ function statusMatcher(spec: string | undefined): (status: number | null) => boo
 const STREAMED = JSON.stringify({ streamed: true });
 
 export function journalStep(journal: Journal, clock: Clock): Step {
-  const at = isoMillis();
   return {
     name: 'journal',
     run(x, next) {
@@ -186,7 +185,7 @@ export function journalStep(journal: Journal, clock: Clock): Step {
         const q = url.indexOf('?');
         journal.add({
           request_id: x.requestId,
-          at: at(arrived),
+          at: rfc3339Millis(arrived),
           method: x.req.method,
           path: q < 0 ? url : url.slice(0, q),
           query: q < 0 ? null : url.slice(q + 1),
@@ -207,15 +206,3 @@ export function journalStep(journal: Journal, clock: Clock): Step {
   };
 }
 
-/** RFC 3339 with milliseconds; requests arriving in the same millisecond share one string. */
-function isoMillis(): (ms: number) => string {
-  let lastMs = NaN;
-  let last = '';
-  return (ms) => {
-    if (ms !== lastMs) {
-      lastMs = ms;
-      last = new Date(ms).toISOString();
-    }
-    return last;
-  };
-}

@@ -61,13 +61,13 @@ export function redactedJson(value: unknown, compact?: string): string {
     // path) and one regex test, instead of a replacer call per field.
     const text = compact ?? JSON.stringify(value);
     if (text === undefined) return 'null';
-    return SENSITIVE_FIELD.test(text) ? (JSON.stringify(value, redactField) ?? 'null') : text;
+    return SENSITIVE_FIELD.test(text) ? redactedJsonSlow(value) : text;
   } catch {
     return UNRECORDABLE;
   }
 }
 
-/** The slow path alone: every field through the replacer (tests compare the two). */
+/** Every field through the replacer: redactedJson's path once a sensitive name is found (tests compare the two). */
 export function redactedJsonSlow(value: unknown): string {
   if (value === undefined || value === null) return 'null';
   try {

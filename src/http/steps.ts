@@ -1,6 +1,6 @@
 import express, { type RequestHandler, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
-import { systemClock, type Clock } from '../domain/clock.js';
+import { rfc3339Millis, systemClock, type Clock } from '../domain/clock.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Gateway } from '../domain/gateway.js';
 import type { IdSource } from '../domain/ids.js';
@@ -64,7 +64,7 @@ export function accessLogStep(log?: (line: string) => void, format: LogFormat = 
           const q = x.req.originalUrl.indexOf('?');
           log(
             JSON.stringify({
-              time: new Date(clock.now()).toISOString(),
+              time: rfc3339Millis(clock.now()),
               level: status === null || status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info',
               method: x.req.method,
               path: q < 0 ? x.req.originalUrl : x.req.originalUrl.slice(0, q),

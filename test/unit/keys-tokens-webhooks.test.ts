@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, OffsetClock, rfc3339, utcDayStart } from '../../src/domain/clock.js';
+import { ManualClock, OffsetClock, rfc3339, rfc3339Millis, utcDayStart } from '../../src/domain/clock.js';
 import { hashKey, mintKey, prefixOf, verifyKey } from '../../src/domain/keys.js';
 import { complete, countTokens, promptTokens, tokenPieces } from '../../src/domain/tokens.js';
 import { billingEvent, DOCUMENTED_RETRY_POLICY, isRetryable, nextBackoff, signPayload, verifySignature } from '../../src/domain/webhooks.js';
@@ -112,6 +112,11 @@ describe('clock', () => {
     expect(rfc3339(-1)).toBe('1969-12-31T23:59:59Z');
     expect(rfc3339(Date.UTC(2026, 4, 13, 12, 0, 0, 500))).toBe('2026-05-13T12:00:00Z');
     expect(() => rfc3339(Number.NaN)).toThrow(RangeError);
+    // With milliseconds: the same instant twice, the next millisecond, and a non-instant.
+    expect(rfc3339Millis(Date.UTC(2026, 4, 13, 12, 0, 0, 999))).toBe('2026-05-13T12:00:00.999Z');
+    expect(rfc3339Millis(Date.UTC(2026, 4, 13, 12, 0, 0, 999))).toBe('2026-05-13T12:00:00.999Z');
+    expect(rfc3339Millis(Date.UTC(2026, 4, 13, 12, 0, 1, 0))).toBe('2026-05-13T12:00:01.000Z');
+    expect(() => rfc3339Millis(Number.POSITIVE_INFINITY)).toThrow(RangeError);
     expect(utcDayStart(Date.UTC(2026, 4, 13, 23, 59, 59))).toBe(Date.UTC(2026, 4, 13));
   });
 });
