@@ -99,36 +99,43 @@ export class InvalidInstantError extends TypeError {
 }
 
 /**
- * A formatter of instants that keeps its last answer: views, journal entries and billing
- * events stamp one instant each, and runs of them fall in the same second or millisecond
- * (a create and its answer, a page of groups made together, requests arriving together).
- * `unit` is how long one answer holds, in ms. A memo of a pure function; an instant that
- * is not finite is never kept (and Date throws on it as before).
+ * The last second stamped, kept by both formatters below: views, journal entries and
+ * billing events stamp one instant each, and runs of them fall in the same second (a
+ * create and its answer, a page of groups made together, requests arriving together).
+ * A memo of Date's toISOString: an instant is truncated to a whole millisecond first, as
+ * Date does; one that is not an instant is never kept, and Date throws on it as before.
  */
-function keepingLast(unit: number, format: (ms: number) => string): (ms: number) => string {
-  let lastKey = NaN;
-  let last = '';
-  return (ms) => {
-    const key = Math.floor(ms / unit);
-    if (key === lastKey) return last;
-    const stamp = format(ms);
-    if (Number.isFinite(key)) {
-      lastKey = key;
-      last = stamp;
-    }
-    return stamp;
-  };
+const last = { second: NaN, prefix: '', stamp: '' };
+
+/** Date's toISOString of `t` (a whole ms), remembering its second when it has the common YYYY-MM-DDTHH:mm:ss.sssZ form. */
+function isoOf(t: number, second: number): string {
+  const iso = new Date(t).toISOString();
+  if (iso.length === 24) {
+    last.second = second;
+    last.prefix = iso.slice(0, 19);
+    last.stamp = `${last.prefix}Z`;
+  }
+  return iso;
 }
 
 /** RFC 3339 UTC at second precision, the form the documentation's examples use. */
-export const rfc3339: (ms: number) => string = keepingLast(1000, (ms) => {
-  const iso = new Date(ms).toISOString();
-  // YYYY-MM-DDTHH:mm:ss.sssZ: drop the milliseconds without a regular expression.
-  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
-});
+export function rfc3339(ms: number): string {
+  const t = Math.trunc(ms);
+  const second = Math.floor(t / 1000);
+  if (second === last.second) return last.stamp;
+  const iso = isoOf(t, second);
+  // Drop the milliseconds; a year beyond 9999 has a longer form.
+  return iso.length === 24 ? last.stamp : iso.replace(/\.\d{3}Z$/, 'Z');
+}
 
 /** RFC 3339 UTC with milliseconds (Date's toISOString), for billing events, the journal and JSON logs. */
-export const rfc3339Millis: (ms: number) => string = keepingLast(1, (ms) => new Date(ms).toISOString());
+export function rfc3339Millis(ms: number): string {
+  const t = Math.trunc(ms);
+  const second = Math.floor(t / 1000);
+  if (second !== last.second) return isoOf(t, second);
+  const milli = t - second * 1000;
+  return `${last.prefix}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
 
 export const MS_PER_DAY = 86_400_000;
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, OffsetClock, rfc3339, rfc3339Millis, utcDayStart } from '../../src/domain/clock.js';
@@ -118,5 +119,26 @@ describe('clock', () => {
     expect(rfc3339Millis(Date.UTC(2026, 4, 13, 12, 0, 1, 0))).toBe('2026-05-13T12:00:01.000Z');
     expect(() => rfc3339Millis(Number.POSITIVE_INFINITY)).toThrow(RangeError);
     expect(utcDayStart(Date.UTC(2026, 4, 13, 23, 59, 59))).toBe(Date.UTC(2026, 4, 13));
+  });
+  it('both formatters are Date.toISOString, whatever instants come in whatever order (the memo of the last second is invisible)', () => {
+    const MAX = 8.64e15;
+    // Runs of instants near one another (the memo's case), far apart, before 1970, fractional, and past year 9999.
+    const instant = fc.oneof(
+      fc.integer({ min: -MAX, max: MAX }),
+      fc.double({ min: -MAX, max: MAX, noNaN: true }),
+      fc.integer({ min: -3_000, max: 3_000 }).map((d) => Date.UTC(2026, 4, 13, 12) + d),
+      fc.double({ min: -2_000, max: 2_000, noNaN: true }),
+      fc.integer({ min: -2_000, max: 2_000 }).map((d) => Date.UTC(9999, 11, 31, 23, 59, 59) + d),
+    );
+    fc.assert(
+      fc.property(fc.array(instant, { maxLength: 30 }), (xs) => {
+        for (const ms of xs) {
+          const iso = new Date(ms).toISOString();
+          expect(rfc3339Millis(ms)).toBe(iso);
+          expect(rfc3339(ms)).toBe(iso.replace(/\.\d{3}Z$/, 'Z'));
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
