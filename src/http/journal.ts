@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { rfc3339Millis, type Clock } from '../domain/clock.js';
 import type { AppliedFault } from './faults.js';
-import type { Step } from './pipeline.js';
+import type { Exchange, Step } from './pipeline.js';
+import { TextRing } from '../store/text-ring.js';
 import { redactedJson, redactHeaders } from './redact.js';
 
 /**
@@ -60,10 +61,8 @@ export type NewJournalEntry = Omit<JournalEntry, 'seq' | 'request' | 'response'>
   response: { headers: Record<string, string>; body: string };
 };
 
-/** A stored entry: its JSON text, built once (parsed again only when someone reads the journal). */
+/** What the journal keeps beside an entry's text, to filter without parsing it. */
 interface Stored {
-  text: string;
-  bytes: number;
   path: string;
   operation: string | null;
   status: number | null;
@@ -73,9 +72,8 @@ export class Journal {
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly maxBodyBytes: number;
-  private entries: Stored[] = [];
-  private head = 0;
-  private totalBytes = 0;
+  /** Each entry's JSON, outside the JS heap (src/store/text-ring.ts); parsed again only when someone reads the journal. */
+  private ring: TextRing<Stored>;
   private seq = 0;
   private droppedCount = 0;
 
@@ -83,6 +81,7 @@ export class Journal {
     this.maxEntries = limits.maxEntries ?? 1000;
     this.maxBytes = limits.maxBytes ?? 8 * 1024 * 1024;
     this.maxBodyBytes = limits.maxBodyBytes ?? 64 * 1024;
+    this.ring = new TextRing(this.maxBytes);
   }
 
   /** Adds an entry (already redacted), dropping the oldest until both bounds hold. */
@@ -99,26 +98,25 @@ export class Journal {
       `"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
       `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)}}`;
     const bytes = Buffer.byteLength(text);
-    this.entries.push({ text, bytes, path: entry.path, operation: entry.operation, status: entry.status });
-    this.totalBytes += bytes;
-    while (this.size > this.maxEntries || (this.totalBytes > this.maxBytes && this.size > 0)) {
-      const oldest = this.entries[this.head] as { bytes: number };
-      this.totalBytes -= oldest.bytes;
-      this.head += 1;
+    const ring = this.ring;
+    while (ring.length > 0 && (ring.length >= this.maxEntries || ring.bytes + bytes > this.maxBytes)) {
+      ring.shift();
       this.droppedCount += 1;
     }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
+    // An entry bigger than the whole bound (or a bound of no entries) is dropped at once.
+    if (bytes > this.maxBytes || this.maxEntries < 1) {
+      this.droppedCount += 1;
+      return;
     }
+    ring.push(text, bytes, { path: entry.path, operation: entry.operation, status: entry.status });
   }
 
   get size(): number {
-    return this.entries.length - this.head;
+    return this.ring.length;
   }
 
   get bytes(): number {
-    return this.totalBytes;
+    return this.ring.bytes;
   }
 
   /** Entries dropped to keep the bounds since the last clear. */
@@ -130,26 +128,26 @@ export class Journal {
   list(filter: JournalFilter = {}): JournalEntry[] {
     const status = statusMatcher(filter.status);
     const out: JournalEntry[] = [];
-    for (let i = this.entries.length - 1; i >= this.head; i--) {
-      const e = this.entries[i] as Stored;
+    for (let i = this.ring.length - 1; i >= 0; i--) {
+      const e = this.ring.record(i);
       if (filter.path !== undefined && !e.path.includes(filter.path)) continue;
       if (filter.operation !== undefined && e.operation !== filter.operation) continue;
       if (!status(e.status)) continue;
-      out.push(JSON.parse(e.text) as JournalEntry);
+      out.push(JSON.parse(this.ring.text(i)) as JournalEntry);
       if (filter.limit !== undefined && out.length >= filter.limit) break;
     }
     return out;
   }
 
   clear(): void {
-    this.entries = [];
-    this.head = 0;
-    this.totalBytes = 0;
+    this.ring.clear();
     this.droppedCount = 0;
   }
 
   /** A body's JSON text, or the JSON of a marker with its size and a preview when it is too big. */
   private capped(text: string): string {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: most bodies need no count.
+    if (text.length * 3 <= this.maxBodyBytes) return text;
     const size = Buffer.byteLength(text);
     if (size <= this.maxBodyBytes) return text;
     return JSON.stringify({ truncated: true, bytes: size, preview: text.slice(0, PREVIEW_BYTES) });
@@ -165,9 +163,12 @@ function statusMatcher(spec: string | undefined): (status: number | null) => boo
 
 /**
  * Journals every exchange except the mock's own routes. Joins the pipeline outside
- * `serialise`, so it sees what was sent (or that nothing was), and records when the
- * response has closed (Node emits `close` after `finish` as well as when the connection
- * goes first), with the final timing.
+ * `serialise`, so it sees what was sent (or that nothing was), and records as soon as
+ * the steps inside it are done: by then the mock has handed its whole response to the
+ * socket (`answered`, `streamed`), or dropped the connection (`dropped`), or the client
+ * went away first (`aborted`). A response still open then (nothing inside answered it)
+ * is recorded when it closes. Recording while the exchange is fresh, rather than from a
+ * `close` listener on every response, costs one listener less per request.
  */
 const STREAMED = JSON.stringify({ streamed: true });
 
@@ -177,32 +178,39 @@ export function journalStep(journal: Journal, clock: Clock): Step {
     run(x, next) {
       if (x.op?.document === 'admin' || (x.op === undefined && x.req.path.startsWith('/_mock/'))) return next();
       const arrived = clock.now();
-      x.res.on('close', () => {
-        const res = x.res;
-        const streamed = x.result !== undefined && 'streamed' in x.result;
-        const outcome: JournalEntry['outcome'] = x.fault?.drop ? 'dropped' : !res.writableFinished ? 'aborted' : streamed ? 'streamed' : 'answered';
-        const url = x.req.originalUrl;
-        const q = url.indexOf('?');
-        journal.add({
-          request_id: x.requestId,
-          at: rfc3339Millis(arrived),
-          method: x.req.method,
-          path: q < 0 ? url : url.slice(0, q),
-          query: q < 0 ? null : url.slice(q + 1),
-          operation: x.op?.id ?? null,
-          status: res.headersSent ? res.statusCode : null,
-          duration_ms: Math.round((performance.now() - x.startedAt) * 10) / 10,
-          outcome,
-          request: { headers: redactHeaders(x.req.headers), body: redactedJson(x.req.body) },
-          response: {
-            headers: res.headersSent ? redactHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>) : {},
-            body: streamed ? STREAMED : redactedJson(x.sent?.body, x.sent?.text),
-          },
-          fault: x.fault ?? null,
-        });
+      const record = () => journal.add(entryOf(x, arrived));
+      const settled = () => {
+        if (x.res.writableEnded || x.res.destroyed) record();
+        else x.res.once('close', record);
+      };
+      return next().then(settled, (err: unknown) => {
+        settled();
+        throw err;
       });
-      return next();
     },
   };
 }
 
+function entryOf(x: Exchange, arrived: number): NewJournalEntry {
+  const res = x.res;
+  const streamed = x.result !== undefined && 'streamed' in x.result;
+  const url = x.req.originalUrl;
+  const q = url.indexOf('?');
+  return {
+    request_id: x.requestId,
+    at: rfc3339Millis(arrived),
+    method: x.req.method,
+    path: q < 0 ? url : url.slice(0, q),
+    query: q < 0 ? null : url.slice(q + 1),
+    operation: x.op?.id ?? null,
+    status: res.headersSent ? res.statusCode : null,
+    duration_ms: Math.round((performance.now() - x.startedAt) * 10) / 10,
+    outcome: x.fault?.drop ? 'dropped' : !res.writableEnded ? 'aborted' : streamed ? 'streamed' : 'answered',
+    request: { headers: redactHeaders(x.req.headers), body: redactedJson(x.req.body) },
+    response: {
+      headers: res.headersSent ? redactHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>) : {},
+      body: streamed ? STREAMED : redactedJson(x.sent?.body, x.sent?.text),
+    },
+    fault: x.fault ?? null,
+  };
+}

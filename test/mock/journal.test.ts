@@ -173,6 +173,11 @@ describe('journal bounds', () => {
     expect(big.bytes).toBeGreaterThan(100_000);
     expect(big.preview.length).toBeLessThanOrEqual(1024);
     expect(j.bytes).toBeLessThanOrEqual(4000);
+    // The cap counts UTF-8 bytes: 400 two-byte characters fit in 1000, 600 do not.
+    j.add(entry(52, 'é'.repeat(400)));
+    expect(j.list()[0]?.request.body).toBe('é'.repeat(400));
+    j.add(entry(53, 'é'.repeat(600)));
+    expect(j.list()[0]?.request.body).toMatchObject({ truncated: true, bytes: 1202 });
   });
 
   it('over HTTP: a long run stays within the configured bounds', async () => {
