@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// Instructions per request, the mock beside its baseline, under valgrind's callgrind
+// (run after npm run build: node scripts/instructions.mjs [create|chat|list|one] [flags]).
+// Counts, not seconds: the same build gives the same count within about 2% whatever else
+// the machine is doing, where req/s on a shared VM moves by 10% (README, Performance).
+// Each server starts under callgrind with counting off, takes --warm requests so the JIT
+// has settled (fewer, and compiling dominates the count), then counts --requests; the
+// mock and its baseline (bare Express 5 for reads, Express 5 + JSON + ajv for writes, as in
+// npm run bench) run side by side. Counts include the garbage collector (run on the main
+// thread here), not cache misses: a change that moves only memory traffic shows in the
+// bench, not here. Loopback only; about 4 minutes with the defaults.
+//
+//   --warm=N       requests before counting (default 8000)
+//   --requests=N   requests counted (default 3000)
+//   --mock-only    skip the baseline
+//   --help         this text
+//   any other --flag is passed to the mock (e.g. --no-admin)
+import autocannon from 'autocannon';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const argv = process.argv.slice(2);
+if (argv.includes('--help')) {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(lines.slice(1, lines.findIndex((l, i) => i > 0 && !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+const usage = (message) => {
+  console.error(`${message} (--help lists the flags)`);
+  process.exit(2);
+};
+const number = (name, fallback) => {
+  const hit = argv.find((a) => a.startsWith(`--${name}=`));
+  const n = hit === undefined ? fallback : Number(hit.slice(name.length + 3));
+  if (!Number.isInteger(n) || n < 1) usage(`--${name}: a whole number of requests, at least 1`);
+  return n;
+};
+const ROUTE = argv.find((a) => !a.startsWith('--')) ?? 'create';
+if (!['create', 'chat', 'list', 'one'].includes(ROUTE)) usage(`unknown route "${ROUTE}" (create, chat, list, one)`);
+const WARM = number('warm', 8000);
+const REQUESTS = number('requests', 3000);
+const MOCK_FLAGS = argv.filter((a) => a.startsWith('--') && !/^--(warm|requests)=/.test(a) && a !== '--mock-only');
+try {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+} catch {
+  console.error('valgrind is not installed (Debian: apt-get install valgrind); it counts the instructions.');
+  process.exit(1);
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist/cli.js');
+const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
+const HIERARCHY = { limit_enforcement: 'INDEPENDENT', parent_group_id: null };
+const unlimited = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }, { type: 'REQUEST', unit: 'MINUTE', threshold: 1e12 }];
+const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });
+
+function start(args, { valgrind, env = {}, outDir } = {}) {
+  const cmd = valgrind
+    ? ['valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outDir}/callgrind.%p`, process.execPath, '--single-threaded-gc', ...args]]
+    : [process.execPath, args];
+  const child = spawn(cmd[0], cmd[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`no start within 120 s: ${err.slice(-500)}`))), 120_000);
+    child.stdout.on('data', (c) => {
+      const m = /listening on (http:\/\/[^\s/]+)/.exec((out += c));
+      if (m) resolve((clearTimeout(timer), { child, url: m[1] }));
+    });
+    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`exited ${code} before listening: ${err.slice(-500)}`))));
+  });
+}
+
+async function api(url, method, path, body, headers = MGMT) {
+  const res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(60_000), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const json = await res.json();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** A group with a key whose limits never trip; for the baseline, the bodies the mock answers. */
+async function setUp(url) {
+  const group = await api(url, 'POST', '/v1/gateway/groups', { metadata: { name: 'bench', external_entity_id: 'bench-root' }, models: [{ slug: 'bench/model', rate_limits: unlimited }], hierarchy: HIERARCHY });
+  const { api_key: key } = await api(url, 'POST', `/v1/gateway/groups/${group.id}/api_keys`, { name: 'bench' });
+  return { group, key };
+}
+
+let unique = 0;
+function load(url, setup, amount) {
+  const opts = {
+    create: { path: '/v1/gateway/groups', method: 'POST', headers: MGMT, requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ metadata: { name: 'bench', external_entity_id: `i-${++unique}` }, models: [{ slug: 'bench/model' }], hierarchy: HIERARCHY }) }) }] },
+    chat: { path: '/v1/chat/completions', method: 'POST', headers: { Authorization: `Api-Key ${setup.key}`, 'Content-Type': 'application/json' }, body: chatBody },
+    list: { path: '/v1/gateway/groups', headers: MGMT },
+    one: { path: `/v1/gateway/groups/${setup.group.id}`, headers: MGMT },
+  }[ROUTE];
+  return autocannon({ url: `${url}${opts.path}`, connections: 10, amount, timeout: 60, ...opts });
+}
+
+/** Runs one server under callgrind: warm, count, and the instructions per request. */
+async function count(name, args, env) {
+  const outDir = mkdtempSync(join(tmpdir(), 'fgw-instructions-'));
+  const server = await start(args, { valgrind: true, env, outDir });
+  try {
+    const setup = name === 'mock' ? await setUp(server.url) : FIXED_SETUP;
+    await load(server.url, setup, WARM);
+    execFileSync('callgrind_control', ['-i', 'on', String(server.child.pid)], { stdio: 'ignore' });
+    const r = await load(server.url, setup, REQUESTS);
+    execFileSync('callgrind_control', ['-d', String(server.child.pid)], { stdio: 'ignore' });
+    if (r.non2xx + r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx and ${r.errors} errors`);
+    let total = 0;
+    for (const f of readdirSync(outDir)) {
+      const m = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(outDir, f), 'utf8'));
+      if (m) total = Math.max(total, Number(m[1]));
+    }
+    return total / r.requests.total;
+  } finally {
+    server.child.kill('SIGKILL');
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+// The baseline answers the mock's own bodies, so payload sizes match (as in npm run bench).
+const plain = await start([CLI, '--quiet', '--port', '0']);
+let FIXED_SETUP;
+let fixed;
+try {
+  FIXED_SETUP = await setUp(plain.url);
+  fixed = {
+    list: await api(plain.url, 'GET', '/v1/gateway/groups'),
+    one: await api(plain.url, 'GET', `/v1/gateway/groups/${FIXED_SETUP.group.id}`),
+    create: FIXED_SETUP.group,
+    chat: await api(plain.url, 'POST', '/v1/chat/completions', JSON.parse(chatBody), { Authorization: `Api-Key ${FIXED_SETUP.key}`, 'Content-Type': 'application/json' }),
+  };
+} finally {
+  plain.child.kill('SIGTERM');
+}
+const write = ROUTE === 'create' || ROUTE === 'chat';
+const baseline = join(ROOT, write ? 'scripts/bench/express-ajv.mjs' : 'scripts/bench/bare-express.mjs');
+console.log(`instructions per request, ${ROUTE}: ${WARM} requests to warm up, ${REQUESTS} counted, 10 connections, under callgrind`);
+const [mock, base] = await Promise.all([
+  count('mock', [CLI, '--quiet', '--port', '0', ...MOCK_FLAGS]),
+  argv.includes('--mock-only') ? Promise.resolve(NaN) : count('baseline', [baseline], { BENCH_FIXED_JSON: JSON.stringify(fixed) }),
+]);
+const k = (x) => `${(x / 1000).toFixed(0)} k`;
+console.log(`mock${MOCK_FLAGS.length ? ` (${MOCK_FLAGS.join(' ')})` : ''}: ${k(mock)} instructions per request`);
+if (Number.isFinite(base)) {
+  console.log(`${write ? 'Express 5 + JSON + ajv' : 'bare Express 5'}: ${k(base)} instructions per request`);
+  console.log(`ratio (baseline / mock, as the bench's): ${(base / mock).toFixed(3)}`);
+}
