@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
+import { DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
 import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
 import type { ScenarioSummary } from './scenarios/apply.js';
