@@ -30,6 +30,9 @@ async function fileSoon(path: string, check: (text: string) => boolean): Promise
 
 /** A world with a group, a key, traffic on a daily limit, and a moved clock. */
 async function populate(m: RunningMock) {
+  // Mid-morning (UTC) of a day to come, so the hour the clock moves below stays inside one daily window
+  // whatever the time the test runs (from 23:00 UTC it crossed midnight and the DAY usage reset).
+  await request(m.url).post('/_mock/clock').send({ now: '2030-05-13T10:00:00Z' }).expect(200);
   const g = await request(m.url)
     .post('/v1/gateway/groups')
     .set(auth)
