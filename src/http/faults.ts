@@ -2,6 +2,7 @@ import { badRequest, notFound } from '../domain/errors.js';
 import { IdSource } from '../domain/ids.js';
 import { errorBody } from './errors.js';
 import type { Exchange, Next, Step } from './pipeline.js';
+import { waitWhileConnected } from './wait.js';
 
 /**
  * Fault injection for testing a client's resilience (POST/GET/DELETE /_mock/faults): make
@@ -153,8 +154,6 @@ function hits(fraction: number, n: number, draw: IdSource | null): boolean {
   return Math.floor(n * fraction) > Math.floor((n - 1) * fraction);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Applies injected faults to gateway operations. Joins after `parse` (so the journal has
  * the request body) and before `authenticate` (an outage answers whoever calls).
@@ -175,7 +174,7 @@ export function faultStep(book: FaultBook): Step {
 /** Shapes this exchange by the fault: a wait, a dropped connection, or an answer in the handler's place. */
 async function apply(x: Exchange, next: Next, f: Fault): Promise<void> {
   x.fault = { id: f.id, status: f.status, latency_ms: f.latency_ms, drop: f.drop };
-  if (f.latency_ms > 0) await sleep(f.latency_ms);
+  if (f.latency_ms > 0) await waitWhileConnected(x.res, f.latency_ms);
   if (x.res.destroyed) return; // the client gave up while waiting
   if (f.drop) {
     x.res.destroy();

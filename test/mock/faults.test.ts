@@ -66,6 +66,24 @@ describe('fault injection seen by the OpenAI SDK', () => {
     expect(entry.duration_ms).toBeGreaterThanOrEqual(290);
   });
 
+  it('a client that gives up during injected latency: the mock stops waiting, and the journal says aborted at once, timed to the abort', async () => {
+    await addFault({ operation: 'createChatCompletion', latency_ms: 5_000, times: 1 });
+    const t0 = performance.now();
+    const err = await new OpenAI({ apiKey, baseURL: `${file.mock.url}/v1`, maxRetries: 0, timeout: 200 }).chat.completions.create({ model: 'meta/llama', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIConnectionError); // the SDK's timeout
+    // Well before the 5 s the fault would have waited.
+    let entries: unknown[][] = [];
+    for (let i = 0; i < 50 && entries.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      entries = await chatEntries();
+    }
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(entries).toEqual([[null, expect.stringMatching(/^fault_/), 'aborted']]);
+    const [entry] = (await request(file.mock.url).get('/_mock/requests?operation=createChatCompletion')).body.entries;
+    expect(entry.duration_ms).toBeGreaterThanOrEqual(150);
+    expect(entry.duration_ms).toBeLessThan(2_000);
+  });
+
   it('a dropped connection surfaces as APIConnectionError and is journaled as dropped', async () => {
     const f = (await addFault({ operation: 'createChatCompletion', drop: true, times: 1 })).body;
     const err = await chat(sdk(0)).catch((e: unknown) => e);

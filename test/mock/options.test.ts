@@ -291,6 +291,21 @@ describe('inference options', () => {
     await request(m.url).post('/v1/chat/completions').set('Authorization', `Api-Key ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(145);
   });
+
+  it('latencyMs stops waiting when the client gives up: the completion is journaled as aborted at once', async () => {
+    const m = await mock({ inference: { latencyMs: 10_000 } });
+    const { key } = await groupWithKey(m, [{ slug: 'a/b' }]);
+    const client = new OpenAI({ apiKey: key, baseURL: `${m.url}/v1`, maxRetries: 0, timeout: 200 });
+    const t0 = performance.now();
+    await expect(client.chat.completions.create({ model: 'a/b', messages: [{ role: 'user', content: 'x' }] })).rejects.toThrow();
+    let outcomes: string[] = [];
+    for (let i = 0; i < 50 && outcomes.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      outcomes = (await request(m.url).get('/_mock/requests?operation=createChatCompletion')).body.entries.map((e: { outcome: string }) => e.outcome);
+    }
+    expect(outcomes).toEqual(['aborted']);
+    expect(performance.now() - t0).toBeLessThan(3_000);
+  });
 });
 
 describe('who may call', () => {

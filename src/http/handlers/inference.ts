@@ -3,6 +3,7 @@ import { serveCompletion, type ChatRequest } from '../../domain/inference.js';
 import type { Completion } from '../../domain/tokens.js';
 import { writeEvents } from '../sse.js';
 import type { Ctx, HandlerMap } from '../registry.js';
+import { waitWhileConnected } from '../wait.js';
 
 /**
  * The OpenAI-compatible side: `POST /v1/chat/completions` and `GET /v1/models`. The use
@@ -18,8 +19,6 @@ interface ChatBody extends ChatRequest {
 /** Names the target that answered, e.g. `BASETEN model_id=abc123 environment=production`, or `none`. */
 export const ENDPOINT_TARGET_HEADER = 'X-Fgw-Endpoint-Target';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export const inferenceHandlers: HandlerMap = {
   createChatCompletion: async (ctx) => {
     const { gateway, clock, deliverer, inference } = ctx.mock;
@@ -29,7 +28,7 @@ export const inferenceHandlers: HandlerMap = {
     const target = ctx.mock.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];
     const { completion, at } = serveCompletion({ gateway, clock, billing: deliverer }, ctx.caller!, ctx.requestId, body);
     ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
-    if (inference.latencyMs > 0) await sleep(inference.latencyMs);
+    if (inference.latencyMs > 0) await waitWhileConnected(ctx.res, inference.latencyMs);
 
     const head = { id: `chatcmpl-${ctx.requestId}`, created: Math.floor(at / 1000), model: body.model };
     if (body.stream) {
