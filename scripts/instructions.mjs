@@ -50,6 +50,15 @@ try {
   process.exit(1);
 }
 
+// Whatever happens (a server that fails, a bad answer, Ctrl-C), no server and no temporary directory outlives this script.
+const children = new Set();
+const tempDirs = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
 const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
@@ -59,9 +68,11 @@ const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user
 
 function start(args, { valgrind, env = {}, outDir } = {}) {
   const cmd = valgrind
-    ? ['valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outDir}/callgrind.%p`, process.execPath, '--single-threaded-gc', ...args]]
+    ? ['valgrind', ['-q', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outDir}/callgrind.%p`, process.execPath, '--single-threaded-gc', ...args]]
     : [process.execPath, args];
   const child = spawn(cmd[0], cmd[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let err = '';
   child.stderr.on('data', (c) => (err += c));
   return new Promise((resolve, reject) => {
@@ -71,7 +82,7 @@ function start(args, { valgrind, env = {}, outDir } = {}) {
       const m = /listening on (http:\/\/[^\s/]+)/.exec((out += c));
       if (m) resolve((clearTimeout(timer), { child, url: m[1] }));
     });
-    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`exited ${code} before listening: ${err.slice(-500)}`))));
+    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`the server exited (${code}) before listening: ${err.trim().slice(-500)}`))));
   });
 }
 
@@ -103,6 +114,7 @@ function load(url, setup, amount) {
 /** Runs one server under callgrind: warm, count, and the instructions per request. */
 async function count(name, args, env) {
   const outDir = mkdtempSync(join(tmpdir(), 'fgw-instructions-'));
+  tempDirs.add(outDir);
   const server = await start(args, { valgrind: true, env, outDir });
   try {
     const setup = name === 'mock' ? await setUp(server.url) : FIXED_SETUP;
@@ -120,6 +132,7 @@ async function count(name, args, env) {
   } finally {
     server.child.kill('SIGKILL');
     rmSync(outDir, { recursive: true, force: true });
+    tempDirs.delete(outDir);
   }
 }
 
@@ -144,7 +157,10 @@ console.log(`instructions per request, ${ROUTE}: ${WARM} requests to warm up, ${
 const [mock, base] = await Promise.all([
   count('mock', [CLI, '--quiet', '--port', '0', ...MOCK_FLAGS]),
   argv.includes('--mock-only') ? Promise.resolve(NaN) : count('baseline', [baseline], { BENCH_FIXED_JSON: JSON.stringify(fixed) }),
-]);
+]).catch((e) => {
+  console.error(`instructions: ${e.message}`);
+  process.exit(1);
+});
 const k = (x) => `${(x / 1000).toFixed(0)} k`;
 console.log(`mock${MOCK_FLAGS.length ? ` (${MOCK_FLAGS.join(' ')})` : ''}: ${k(mock)} instructions per request`);
 if (Number.isFinite(base)) {

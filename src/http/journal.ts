@@ -99,7 +99,7 @@ export class Journal {
       `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)}}`;
     const bytes = Buffer.byteLength(text);
     const ring = this.ring;
-    while (ring.length > 0 && (ring.length >= this.maxEntries || ring.bytes + bytes > this.maxBytes)) {
+    while (ring.length > 0 && (ring.length + 1 > this.maxEntries || ring.bytes + bytes > this.maxBytes)) {
       ring.shift();
       this.droppedCount += 1;
     }

@@ -38,14 +38,15 @@ export class TextRing<M> {
     return this.used;
   }
 
-  /** Appends `text`, whose UTF-8 size is `bytes`; there must be room for it (bytes + this.bytes <= maxBytes). */
+  /** Appends `text`, whose UTF-8 size (Buffer.byteLength) is `bytes`; there must be room for it (bytes + this.bytes <= maxBytes). */
   push(text: string, bytes: number, record: M): void {
     if (bytes > this.maxBytes - this.used) throw new RangeError(`TextRing: no room for ${bytes} bytes (${this.used} of ${this.maxBytes} used); shift first`);
     if (bytes > this.buf.length - this.used) this.grow(this.used + bytes);
     const cap = this.buf.length;
     const at = this.end;
     if (at + bytes <= cap) {
-      const written = this.buf.write(text, at, 'utf8');
+      // At most `bytes` written, so a wrong size cannot spill over the texts held.
+      const written = this.buf.write(text, at, bytes, 'utf8');
       if (written !== bytes) throw new RangeError(`TextRing: the text is ${written} bytes, not ${bytes}`);
     } else {
       // It wraps: the part that fits before the end, then the rest from the start.

@@ -118,6 +118,11 @@ describe('clock', () => {
     expect(rfc3339Millis(Date.UTC(2026, 4, 13, 12, 0, 0, 999))).toBe('2026-05-13T12:00:00.999Z');
     expect(rfc3339Millis(Date.UTC(2026, 4, 13, 12, 0, 1, 0))).toBe('2026-05-13T12:00:01.000Z');
     expect(() => rfc3339Millis(Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    // Finite but past Date's range (8.64e15 ms either side of 1970): RangeError, as Date throws.
+    for (const ms of [8.64e15 + 1, -8.64e15 - 1]) {
+      expect(() => rfc3339Millis(ms)).toThrow(RangeError);
+      expect(() => rfc3339(ms)).toThrow(RangeError);
+    }
     expect(utcDayStart(Date.UTC(2026, 4, 13, 23, 59, 59))).toBe(Date.UTC(2026, 4, 13));
   });
   it('both formatters are Date.toISOString, whatever instants come in whatever order (the memo of the last second is invisible)', () => {

@@ -47,12 +47,39 @@ describe('TextRing', () => {
     );
   });
 
-  it('refuses a wrong size and an index it does not hold', () => {
+  it('refuses a size too big for the text and an index it does not hold, and a wrong size spoils nothing held', () => {
     const ring = new TextRing<null>(100);
-    expect(() => ring.push('é', 1, null)).toThrow(/2 bytes, not 1/);
-    ring.push('abc', 3, null);
-    expect(() => ring.text(1)).toThrow(RangeError);
+    ring.push('bbbb', 4, null);
+    ring.push('cc', 2, null);
+    expect(() => ring.push('é', 1, null)).toThrow(RangeError);
+    expect(() => ring.push('YYYYYYYY', 9, null)).toThrow(/8 bytes, not 9/);
+    expect([ring.text(0), ring.text(1), ring.length, ring.bytes]).toEqual(['bbbb', 'cc', 2, 6]);
+    expect(() => ring.text(2)).toThrow(RangeError);
     expect(() => ring.record(-1)).toThrow(RangeError);
-    expect(ring.text(0)).toBe('abc');
+  });
+
+  it('a long run: thousands of texts through a small ring, growing while wrapped, its index arrays trimmed as it goes', () => {
+    const ring = new TextRing<number>(1_000, 16);
+    const held: { text: string; n: number }[] = [];
+    let bytes = 0;
+    for (let n = 1; n <= 5_000; n++) {
+      const text = `${'é'.repeat(n % 7)}#${n}`;
+      const size = Buffer.byteLength(text);
+      // Hold a window of texts that widens slowly: the ring wraps at each size before it outgrows it.
+      while (bytes + size > Math.min(ring.maxBytes, 20 + n / 5)) {
+        const dropped = ring.shift();
+        expect(dropped).toBe(Buffer.byteLength((held.shift() as { text: string }).text));
+        bytes -= dropped;
+      }
+      ring.push(text, size, n);
+      held.push({ text, n });
+      bytes += size;
+      for (let i = 0; i < held.length; i++) {
+        const h = held[i] as { text: string; n: number };
+        if (ring.text(i) !== h.text || ring.record(i) !== h.n) expect([n, i, ring.text(i), ring.record(i)]).toEqual([n, i, h.text, h.n]);
+      }
+    }
+    expect([ring.length, ring.bytes]).toEqual([held.length, bytes]);
+    held.forEach((h, i) => expect(ring.text(i)).toBe(h.text));
   });
 });
