@@ -19,18 +19,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { api, createBody, MGMT, printUsage, ROOT, routeRequests, ROUTES as ALL_ROUTES, setUpRoutes, whenListening } from './bench/common.mjs';
 
 const arg = (name, fallback) => {
   const hit = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   if (!hit) return fallback;
   return hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : true;
 };
-if (arg('help', false) === true) {
-  // The usage is the comment at the top of this file.
-  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  console.log(lines.slice(1, lines.findIndex((l, i) => i > 0 && !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
+if (arg('help', false) === true) printUsage(import.meta.url);
 const QUICK = arg('quick', false) === true;
 const DURATION = Number(arg('duration', QUICK ? 1 : 5));
 if (!(DURATION > 0)) throw new Error('--duration: seconds per load run, more than 0');
@@ -40,14 +36,13 @@ const CONNECTIONS = 50;
 const COLD_RUNS = QUICK ? 3 : 9;
 const GROUPS = Number(arg('groups', 100_000));
 const SKIP = new Set(String(arg('skip', '')).split(',').filter(Boolean));
-const ROUTES = new Set(String(arg('routes', 'list,one,create,chat')).split(',').filter(Boolean));
-for (const r of ROUTES) if (!['list', 'one', 'create', 'chat'].includes(r)) throw new Error(`--routes: unknown route "${r}" (list, one, create, chat)`);
+const ROUTES = new Set(String(arg('routes', ALL_ROUTES.join(','))).split(',').filter(Boolean));
+for (const r of ROUTES) if (!ALL_ROUTES.includes(r)) throw new Error(`--routes: unknown route "${r}" (${ALL_ROUTES.join(', ')})`);
 const MOCK_ARGS = ['--quiet', '--port', '0', ...(arg('no-admin', false) === true ? ['--no-admin'] : [])];
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('./bench/bare-express.mjs', import.meta.url));
 const AJV_APP = fileURLToPath(new URL('./bench/express-ajv.mjs', import.meta.url));
-const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
 const SERVER_TIMEOUT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -73,21 +68,7 @@ function startServer(script, args = [], env = {}) {
     const text = String(c).replace(/^frontier-gateway-mock stopped \(SIG\w+\).*\n?/gm, '');
     if (text) process.stderr.write(text);
   });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`${script} did not start within ${SERVER_TIMEOUT_MS} ms`))), SERVER_TIMEOUT_MS);
-    child.stdout.on('data', (c) => {
-      out += c;
-      const m = /listening on (http:\/\/[^\s/]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout.removeAllListeners('data');
-        child.stdout.resume();
-        resolve({ child, url: m[1], t0 });
-      }
-    });
-    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`${script} exited ${code} before listening`))));
-  });
+  return whenListening(child, script, SERVER_TIMEOUT_MS).then((url) => ({ child, url, t0 }));
 }
 
 const stop = (child) =>
@@ -102,13 +83,6 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const fmt = (x, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
-
-async function api(url, method, path, body, headers = MGMT) {
-  const res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const json = await res.json();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 /** autocannon with a hard time bound on top of its own duration/amount. */
 function cannon({ url, path = '', ...opts }, maxMs) {
@@ -142,46 +116,23 @@ async function loadPair(mock, base, opts) {
   };
 }
 
-const unlimited = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }, { type: 'REQUEST', unit: 'MINUTE', threshold: 1e12 }];
-const benchModels = [{ slug: 'bench/model', rate_limits: unlimited, usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1e12 }] }];
-let uniq = 0;
-// Every create sends its hierarchy block, which the live API requires.
-const ROOT = { limit_enforcement: 'INDEPENDENT', parent_group_id: null };
-const createBody = (prefix) => JSON.stringify({ metadata: { name: 'bench', external_entity_id: `${prefix}-${++uniq}` }, models: [{ slug: 'bench/model' }], hierarchy: ROOT });
-const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });
-
 async function loadSection() {
   const mock = await startServer(CLI, MOCK_ARGS);
   let bare;
   let ajv;
   const rows = [];
   try {
-    // A group with a key whose limits never trip, and the bodies the mock answers, which the
-    // baselines return verbatim so payload sizes match.
-    const group = await api(mock.url, 'POST', '/v1/gateway/groups', { metadata: { name: 'bench', external_entity_id: 'bench-root' }, models: benchModels, hierarchy: ROOT });
-    const { api_key: key } = await api(mock.url, 'POST', `/v1/gateway/groups/${group.id}/api_keys`, { name: 'bench' });
-    const fixed = {
-      list: await api(mock.url, 'GET', '/v1/gateway/groups'),
-      one: await api(mock.url, 'GET', `/v1/gateway/groups/${group.id}`),
-      create: group,
-      chat: await api(mock.url, 'POST', '/v1/chat/completions', JSON.parse(chatBody), { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }),
-    };
-    const env = { BENCH_FIXED_JSON: JSON.stringify(fixed) };
+    const setup = await setUpRoutes(mock.url, REQUEST_TIMEOUT_MS);
+    const env = { BENCH_FIXED_JSON: JSON.stringify(setup.fixed) };
     bare = await startServer(BARE, [], env);
     ajv = await startServer(AJV_APP, [], env);
 
     const routes = [
-      { key: 'list', name: 'GET list groups', base: bare, target: 0.8, opts: { method: 'GET', path: '/v1/gateway/groups', headers: MGMT } },
-      { key: 'one', name: 'GET one group', base: bare, target: 0.8, opts: { method: 'GET', path: `/v1/gateway/groups/${group.id}`, headers: MGMT } },
-      {
-        key: 'create',
-        name: 'POST create group',
-        base: ajv,
-        target: 0.8,
-        opts: { method: 'POST', path: '/v1/gateway/groups', headers: MGMT, requests: [{ setupRequest: (req) => ({ ...req, body: createBody('c') }) }] },
-      },
-      { key: 'chat', name: 'POST chat completion', base: ajv, target: 0.7, opts: { method: 'POST', path: '/v1/chat/completions', headers: { Authorization: `Api-Key ${key}`, 'Content-Type': 'application/json' }, body: chatBody } },
-    ];
+      { key: 'list', name: 'GET list groups', base: bare, target: 0.8 },
+      { key: 'one', name: 'GET one group', base: bare, target: 0.8 },
+      { key: 'create', name: 'POST create group', base: ajv, target: 0.8 },
+      { key: 'chat', name: 'POST chat completion', base: ajv, target: 0.7 },
+    ].map((r) => ({ ...r, opts: routeRequests(r.key, setup, 'c') }));
     for (const r of routes.filter((route) => ROUTES.has(route.key))) {
       // A short warm-up of each server on the route, then the measured runs, alternating.
       await cannon({ url: mock.url, duration: 1, ...r.opts }, 10_000);

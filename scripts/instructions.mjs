@@ -21,13 +21,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printUsage, routeRequests, ROUTES, setUpRoutes, whenListening } from './bench/common.mjs';
 
 const argv = process.argv.slice(2);
-if (argv.includes('--help')) {
-  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  console.log(lines.slice(1, lines.findIndex((l, i) => i > 0 && !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
+if (argv.includes('--help')) printUsage(import.meta.url);
 const usage = (message) => {
   console.error(`${message} (--help lists the flags)`);
   process.exit(2);
@@ -39,7 +36,7 @@ const number = (name, fallback) => {
   return n;
 };
 const ROUTE = argv.find((a) => !a.startsWith('--')) ?? 'create';
-if (!['create', 'chat', 'list', 'one'].includes(ROUTE)) usage(`unknown route "${ROUTE}" (create, chat, list, one)`);
+if (!ROUTES.includes(ROUTE)) usage(`unknown route "${ROUTE}" (${ROUTES.join(', ')})`);
 const WARM = number('warm', 8000);
 const REQUESTS = number('requests', 3000);
 const MOCK_FLAGS = argv.filter((a) => a.startsWith('--') && !/^--(warm|requests)=/.test(a) && a !== '--mock-only');
@@ -61,10 +58,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
-const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
-const HIERARCHY = { limit_enforcement: 'INDEPENDENT', parent_group_id: null };
-const unlimited = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }, { type: 'REQUEST', unit: 'MINUTE', threshold: 1e12 }];
-const chatBody = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });
+/** Requests to a server under valgrind wait long. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 function start(args, { valgrind, env = {}, outDir } = {}) {
   const cmd = valgrind
@@ -75,39 +70,11 @@ function start(args, { valgrind, env = {}, outDir } = {}) {
   child.once('exit', () => children.delete(child));
   let err = '';
   child.stderr.on('data', (c) => (err += c));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`no start within 120 s: ${err.slice(-500)}`))), 120_000);
-    child.stdout.on('data', (c) => {
-      const m = /listening on (http:\/\/[^\s/]+)/.exec((out += c));
-      if (m) resolve((clearTimeout(timer), { child, url: m[1] }));
-    });
-    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`the server exited (${code}) before listening: ${err.trim().slice(-500)}`))));
-  });
+  return whenListening(child, 'the server', 120_000, () => `: ${err.trim().slice(-500)}`).then((url) => ({ child, url }));
 }
 
-async function api(url, method, path, body, headers = MGMT) {
-  const res = await fetch(`${url}${path}`, { method, headers, signal: AbortSignal.timeout(60_000), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const json = await res.json();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** A group with a key whose limits never trip; for the baseline, the bodies the mock answers. */
-async function setUp(url) {
-  const group = await api(url, 'POST', '/v1/gateway/groups', { metadata: { name: 'bench', external_entity_id: 'bench-root' }, models: [{ slug: 'bench/model', rate_limits: unlimited }], hierarchy: HIERARCHY });
-  const { api_key: key } = await api(url, 'POST', `/v1/gateway/groups/${group.id}/api_keys`, { name: 'bench' });
-  return { group, key };
-}
-
-let unique = 0;
 function load(url, setup, amount) {
-  const opts = {
-    create: { path: '/v1/gateway/groups', method: 'POST', headers: MGMT, requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ metadata: { name: 'bench', external_entity_id: `i-${++unique}` }, models: [{ slug: 'bench/model' }], hierarchy: HIERARCHY }) }) }] },
-    chat: { path: '/v1/chat/completions', method: 'POST', headers: { Authorization: `Api-Key ${setup.key}`, 'Content-Type': 'application/json' }, body: chatBody },
-    list: { path: '/v1/gateway/groups', headers: MGMT },
-    one: { path: `/v1/gateway/groups/${setup.group.id}`, headers: MGMT },
-  }[ROUTE];
+  const opts = routeRequests(ROUTE, setup, 'i');
   return autocannon({ url: `${url}${opts.path}`, connections: 10, amount, timeout: 60, ...opts });
 }
 
@@ -117,7 +84,7 @@ async function count(name, args, env) {
   tempDirs.add(outDir);
   const server = await start(args, { valgrind: true, env, outDir });
   try {
-    const setup = name === 'mock' ? await setUp(server.url) : FIXED_SETUP;
+    const setup = name === 'mock' ? await setUpRoutes(server.url, REQUEST_TIMEOUT_MS) : baselineSetup;
     await load(server.url, setup, WARM);
     execFileSync('callgrind_control', ['-i', 'on', String(server.child.pid)], { stdio: 'ignore' });
     const r = await load(server.url, setup, REQUESTS);
@@ -138,16 +105,9 @@ async function count(name, args, env) {
 
 // The baseline answers the mock's own bodies, so payload sizes match (as in npm run bench).
 const plain = await start([CLI, '--quiet', '--port', '0']);
-let FIXED_SETUP;
-let fixed;
+let baselineSetup;
 try {
-  FIXED_SETUP = await setUp(plain.url);
-  fixed = {
-    list: await api(plain.url, 'GET', '/v1/gateway/groups'),
-    one: await api(plain.url, 'GET', `/v1/gateway/groups/${FIXED_SETUP.group.id}`),
-    create: FIXED_SETUP.group,
-    chat: await api(plain.url, 'POST', '/v1/chat/completions', JSON.parse(chatBody), { Authorization: `Api-Key ${FIXED_SETUP.key}`, 'Content-Type': 'application/json' }),
-  };
+  baselineSetup = await setUpRoutes(plain.url, REQUEST_TIMEOUT_MS);
 } finally {
   plain.child.kill('SIGTERM');
 }
@@ -156,7 +116,7 @@ const baseline = join(ROOT, write ? 'scripts/bench/express-ajv.mjs' : 'scripts/b
 console.log(`instructions per request, ${ROUTE}: ${WARM} requests to warm up, ${REQUESTS} counted, 10 connections, under callgrind`);
 const [mock, base] = await Promise.all([
   count('mock', [CLI, '--quiet', '--port', '0', ...MOCK_FLAGS]),
-  argv.includes('--mock-only') ? Promise.resolve(NaN) : count('baseline', [baseline], { BENCH_FIXED_JSON: JSON.stringify(fixed) }),
+  argv.includes('--mock-only') ? Promise.resolve(NaN) : count('baseline', [baseline], { BENCH_FIXED_JSON: JSON.stringify(baselineSetup.fixed) }),
 ]).catch((e) => {
   console.error(`instructions: ${e.message}`);
   process.exit(1);
