@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import standaloneCode from 'ajv/dist/standalone/index.js';
-import { ajvPerFlavour } from '../dist/http/ajv.js';
+import { ajvPerFlavour } from '../dist/lib/ajv.js';
 import { BUILT_DIR, loadBuilt } from '../dist/http/compiled-spec.js';
 import { loadSpecs, specDigest } from '../dist/http/spec.js';
 import { requestSchemas } from '../dist/http/validation.js';

@@ -1,10 +1,8 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, environmentsOf, orgPrefixesOf, withImplicitWorkspaces, type MockConfig } from './config.js';
-import { EndpointBook } from './domain/endpoint-book.js';
 import { parsePublicKey } from './domain/register.js';
 import type { Clock } from './domain/clock.js';
-import { Gateway } from './domain/gateway.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
 import type { ViewScopeReading } from './http/auth.js';
@@ -15,13 +13,14 @@ import { endpointHandlers } from './http/handlers/endpoints.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
 import { compiledSpecs } from './http/compiled-spec.js';
+import type { MockServices } from './http/context.js';
 import { observeHandlers } from './http/handlers/observe.js';
 import { Journal, journalStep, type JournalLimits } from './http/journal.js';
 import { Pipeline, type Exchange } from './http/pipeline.js';
 import { compileRouter } from './http/router.js';
 import { rawJsonParser } from './http/raw-body.js';
 import { bindHandlers, type HandlerMap } from './http/registry.js';
-import type { Operation } from './http/spec.js';
+import type { BodyKind, Operation } from './http/spec.js';
 import {
   accessLogStep,
   authenticateStep,
@@ -34,13 +33,13 @@ import {
   validateStep,
 } from './http/steps.js';
 import type { UnknownFields } from './http/validation.js';
-import type { ScenarioSummary } from './scenarios/apply.js';
-import type { Scenario } from './scenarios/scenario.js';
-import { loadScenario, startState } from './scenarios/startup.js';
-import type { MockServices } from './services.js';
+import { Gateway } from './service/gateway.js';
+import type { ScenarioSummary } from './service/scenarios/apply.js';
+import type { Scenario } from './service/scenarios/scenario.js';
+import { loadScenario, startState } from './service/scenarios/startup.js';
+import { WebhookDeliverer } from './service/webhook-deliverer.js';
 import type { StateFileOptions } from './store/state-file.js';
 import { Store, type StoreSeed } from './store/store.js';
-import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /**
  * createMock(options) builds the Express app and everything behind it, without
@@ -167,8 +166,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     ...(options.webhook?.maxLog ? { maxWebhookLog: options.webhook.maxLog } : {}),
     ...(options.webhook?.maxLogBytes ? { maxWebhookLogBytes: options.webhook.maxLogBytes } : {}),
   });
-  const gateway = new Gateway(store);
-  const endpoints = new EndpointBook(store, {
+  const gateway = new Gateway(store, {
     requireEndpoints: options.endpoints?.require === true,
     immutableSlugs: options.endpoints?.immutableSlugs === true,
   });
@@ -185,7 +183,6 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults });
   const services: MockServices = {
     gateway,
-    endpoints,
     store,
     clock: store.clock,
     meter: store.meter,
@@ -206,19 +203,22 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const viewScope = options.viewScope ?? 'reads';
   const allowBearer = options.inference?.allowBearer !== false;
 
-  const parse1mb = jsonParser('1mb');
-  // A whole-state snapshot can be far bigger than any API body.
-  const parseSnapshot = jsonParser('512mb');
-  // Key registration verifies a signature over the exact body bytes.
-  const parseKeepingBytes = rawJsonParser('1mb');
+  // How each operation's body is read, as its `x-fgw-body` declares.
+  const parsers: Record<BodyKind, ReturnType<typeof jsonParser>> = {
+    json: jsonParser('1mb'),
+    // Key registration verifies a signature over the exact body bytes.
+    'json-with-bytes': rawJsonParser('1mb'),
+    // A whole-state snapshot can be far bigger than any API body.
+    'json-large': jsonParser('512mb'),
+  };
   const router = compileRouter(operations);
   const pipeline = new Pipeline([
     requestIdStep(store.ids),
     accessLogStep(options.log, options.logFormat ?? 'pretty', store.clock),
     serialiseStep(logError, { prettyJson: options.prettyJson === true }),
-    parseStep((op) => (op?.id === 'restoreMockSnapshot' ? parseSnapshot : op?.id === 'registerApiKey' ? parseKeepingBytes : parse1mb)),
+    parseStep((op) => parsers[op?.body ?? 'json']),
     drainBodyStep(),
-    authenticateStep(gateway, viewScope, allowBearer),
+    authenticateStep(gateway.access, viewScope, allowBearer),
     jsonBoundsStep(),
     validateStep(validators, options.unknownFields ?? 'ignore'),
     handlerStep(handlers, router),

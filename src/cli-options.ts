@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
 import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
-import type { ScenarioSummary } from './scenarios/apply.js';
+import type { ScenarioSummary } from './service/scenarios/apply.js';
 
 /** Flags and environment -> StartOptions; pure, so it is unit-tested without a process. */
 

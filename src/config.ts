@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { ORG_PREFIX } from './domain/patterns.js';
+import type { Scope } from './domain/records.js';
 import { parsePublicKey } from './domain/register.js';
 
 /**
@@ -6,10 +8,6 @@ import { parsePublicKey } from './domain/register.js';
  * are printed in the start-up banner and the README; `--config FILE` or
  * `--management-key` replace them.
  */
-
-import type { Scope } from './store/store.js';
-
-export type { Scope };
 
 export interface ManagementKeyConfig {
   key: string;
@@ -80,7 +78,7 @@ export function parseConfig(raw: unknown, source = 'config'): MockConfig {
       if (x.webhook_secret !== undefined && (typeof x.webhook_secret !== 'string' || !x.webhook_secret)) fail(`${at}.webhook_secret must be a non-empty string`);
       for (const list of ['org_prefixes', 'environments'] as const) {
         const v = x[list];
-        if (v !== undefined && (!Array.isArray(v) || v.some((e) => typeof e !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(e)))) {
+        if (v !== undefined && (!Array.isArray(v) || v.some((e) => typeof e !== 'string' || !ORG_PREFIX.test(e)))) {
           fail(`${at}.${list} must be an array of names made of letters, digits, '.', '_' and '-'`);
         }
       }

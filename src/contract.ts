@@ -1,7 +1,7 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { loadSpecs, matchOperation, type Operation } from './http/spec.js';
-import { newAjv } from './http/ajv.js';
+import { newAjv } from './lib/ajv.js';
 import { describeAjvError } from './http/validation.js';
 
 /**

@@ -3,7 +3,7 @@ import { badRequest } from './errors.js';
 /**
  * The documented rules of endpoints: what a slug routes to. Pure functions from a
  * request's fields to a normalised target, or a 400 naming the rule; the store and the
- * 403/404 tenancy rules live in src/domain/endpoint-book.ts.
+ * 403/404 tenancy rules live in src/service/endpoints.ts.
  */
 
 export type Region = 'UNRESTRICTED' | 'EU';

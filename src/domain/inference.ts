@@ -1,17 +1,10 @@
-import type { Clock } from './clock.js';
 import { badRequest } from './errors.js';
-import type { FederatedCaller, Gateway } from './gateway.js';
 import { jsonDepth } from './json-bounds.js';
-import { complete, type ChatMessageLike, type Completion } from './tokens.js';
-import { billingEvent, type BillingEvent } from './webhooks.js';
-import type { Workspace } from '../store/store.js';
+import type { ChatMessageLike } from './tokens.js';
 
 /**
- * The chat-completion use case, without HTTP: check the request's bounds, compute the
- * (deterministic) completion, build and serialize the billing event, and only then admit
- * and charge, in one synchronous step, and record the event. Everything that can fail
- * happens before the charge, so a refused or failed request never uses up a limit, and
- * N concurrent requests against a limit of K still admit exactly K.
+ * The bounds of a chat-completion request: how large its `metadata` may be and how long
+ * a completion it may ask for. The use case itself is src/service/inference.ts.
  */
 
 /** The longest completion the mock produces, in tokens; max_tokens above it is a 400. */
@@ -27,17 +20,6 @@ export interface ChatRequest {
   max_tokens?: number | null;
   max_completion_tokens?: number | null;
   metadata?: Record<string, unknown> | null;
-}
-
-/** Where billing events go; the webhook deliverer, prepared then committed. */
-export interface BillingSink {
-  prepare(workspace: Workspace, events: BillingEvent[]): { commit(): unknown };
-}
-
-export interface CompletionOutcome {
-  completion: Completion;
-  /** The mock time the request was served at, in ms. */
-  at: number;
 }
 
 /** 400 naming the field when `metadata` is over the documented size or depth. */
@@ -64,31 +46,4 @@ export function requestedMaxTokens(body: Pick<ChatRequest, 'max_tokens' | 'max_c
     return v;
   }
   return MAX_COMPLETION_TOKENS;
-}
-
-/** Serves one chat completion for an authenticated caller, or throws the 4xx that says why not. */
-export function serveCompletion(
-  deps: { gateway: Gateway; clock: Clock; billing: BillingSink },
-  caller: FederatedCaller,
-  requestId: string,
-  body: ChatRequest,
-): CompletionOutcome {
-  checkMetadata(body.metadata);
-  const completion = complete(body.messages, requestedMaxTokens(body));
-  const at = deps.clock.now();
-  const delivery = deps.billing.prepare(caller.workspace, [
-    billingEvent({
-      requestId,
-      at,
-      requestMetadata: body.metadata ?? null,
-      modelSlug: body.model,
-      externalEntityId: caller.group.externalEntityId,
-      apiKeyPrefix: caller.key.prefix,
-      promptTokens: completion.usage.prompt_tokens,
-      completionTokens: completion.usage.completion_tokens,
-    }),
-  ]);
-  deps.gateway.admit(caller.group, body.model, completion.usage.total_tokens);
-  delivery.commit();
-  return { completion, at };
 }

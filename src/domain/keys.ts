@@ -2,6 +2,11 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import { IdSource } from './ids.js';
 
 /**
+ * Both kinds of key, and how each is kept: only a hash, never the key.
+ *
+ * Management keys (the workspace's own, from the configuration) are kept as the hex
+ * SHA-256 of the key, looked up by that digest: managementKeyDigest().
+ *
  * Federated API keys are `prefix.secret`. The prefix is 16 characters (`sky_` and 12
  * random ones, the newer documented shape, which also matches the register rule that a
  * key's first 16 characters are its prefix); the secret is 43 characters of base62 from
@@ -50,4 +55,9 @@ export function verifyKey(apiKey: string, storedHash: Buffer | string): boolean 
   const presented = hashKey(apiKey);
   const stored = typeof storedHash === 'string' ? Buffer.from(storedHash, 'latin1') : storedHash;
   return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
+
+/** How a management key is kept and looked up: the hex SHA-256 of the key. */
+export function managementKeyDigest(key: string): string {
+  return hash('sha256', key, 'hex');
 }

@@ -1,4 +1,5 @@
 import { badRequest, CASCADE_MESSAGE, GatewayError } from './errors.js';
+import { MODEL_SLUG } from './patterns.js';
 
 /** The rules of rate and usage limits: shapes, inheritance, and the cascade check. */
 
@@ -44,7 +45,6 @@ export interface ModelConfigInput {
 }
 
 export const MAX_DEPTH = 5;
-const SLUG = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const RATE_UNITS: readonly string[] = ['SECOND', 'MINUTE'];
 const TYPES: readonly string[] = ['TOKEN', 'REQUEST'];
 
@@ -57,7 +57,7 @@ export function normalizeModels(input: readonly ModelConfigInput[], field = 'mod
   const seen = new Set<string>();
   return input.map((m, i) => {
     const at = `${field}[${i}]`;
-    if (typeof m.slug !== 'string' || !SLUG.test(m.slug)) {
+    if (typeof m.slug !== 'string' || !MODEL_SLUG.test(m.slug)) {
       throw badRequest(`${at}.slug must be a model slug shaped org/name.`, 'invalid_slug', `${at}.slug`);
     }
     if (seen.has(m.slug)) {

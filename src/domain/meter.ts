@@ -1,5 +1,5 @@
 import { MS_PER_DAY, utcDayStart } from './clock.js';
-import type { LimitType, LimitUnit } from './limits.js';
+import type { Enforcement, LimitType, LimitUnit } from './limits.js';
 
 /**
  * Rate and usage accounting.
@@ -40,6 +40,15 @@ export type Admission<C extends Charge> =
 
 export function bucketKey(groupId: string, slug: string, type: LimitType, unit: LimitUnit): string {
   return `${groupId}|${slug}|${type}|${unit}`;
+}
+
+/**
+ * The bucket a limit of `group` draws on. INDEPENDENT: the group's own (usage is metered
+ * per group even for inherited limits). CASCADING: the declaring group's (`source_group`),
+ * shared by its whole subtree.
+ */
+export function bucketOf(group: { id: string; mode: Enforcement }, slug: string, l: { type: LimitType; unit: LimitUnit; source_group: string }): string {
+  return bucketKey(group.mode === 'CASCADING' ? l.source_group : group.id, slug, l.type, l.unit);
 }
 
 /** The inverse of bucketKey (slugs and group ids contain no `|`). */

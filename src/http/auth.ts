@@ -1,4 +1,4 @@
-import type { Scope } from '../config.js';
+import type { Scope } from '../domain/records.js';
 import { unauthorized } from '../domain/errors.js';
 import type { Operation } from './spec.js';
 
@@ -23,11 +23,12 @@ export function credentialOf(header: string | undefined, allowBearer = true): st
 }
 
 /**
- * The scope `op` needs. The list page names "view scope", the other pages "management
- * scope". Read as `reads` (default): view scope may call every read. Read as
- * `list-only`: view scope may only list groups. See AMBIGUITIES.md.
+ * The scope `op` needs. The list page names "view scope" (`x-fgw-page-names-view-scope`),
+ * the other pages "management scope". Read as `reads` (default): view scope may call
+ * every read. Read as `list-only`: view scope may call only the operations whose page
+ * names it. See AMBIGUITIES.md.
  */
 export function requiredScope(op: Operation, reading: ViewScopeReading): Scope {
-  if (op.scope === 'view' && reading === 'list-only' && op.id !== 'listGroups') return 'management';
+  if (op.scope === 'view' && reading === 'list-only' && !op.pageNamesViewScope) return 'management';
   return op.scope ?? 'management';
 }

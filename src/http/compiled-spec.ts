@@ -67,7 +67,7 @@ export function loadBuilt(dir: URL, withAdmin: boolean, digest: string = specDig
 
 /** Parses the documents and compiles the validators with ajv, here and now. */
 export async function compileAtRunTime(withAdmin: boolean): Promise<CompiledSpecs> {
-  const [{ loadSpecs }, { ajvPerFlavour }] = await Promise.all([import('./spec.js'), import('./ajv.js')]);
+  const [{ loadSpecs }, { ajvPerFlavour }] = await Promise.all([import('./spec.js'), import('../lib/ajv.js')]);
   const { operations } = await loadSpecs(withAdmin);
   const ajv = ajvPerFlavour();
   return { operations, validators: compileRequestValidators(operations, (s) => ajv[s.flavour].compile(s.schema)), from: 'spec' };

@@ -1,4 +1,3 @@
-import type { Response } from 'express';
 import { GatewayError, type ErrorKind } from '../domain/errors.js';
 
 /**
@@ -42,13 +41,6 @@ export function errorResponse(err: unknown, logError: (line: string) => void): E
   if (wire) return { status: wire.status, body: errorBody('invalid_request_error', wire.message, wire.code) };
   logError(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return { status: 500, body: errorBody('api_error', 'The mock hit an internal error; see its log.', 'internal_error') };
-}
-
-/** Sends `err` as JSON (see errorResponse). */
-export function sendError(res: Response, err: unknown, logError: (line: string) => void): void {
-  const r = errorResponse(err, logError);
-  if (r.headers) res.set(r.headers);
-  res.status(r.status).json(r.body);
 }
 
 /** Errors raised by body parsing before any handler runs. */

@@ -1,7 +1,7 @@
 import { badRequest, notFound } from '../domain/errors.js';
 import { IdSource } from '../domain/ids.js';
 import { errorBody } from './errors.js';
-import type { Exchange, Next, Step } from './pipeline.js';
+import type { AppliedFault, Exchange, Next, Step } from './pipeline.js';
 import { waitWhileConnected } from './wait.js';
 
 /**
@@ -53,20 +53,7 @@ export interface Fault {
   applied: number;
 }
 
-/** What the journal records of a fault that hit an exchange. */
-export interface AppliedFault {
-  id: string;
-  status: number | null;
-  latency_ms: number;
-  drop: boolean;
-}
-
-declare module './pipeline.js' {
-  interface Exchange {
-    /** Set by the fault step when an injected fault shaped this exchange. */
-    fault?: AppliedFault;
-  }
-}
+export type { AppliedFault };
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { rfc3339Millis, type Clock } from '../domain/clock.js';
 import { TextRing } from '../store/text-ring.js';
-import type { AppliedFault } from './faults.js';
-import type { Exchange, Step } from './pipeline.js';
+import type { AppliedFault, Exchange, Step } from './pipeline.js';
 import { redactedJson, redactHeaders } from './redact.js';
 
 /**

@@ -1,8 +1,6 @@
 import type { Request, Response } from 'express';
-import type { FederatedCaller } from '../domain/gateway.js';
-import type { MockServices } from '../services.js';
-import type { Workspace } from '../store/store.js';
-import type { HandlerResult } from './registry.js';
+import type { Workspace } from '../domain/records.js';
+import type { FederatedCaller } from '../service/access.js';
 import type { Operation } from './spec.js';
 
 /**
@@ -13,7 +11,28 @@ import type { Operation } from './spec.js';
  * without editing the others. The chain is composed once, not per request.
  */
 
-export interface Exchange {
+/**
+ * A JSON response; a text one (`text` with its content type, e.g. the inspector's HTML);
+ * or `streamed` when the handler wrote the response itself.
+ */
+export type HandlerResult =
+  | { status?: number; body: unknown; headers?: Record<string, string> }
+  | { status?: number; text: string; contentType: string; headers?: Record<string, string> }
+  | { streamed: true };
+
+/** What the journal records of an injected fault that shaped an exchange (src/http/faults.ts). */
+export interface AppliedFault {
+  id: string;
+  status: number | null;
+  latency_ms: number;
+  drop: boolean;
+}
+
+/**
+ * One request on its way through the steps. `M` is what handlers can reach (the mock's
+ * services, src/http/context.ts); the steps themselves need none of it.
+ */
+export interface Exchange<M = unknown> {
   req: Request;
   res: Response;
   /** The operation the route belongs to; undefined for an unknown route or method. */
@@ -28,7 +47,7 @@ export interface Exchange {
   workspace?: Workspace;
   /** Set by authentication for `x-fgw-auth: federated` operations. */
   caller?: FederatedCaller;
-  mock: MockServices;
+  mock: M;
   /** Unknown body fields validation dropped, as one header-safe line (see validateStep). */
   ignoredFields?: string;
   /** What the handler (or a step answering in its place) answered. */
@@ -40,6 +59,8 @@ export interface Exchange {
    * (undefined for a stream), with the body's text when it was written compact.
    */
   sent?: { status: number; body: unknown; text?: string };
+  /** Set by the fault step when an injected fault shaped this exchange. */
+  fault?: AppliedFault;
 }
 
 export type Next = () => Promise<void>;

@@ -1,5 +1,8 @@
-import type { Exchange } from './pipeline.js';
+import type { MockServices } from './context.js';
+import type { Exchange, HandlerResult } from './pipeline.js';
 import type { Operation } from './spec.js';
+
+export type { HandlerResult };
 
 /**
  * One registry of operationId -> handler for every route the server has, gateway and
@@ -8,16 +11,7 @@ import type { Operation } from './spec.js';
  */
 
 /** What a handler sees: the exchange of a request that matched an operation. */
-export type Ctx = Exchange & { op: Operation };
-
-/**
- * A JSON response; a text one (`text` with its content type, e.g. the inspector's HTML);
- * or `streamed` when the handler wrote the response itself.
- */
-export type HandlerResult =
-  | { status?: number; body: unknown; headers?: Record<string, string> }
-  | { status?: number; text: string; contentType: string; headers?: Record<string, string> }
-  | { streamed: true };
+export type Ctx = Exchange<MockServices> & { op: Operation };
 
 export type Handler = (ctx: Ctx) => HandlerResult | Promise<HandlerResult>;
 

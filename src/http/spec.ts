@@ -2,7 +2,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Scope } from '../config.js';
+import type { Scope } from '../domain/records.js';
 import { PACKAGE_ROOT } from '../paths.js';
 
 /**
@@ -15,6 +15,9 @@ export const GATEWAY_SPEC_PATH = fileURLToPath(new URL('openapi/frontier-gateway
 export const ADMIN_SPEC_PATH = fileURLToPath(new URL('openapi/mock-admin.yaml', PACKAGE_ROOT));
 
 export type AuthKind = 'workspace' | 'federated' | 'none';
+/** `x-fgw-body`: how the body is read (see the documents' descriptions). */
+export type BodyKind = 'json' | 'json-with-bytes' | 'json-large';
+const BODY_KINDS: readonly BodyKind[] = ['json', 'json-with-bytes', 'json-large'];
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 const METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
 
@@ -27,6 +30,10 @@ export interface Operation {
   pathPattern: RegExp;
   auth: AuthKind;
   scope: Scope | undefined;
+  /** `x-fgw-page-names-view-scope`: the operation's documentation page names view scope. */
+  pageNamesViewScope: boolean;
+  /** `x-fgw-body`. */
+  body: BodyKind;
   parameters: OpenAPIV3_1.ParameterObject[];
   requestBody: OpenAPIV3_1.RequestBodyObject | undefined;
   responses: Record<string, OpenAPIV3_1.ResponseObject>;
@@ -40,7 +47,12 @@ export interface LoadedSpecs {
   admin: OpenAPIV3_1.Document | undefined;
 }
 
-type RawOperation = OpenAPIV3_1.OperationObject & { 'x-fgw-auth'?: string; 'x-fgw-scope'?: string };
+type RawOperation = OpenAPIV3_1.OperationObject & {
+  'x-fgw-auth'?: string;
+  'x-fgw-scope'?: string;
+  'x-fgw-page-names-view-scope'?: boolean;
+  'x-fgw-body'?: string;
+};
 
 /** Dereferences both documents and lists their operations; fails on anything malformed. */
 export async function loadSpecs(withAdmin: boolean): Promise<LoadedSpecs> {
@@ -63,6 +75,8 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
       if (!op.operationId) throw new Error(`${document} spec: ${method.toUpperCase()} ${path} has no operationId`);
       const auth = (op['x-fgw-auth'] ?? 'workspace') as AuthKind;
       if (!['workspace', 'federated', 'none'].includes(auth)) throw new Error(`${op.operationId}: unknown x-fgw-auth ${auth}`);
+      const body = (op['x-fgw-body'] ?? 'json') as BodyKind;
+      if (!BODY_KINDS.includes(body)) throw new Error(`${op.operationId}: unknown x-fgw-body ${body}`);
       const own = (op.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
       const parameters = [...shared.filter((p) => !own.some((o) => o.name === p.name && o.in === p.in)), ...own];
       out.push({
@@ -72,6 +86,8 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
         pathPattern: pathPatternOf(path),
         auth,
         scope: op['x-fgw-scope'] as Scope | undefined,
+        pageNamesViewScope: op['x-fgw-page-names-view-scope'] === true,
+        body,
         parameters,
         requestBody: op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined,
         responses: (op.responses ?? {}) as Record<string, OpenAPIV3_1.ResponseObject>,

@@ -2,8 +2,8 @@ import express, { type RequestHandler, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import { rfc3339Millis, systemClock, type Clock } from '../domain/clock.js';
 import { GatewayError } from '../domain/errors.js';
-import type { Gateway } from '../domain/gateway.js';
 import type { IdSource } from '../domain/ids.js';
+import type { AccessService } from '../service/access.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
 import { hasBody } from './drain.js';
 import { errorBody, errorResponse } from './errors.js';
@@ -14,10 +14,14 @@ import type { Operation } from './spec.js';
 import type { RequestValidator, UnknownFields } from './validation.js';
 
 /**
- * The standard steps of the request path, outermost first:
- *   request-id -> access-log -> serialise -> parse -> authenticate -> validate -> handler
- * `serialise` turns whatever the steps inside it answer or throw into the HTTP response,
- * in one place; steps outside it (request id, log, a journal) see the exchange whole.
+ * The standard steps of the request path, outermost first, as src/app.ts composes them:
+ *   request-id -> access-log -> serialise -> parse -> drain-body -> authenticate
+ *     -> json-bounds -> validate -> handler
+ * With the admin routes served, two observation steps join: `journal` just inside
+ * `access-log` (src/http/journal.ts) and `faults` just outside `authenticate`
+ * (src/http/faults.ts). `serialise` turns whatever the steps inside it answer or throw
+ * into the HTTP response, in one place; steps outside it (request id, log, the journal)
+ * see the exchange whole. `drain-body` and `json-bounds` are in src/http/drain.ts.
  */
 
 export const STEP = {
@@ -160,15 +164,15 @@ export function parseStep(parserFor: (op: Operation | undefined) => RequestHandl
 export const jsonParser = (limit: string): RequestHandler => express.json({ limit, type: ['application/json', 'application/*+json'] });
 
 /** Who is calling: a workspace key (with the scope the operation needs) or a federated key. */
-export function authenticateStep(gateway: Gateway, viewScope: ViewScopeReading, allowBearer: boolean): Step {
+export function authenticateStep(access: AccessService, viewScope: ViewScopeReading, allowBearer: boolean): Step {
   return {
     name: STEP.authenticate,
     run(x, next) {
       const op = x.op;
       if (op?.auth === 'workspace') {
-        x.workspace = gateway.authenticateWorkspace(credentialOf(x.req.headers.authorization), requiredScope(op, viewScope)).workspace;
+        x.workspace = access.workspaceCaller(credentialOf(x.req.headers.authorization), requiredScope(op, viewScope)).workspace;
       } else if (op?.auth === 'federated') {
-        x.caller = gateway.authenticateFederated(credentialOf(x.req.headers.authorization, allowBearer));
+        x.caller = access.federatedCaller(credentialOf(x.req.headers.authorization, allowBearer));
       }
       return next();
     },

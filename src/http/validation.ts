@@ -1,7 +1,10 @@
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { badRequest } from '../domain/errors.js';
+import type { SchemaFlavour } from '../lib/ajv.js';
 import type { Operation } from './spec.js';
+
+export type { SchemaFlavour };
 
 /**
  * Request validation compiled from the spec with ajv, once per operation: at build time
@@ -41,12 +44,6 @@ export interface RawRequest {
  */
 export type RequestValidator = (raw: RawRequest, unknownFields?: UnknownFields, onIgnored?: (paths: string[]) => void) => ValidRequest;
 
-/**
- * Parameters arrive as strings and are coerced (with defaults); bodies are JSON and are
- * not. `every` reports all errors, not the first: it finds every unknown field of a
- * management body at once, at any depth.
- */
-export type SchemaFlavour = 'coercing' | 'plain' | 'every';
 
 /** One schema a request is checked against, named `<operationId>.<part>`. */
 export interface RequestSchema {

@@ -1,10 +1,13 @@
-import { hash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { ManualClock, OffsetClock, rfc3339, type Clock } from '../domain/clock.js';
-import type { EndpointTarget, Region } from '../domain/endpoints.js';
+import type { EndpointTarget } from '../domain/endpoints.js';
+import { subtreeOf } from '../domain/groups.js';
 import { IdSource } from '../domain/ids.js';
+import { managementKeyDigest } from '../domain/keys.js';
 import type { Enforcement, ModelConfig } from '../domain/limits.js';
 import { Meter, type TokenLimitPolicy } from '../domain/meter.js';
 import { CursorCodec, SeqIndex } from '../domain/pagination.js';
+import type { EndpointRecord, GroupRecord, KeyRecord, ManagementKey, Scope, Workspace } from '../domain/records.js';
 import { parsePublicKey, publicKeyBase64 } from '../domain/register.js';
 import { ModelPool } from './model-pool.js';
 import { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
@@ -19,68 +22,9 @@ import { WebhookLog } from './webhook-log.js';
  * operations, which keep every index right. `reset()` goes back to the seed (the
  * configuration); `snapshot()` and `restore()` save and bring back everything in one
  * versioned format, where secrets stay hashed and indexes are rebuilt, never stored.
- * The rules of the domain live in src/domain/gateway.ts, which works over this store.
+ * The store knows no rule of the domain: the services (src/service/) apply the rules of
+ * src/domain/ and change the store through these operations.
  */
-
-export type Scope = 'management' | 'view';
-
-export interface Workspace {
-  id: string;
-  onboarded: boolean;
-  webhookUrl: string | null;
-  webhookSecret: string;
-  /** Endpoint slug prefixes the workspace's organisation owns. */
-  orgPrefixes: string[];
-  /** Baseten environments its deployments know. */
-  environments: string[];
-  /** Ed25519 key that signs key registrations; null until configured. */
-  registerPublicKey: KeyObject | null;
-}
-
-export interface ManagementKey {
-  /** SHA-256 hex of the key; the key itself is never kept. */
-  digest: string;
-  workspaceId: string;
-  scope: Scope;
-}
-
-export interface GroupRecord {
-  id: string;
-  workspaceId: string;
-  seq: number;
-  name: string | null;
-  externalEntityId: string;
-  models: ModelConfig[];
-  mode: Enforcement;
-  parentId: string | null;
-  createdAt: number;
-}
-
-export interface KeyRecord {
-  prefix: string;
-  groupId: string;
-  workspaceId: string;
-  name: string | null;
-  /**
-   * SHA-256 of the whole key, its 32 bytes as a latin1 string (one character per byte);
-   * the plaintext is never kept. A Buffer costs about 250 bytes per key, this string 48
-   * (hex would be 80). Snapshots carry it as hex.
-   */
-  hash: string;
-  seq: number;
-  createdAt: number;
-}
-
-export interface EndpointRecord {
-  id: string;
-  workspaceId: string;
-  seq: number;
-  slug: string;
-  region: Region;
-  targets: EndpointTarget[];
-  createdAt: number;
-  updatedAt: number;
-}
 
 /** What reset() goes back to: the configured workspaces and management keys. */
 export interface StoreSeed {
@@ -99,9 +43,6 @@ export interface StoreOptions {
   /** Payload bytes the webhook log retains (default 32 MiB; the dead-letter queue likewise). */
   maxWebhookLogBytes?: number;
 }
-
-// crypto.hash, one call without a Hash object: about a third of createHash's cost on every management request.
-export const digestOf = (key: string): string => hash('sha256', key, 'hex');
 
 type NewGroup = Omit<GroupRecord, 'seq' | 'createdAt'>;
 
@@ -210,7 +151,7 @@ export class Store {
     return [...this.workspaceMap.values()];
   }
   managementKey(key: string): ManagementKey | undefined {
-    return this.managementKeyMap.get(digestOf(key));
+    return this.managementKeyMap.get(managementKeyDigest(key));
   }
   group(id: string): GroupRecord | undefined {
     return this.groupMap.get(id);
@@ -278,7 +219,7 @@ export class Store {
   /** Adds a management key (kept as its SHA-256 digest) to an existing workspace. */
   insertManagementKey(key: string, workspaceId: string, scope: Scope): ManagementKey {
     if (!this.workspaceMap.has(workspaceId)) throw new Error(`store: no workspace ${workspaceId}`);
-    const record: ManagementKey = { digest: digestOf(key), workspaceId, scope };
+    const record: ManagementKey = { digest: managementKeyDigest(key), workspaceId, scope };
     this.managementKeyMap.set(record.digest, record);
     this.changes += 1;
     return record;
@@ -363,13 +304,7 @@ export class Store {
   removeSubtree(id: string): GroupRecord[] {
     const root = this.groupMap.get(id);
     if (!root) return [];
-    const doomed: GroupRecord[] = [];
-    const stack = [root];
-    while (stack.length) {
-      const g = stack.pop() as GroupRecord;
-      doomed.push(g);
-      stack.push(...this.childrenOf(g.id));
-    }
+    const doomed = subtreeOf(root, (id) => this.childrenOf(id));
     for (const g of doomed) {
       for (const key of [...(this.keysOf(g.id) ?? [])]) this.keyMap.delete(key.prefix);
       this.groupMap.delete(g.id);
@@ -571,7 +506,7 @@ export class Store {
     const seed = this.seed();
     for (const w of seed.workspaces) this.workspaceMap.set(w.id, { ...w });
     for (const k of seed.managementKeys) {
-      const digest = digestOf(k.key);
+      const digest = managementKeyDigest(k.key);
       this.managementKeyMap.set(digest, { digest, workspaceId: k.workspace, scope: k.scope });
     }
     this.seq = 0;

@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
-import type { GroupRecord } from '../../src/store/store.js';
+import type { GroupRecord } from '../../src/domain/records.js';
 
 /**
  * A deliberately broken Frontier Gateway: the real mock behind a small proxy that
@@ -105,13 +105,13 @@ export const BREAKAGES: Record<string, Breakage> = {
       // Signs every registration itself, so whatever the caller sent verifies.
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       for (const w of m.mock.store.workspaces()) m.mock.store.setRegisterPublicKey(w.id, publicKey);
-      patch(gw, 'registerKey', (original) => (ws, id, input, raw, _signature) => original(ws, id, input, raw, sign(null, raw, privateKey).toString('base64')));
+      patch(gw.keys, 'register', (original) => (ws, id, input, raw, _signature) => original(ws, id, input, raw, sign(null, raw, privateKey).toString('base64')));
     },
   },
 
   'endpoint slugs are not unique': {
     server: (m) => {
-      const book = m.mock.endpoints;
+      const book = m.mock.gateway.endpoints;
       patch(book, 'create', (original) => (ws, input) => {
         const taken = m.mock.store.endpointBySlug(input.slug);
         if (!taken) return original(ws, input);
@@ -126,9 +126,9 @@ export const BREAKAGES: Record<string, Breakage> = {
   'PATCH merges models instead of replacing the set': {
     server: (m) => {
       const gw = m.mock.gateway;
-      patch(gw, 'updateGroup', (original) => (ws, id, input) => {
+      patch(gw.groups, 'update', (original) => (ws, id, input) => {
         if (input.models != null) {
-          const current = gw.getGroup(ws, id).models;
+          const current = gw.groups.get(ws, id).models;
           const incoming = new Set(input.models.map((x) => x.slug));
           input = { ...input, models: [...current.filter((x) => !incoming.has(x.slug)), ...input.models] };
         }
@@ -165,7 +165,7 @@ export const BREAKAGES: Record<string, Breakage> = {
     server: (m) => {
       const { gateway: gw, store } = m.mock;
       const taken = new Map<string, GroupRecord>();
-      patch(gw, 'deleteGroup', (original) => (ws, id) => {
+      patch(gw.groups, 'delete', (original) => (ws, id) => {
         const g = store.group(id);
         const out = original(ws, id);
         if (g) taken.set(`${ws}\u0000${g.externalEntityId}`, g);
@@ -178,7 +178,7 @@ export const BREAKAGES: Record<string, Breakage> = {
   'CASCADING updates skip the ancestor and descendant check': {
     server: (m) => {
       const gw = m.mock.gateway;
-      patch(gw, 'updateGroup', (original) => (ws, id, input) => {
+      patch(gw.groups, 'update', (original) => (ws, id, input) => {
         const g = gw.store.group(id);
         const mode = g?.mode;
         if (g) g.mode = 'INDEPENDENT';
@@ -219,7 +219,7 @@ export const BREAKAGES: Record<string, Breakage> = {
   'a revoked key keeps working for inference': {
     server: (m) => {
       const gw = m.mock.gateway;
-      patch(gw, 'revokeKey', (original) => (ws, groupId, prefix) => {
+      patch(gw.keys, 'revoke', (original) => (ws, groupId, prefix) => {
         const key = gw.store.key(prefix);
         const out = original(ws, groupId, prefix);
         if (key) gw.store.insertKey(key);
@@ -299,7 +299,7 @@ export const BREAKAGES: Record<string, Breakage> = {
   'a child may be created above its CASCADING parent': {
     server: (m) => {
       const gw = m.mock.gateway;
-      patch(gw, 'createGroup', (original) => (ws, input) => {
+      patch(gw.groups, 'create', (original) => (ws, input) => {
         const parent = input.hierarchy?.parent_group_id ? gw.store.group(input.hierarchy.parent_group_id) : undefined;
         if (!parent || parent.mode !== 'CASCADING') return original(ws, input);
         const saved = parent.models;
@@ -322,7 +322,7 @@ export const BREAKAGES: Record<string, Breakage> = {
   'the INDEPENDENT inherited limit is shared with the parent': {
     server: (m) => {
       const gw = m.mock.gateway;
-      patch(gw, 'admit', (original) => (group, slug, tokens) => {
+      patch(gw.usage, 'admit', (original) => (group, slug, tokens) => {
         if (group.mode === 'INDEPENDENT' && group.parentId) {
           const parent = gw.store.group(group.parentId);
           if (parent && !group.models.find((x) => x.slug === slug)?.rate_limits.length) return original(parent, slug, tokens);

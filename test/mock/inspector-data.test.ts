@@ -34,9 +34,9 @@ describe('the inspector routes', () => {
   it('a very large state is shown in part: at most 500 groups and 50 keys a group, with counts of the rest', async () => {
     file.mock.reset();
     const gw = file.mock.mock.gateway;
-    const root = gw.createGroup('workspace-a', { metadata: { external_entity_id: 'big-root' }, models: [{ slug: 'a/b' }], hierarchy: {} });
-    for (let i = 0; i < 60; i++) gw.mintKey('workspace-a', root.id, `k${i}`);
-    for (let i = 0; i < 520; i++) gw.createGroup('workspace-a', { metadata: { external_entity_id: `big-${i}` }, models: [{ slug: 'a/b' }], hierarchy: i % 2 ? { parent_group_id: root.id } : {} });
+    const root = gw.groups.create('workspace-a', { metadata: { external_entity_id: 'big-root' }, models: [{ slug: 'a/b' }], hierarchy: {} });
+    for (let i = 0; i < 60; i++) gw.keys.mint('workspace-a', root.id, `k${i}`);
+    for (let i = 0; i < 520; i++) gw.groups.create('workspace-a', { metadata: { external_entity_id: `big-${i}` }, models: [{ slug: 'a/b' }], hierarchy: i % 2 ? { parent_group_id: root.id } : {} });
     const res = await request(file.mock.url).get('/_mock/inspector.json');
     expect(file.checker.check({ method: 'get', path: '/_mock/inspector.json', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
     const ws = res.body.workspaces.find((w: any) => w.id === 'workspace-a');

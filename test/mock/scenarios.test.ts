@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ContractChecker } from '../../src/contract.js';
 import { startMock, type RunningMock } from '../../src/index.js';
 import { mocksPerTest } from '../support/mocks.js';
-import { ScenarioError } from '../../src/scenarios/scenario.js';
+import { ScenarioError } from '../../src/service/scenarios/scenario.js';
 
 const SAAS = 'scenarios/saas-tiers.yaml';
 const ENTERPRISE = 'scenarios/enterprise-cascading.yaml';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadSpecs } from '../../src/http/spec.js';
-import { newAjv } from '../../src/http/ajv.js';
+import { newAjv } from '../../src/lib/ajv.js';
 import { startMock, verifySignature, type RunningMock } from '../../src/index.js';
 
 const SECRET = 'whsec-test';

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { GatewayError } from '../../src/domain/errors.js';
-import { Gateway, type CreateGroupInput } from '../../src/domain/gateway.js';
+import type { CreateGroupInput } from '../../src/domain/groups.js';
+import { Gateway } from '../../src/service/gateway.js';
 import { Store } from '../../src/store/store.js';
 
 const S = 'org/model';
@@ -19,7 +20,7 @@ let n = 0;
 const create = (over: Partial<CreateGroupInput> & { tpm?: number; rpm?: number; tpd?: number } = {}, ws = WS) => {
   const rate = [...(over.tpm ? [{ type: 'TOKEN' as const, unit: 'MINUTE' as const, threshold: over.tpm }] : []), ...(over.rpm ? [{ type: 'REQUEST' as const, unit: 'MINUTE' as const, threshold: over.rpm }] : [])];
   const usage = over.tpd ? [{ type: 'TOKEN' as const, unit: 'DAY' as const, threshold: over.tpd }] : [];
-  return gw.createGroup(ws, {
+  return gw.groups.create(ws, {
     metadata: over.metadata ?? { external_entity_id: `ext-${++n}` },
     models: over.models ?? [{ slug: S, rate_limits: rate, usage_limits: usage }],
     hierarchy: over.hierarchy ?? {},
@@ -36,7 +37,7 @@ const fails = (fn: () => unknown, kind: GatewayError['kind'], code?: string) => 
   }
   throw new Error('expected an error');
 };
-const spend = (groupId: string, tokens: number) => gw.admit(gw.store.group(groupId)!, S, tokens);
+const spend = (groupId: string, tokens: number) => gw.usage.admit(gw.store.group(groupId)!, S, tokens);
 
 describe('Gateway: the worked examples, enforced', () => {
   it('CASCADING org/finance/engineering (scaled to 100/70/70 tokens): engineering is refused after 30', () => {
@@ -62,7 +63,7 @@ describe('Gateway: the worked examples, enforced', () => {
     fails(() => spend(john.id, 1), 'rate_limited');
     spend(sally.id, 120);
     fails(() => spend(sally.id, 1), 'rate_limited');
-    gw.updateGroup(WS, freeTier.id, { models: [{ slug: S, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 150 }] }] });
+    gw.groups.update(WS, freeTier.id, { models: [{ slug: S, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 150 }] }] });
     spend(john.id, 50);
     fails(() => spend(john.id, 1), 'rate_limited');
   });
@@ -89,35 +90,35 @@ describe('Gateway: groups', () => {
 
   it('another workspace’s group is 403, a missing one 404', () => {
     const g = create({}, 'other');
-    fails(() => gw.getGroup(WS, g.id), 'forbidden');
-    fails(() => gw.getGroup(WS, 'nope'), 'not_found');
+    fails(() => gw.groups.get(WS, g.id), 'forbidden');
+    fails(() => gw.groups.get(WS, 'nope'), 'not_found');
   });
 
   it('update: empty, immutable fields, same values accepted', () => {
     const g = create({ rpm: 5 });
-    fails(() => gw.updateGroup(WS, g.id, {}), 'invalid_request', 'empty_update');
-    fails(() => gw.updateGroup(WS, g.id, { metadata: {} }), 'invalid_request', 'empty_update');
-    fails(() => gw.updateGroup(WS, g.id, { metadata: { name: 'x', external_entity_id: 'other' } }), 'invalid_request', 'immutable_field');
-    fails(() => gw.updateGroup(WS, g.id, { metadata: { name: 'x' }, hierarchy: { limit_enforcement: 'CASCADING' } }), 'invalid_request', 'immutable_field');
-    fails(() => gw.updateGroup(WS, g.id, { metadata: { name: 'x' }, hierarchy: { parent_group_id: 'p' } }), 'invalid_request', 'immutable_field');
-    const same = gw.updateGroup(WS, g.id, { metadata: { name: 'x', external_entity_id: g.metadata.external_entity_id }, hierarchy: { ...g.hierarchy } });
+    fails(() => gw.groups.update(WS, g.id, {}), 'invalid_request', 'empty_update');
+    fails(() => gw.groups.update(WS, g.id, { metadata: {} }), 'invalid_request', 'empty_update');
+    fails(() => gw.groups.update(WS, g.id, { metadata: { name: 'x', external_entity_id: 'other' } }), 'invalid_request', 'immutable_field');
+    fails(() => gw.groups.update(WS, g.id, { metadata: { name: 'x' }, hierarchy: { limit_enforcement: 'CASCADING' } }), 'invalid_request', 'immutable_field');
+    fails(() => gw.groups.update(WS, g.id, { metadata: { name: 'x' }, hierarchy: { parent_group_id: 'p' } }), 'invalid_request', 'immutable_field');
+    const same = gw.groups.update(WS, g.id, { metadata: { name: 'x', external_entity_id: g.metadata.external_entity_id }, hierarchy: { ...g.hierarchy } });
     expect(same.metadata.name).toBe('x');
     expect(same.models).toEqual(g.models);
   });
 
   it('update: metadata null and models null mean "not given"; a PATCH only changing an immutable field hears that rule', () => {
     const g = create({ rpm: 5 });
-    fails(() => gw.updateGroup(WS, g.id, { metadata: null, models: null }), 'invalid_request', 'empty_update');
-    const renamed = gw.updateGroup(WS, g.id, { metadata: { name: 'n' }, models: null });
+    fails(() => gw.groups.update(WS, g.id, { metadata: null, models: null }), 'invalid_request', 'empty_update');
+    const renamed = gw.groups.update(WS, g.id, { metadata: { name: 'n' }, models: null });
     expect(renamed.models).toEqual(g.models);
-    const remodelled = gw.updateGroup(WS, g.id, { metadata: null, models: [{ slug: 'org/other' }] });
+    const remodelled = gw.groups.update(WS, g.id, { metadata: null, models: [{ slug: 'org/other' }] });
     expect(remodelled.metadata.name).toBe('n');
     expect(remodelled.models.map((m) => m.slug)).toEqual(['org/other']);
-    fails(() => gw.updateGroup(WS, g.id, { metadata: { external_entity_id: 'changed' } }), 'invalid_request', 'immutable_field');
-    fails(() => gw.updateGroup(WS, g.id, { hierarchy: { limit_enforcement: 'CASCADING' } }), 'invalid_request', 'immutable_field');
+    fails(() => gw.groups.update(WS, g.id, { metadata: { external_entity_id: 'changed' } }), 'invalid_request', 'immutable_field');
+    fails(() => gw.groups.update(WS, g.id, { hierarchy: { limit_enforcement: 'CASCADING' } }), 'invalid_request', 'immutable_field');
     // The same values only: nothing to change, and the message says what cannot be.
     try {
-      gw.updateGroup(WS, g.id, { hierarchy: { limit_enforcement: null, parent_group_id: null } });
+      gw.groups.update(WS, g.id, { hierarchy: { limit_enforcement: null, parent_group_id: null } });
       expect.unreachable();
     } catch (e) {
       expect((e as GatewayError).code).toBe('empty_update');
@@ -137,51 +138,51 @@ describe('Gateway: groups', () => {
     const root = create({ tpd: 100 });
     const child = create({ hierarchy: { parent_group_id: root.id } });
     const grandchild = create({ hierarchy: { parent_group_id: child.id } });
-    const key = gw.mintKey(WS, grandchild.id, 'k');
+    const key = gw.keys.mint(WS, grandchild.id, 'k');
     spend(root.id, 10);
-    gw.deleteGroup(WS, root.id);
-    for (const g of [root, child, grandchild]) fails(() => gw.getGroup(WS, g.id), 'not_found');
-    fails(() => gw.authenticateFederated(key.api_key), 'unauthorized');
+    gw.groups.delete(WS, root.id);
+    for (const g of [root, child, grandchild]) fails(() => gw.groups.get(WS, g.id), 'not_found');
+    fails(() => gw.access.federatedCaller(key.api_key), 'unauthorized');
     expect(gw.store.allKeys()).toHaveLength(0);
-    expect(gw.listGroups(WS, { limit: 100 }).items).toEqual([]);
+    expect(gw.groups.list(WS, { limit: 100 }).items).toEqual([]);
     const again = create({ metadata: { external_entity_id: child.metadata.external_entity_id }, tpd: 100 });
-    expect(gw.groupUsage(WS, again.id).usage[S]?.[0]?.current_usage).toBeNull();
+    expect(gw.usage.groupUsage(WS, again.id).usage[S]?.[0]?.current_usage).toBeNull();
   });
 
   it('effective models of descendants follow an ancestor’s update at once', () => {
     const root = create({ rpm: 10 });
     const child = create({ hierarchy: { parent_group_id: root.id } });
-    gw.updateGroup(WS, root.id, { models: [{ slug: S, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 3 }] }] });
-    expect(gw.getGroup(WS, child.id).effective_models[0]?.rate_limits).toEqual([{ type: 'REQUEST', unit: 'MINUTE', threshold: 3, source_group: root.id }]);
+    gw.groups.update(WS, root.id, { models: [{ slug: S, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 3 }] }] });
+    expect(gw.groups.get(WS, child.id).effective_models[0]?.rate_limits).toEqual([{ type: 'REQUEST', unit: 'MINUTE', threshold: 3, source_group: root.id }]);
   });
 });
 
 describe('Gateway: keys and inference admission', () => {
   it('only a live key of a live group authenticates; revocation is final', () => {
     const g = create();
-    const k = gw.mintKey(WS, g.id, undefined);
+    const k = gw.keys.mint(WS, g.id, undefined);
     expect(k.name).toBeNull();
-    expect(gw.authenticateFederated(k.api_key).group.id).toBe(g.id);
-    fails(() => gw.authenticateFederated(`${k.prefix}.wrongsecret`), 'unauthorized');
-    gw.revokeKey(WS, g.id, k.prefix);
-    fails(() => gw.authenticateFederated(k.api_key), 'unauthorized');
-    fails(() => gw.getKey(WS, g.id, k.prefix), 'not_found');
+    expect(gw.access.federatedCaller(k.api_key).group.id).toBe(g.id);
+    fails(() => gw.access.federatedCaller(`${k.prefix}.wrongsecret`), 'unauthorized');
+    gw.keys.revoke(WS, g.id, k.prefix);
+    fails(() => gw.access.federatedCaller(k.api_key), 'unauthorized');
+    fails(() => gw.keys.get(WS, g.id, k.prefix), 'not_found');
   });
 
   it('a slug outside the group is 404; cleared models remove access', () => {
     const g = create();
-    fails(() => gw.admit(gw.store.group(g.id)!, 'org/other', 1), 'not_found', 'model_not_found');
-    gw.updateGroup(WS, g.id, { models: [] });
-    fails(() => gw.admit(gw.store.group(g.id)!, S, 1), 'not_found', 'model_not_found');
+    fails(() => gw.usage.admit(gw.store.group(g.id)!, 'org/other', 1), 'not_found', 'model_not_found');
+    gw.groups.update(WS, g.id, { models: [] });
+    fails(() => gw.usage.admit(gw.store.group(g.id)!, S, 1), 'not_found', 'model_not_found');
   });
 
   it('usage reports null until the first request, then the counter and the next midnight', () => {
     const g = create({ tpd: 1000 });
-    expect(gw.groupUsage(WS, g.id)).toEqual({
+    expect(gw.usage.groupUsage(WS, g.id)).toEqual({
       customer_id: g.metadata.external_entity_id,
       usage: { [S]: [{ type: 'TOKEN', unit: 'DAY', threshold: 1000, current_usage: null, reset_at: null }] },
     });
     spend(g.id, 42);
-    expect(gw.groupUsage(WS, g.id).usage[S]).toEqual([{ type: 'TOKEN', unit: 'DAY', threshold: 1000, current_usage: 42, reset_at: '2026-05-14T00:00:00Z' }]);
+    expect(gw.usage.groupUsage(WS, g.id).usage[S]).toEqual([{ type: 'TOKEN', unit: 'DAY', threshold: 1000, current_usage: 42, reset_at: '2026-05-14T00:00:00Z' }]);
   });
 });

@@ -1,28 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { GatewayError } from '../../src/domain/errors.js';
-import { Gateway } from '../../src/domain/gateway.js';
-import { checkMetadata, MAX_COMPLETION_TOKENS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, serveCompletion, type BillingSink } from '../../src/domain/inference.js';
+import { Gateway } from '../../src/service/gateway.js';
+import { checkMetadata, MAX_COMPLETION_TOKENS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH } from '../../src/domain/inference.js';
+import { serveCompletion, type BillingSink } from '../../src/service/inference.js';
 import { assertSaneJson, jsonDepth } from '../../src/domain/json-bounds.js';
 import { Store } from '../../src/store/store.js';
 
 function setup() {
   const clock = new ManualClock();
   const gw = new Gateway(new Store({ seed: () => ({ workspaces: [{ id: 'ws', onboarded: true, webhookUrl: null, webhookSecret: 's', orgPrefixes: ['ws'], environments: ['production'], registerPublicKey: null }], managementKeys: [] }), baseClock: clock }));
-  const g = gw.createGroup('ws', { metadata: { external_entity_id: 'e' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 1 }] }], hierarchy: {} });
-  const minted = gw.mintKey('ws', g.id, null);
-  const caller = gw.authenticateFederated(minted.api_key);
+  const g = gw.groups.create('ws', { metadata: { external_entity_id: 'e' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 1 }] }], hierarchy: {} });
+  const minted = gw.keys.mint('ws', g.id, null);
+  const caller = gw.access.federatedCaller(minted.api_key);
   const committed: unknown[] = [];
   const sink: BillingSink = { prepare: (_w, events) => ({ commit: () => committed.push(...events) }) };
-  const used = () => gw.meter.dailyUsage(`${g.id}|a/b|REQUEST|DAY`, gw.clock.now())?.used ?? 0;
-  return { gw, clock: gw.clock, caller, sink, committed, used };
+  const used = () => gw.store.meter.dailyUsage(`${g.id}|a/b|REQUEST|DAY`, gw.store.clock.now())?.used ?? 0;
+  return { gw, clock: gw.store.clock, caller, sink, committed, used };
 }
 const ask = { model: 'a/b', messages: [{ role: 'user', content: 'hello' }] };
 
 describe('the inference use case charges only what it answers', () => {
   it('charges and records one billing event for a served completion', () => {
     const { gw, clock, caller, sink, committed, used } = setup();
-    const out = serveCompletion({ gateway: gw, clock, billing: sink }, caller, 'r1', ask);
+    const out = serveCompletion({ usage: gw.usage, clock, billing: sink }, caller, 'r1', ask);
     expect(out.completion.content).toBe('Echo: hello');
     expect(used()).toBe(1);
     expect(committed).toHaveLength(1);
@@ -35,7 +36,7 @@ describe('the inference use case charges only what it answers', () => {
         throw new Error('serializer broke');
       },
     };
-    expect(() => serveCompletion({ gateway: gw, clock, billing: broken }, caller, 'r1', ask)).toThrow('serializer broke');
+    expect(() => serveCompletion({ usage: gw.usage, clock, billing: broken }, caller, 'r1', ask)).toThrow('serializer broke');
     expect(used()).toBe(0);
   });
 
@@ -51,7 +52,7 @@ describe('the inference use case charges only what it answers', () => {
       [{ ...ask, max_completion_tokens: MAX_COMPLETION_TOKENS + 1 }, 'max_completion_tokens'],
     ] as const) {
       try {
-        serveCompletion({ gateway: gw, clock, billing: sink }, caller, 'r', body);
+        serveCompletion({ usage: gw.usage, clock, billing: sink }, caller, 'r', body);
         throw new Error('expected a 400');
       } catch (e) {
         expect(e).toBeInstanceOf(GatewayError);

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
-import { Gateway } from '../../src/domain/gateway.js';
+import { Gateway } from '../../src/service/gateway.js';
 import { IdSource } from '../../src/domain/ids.js';
 import { verifyKey } from '../../src/domain/keys.js';
 import { SnapshotError, SNAPSHOT_VERSION } from '../../src/store/snapshot.js';
@@ -30,14 +30,14 @@ beforeEach(() => build());
 
 /** A small world: a CASCADING tree with keys, traffic on two windows, and a webhook delivery. */
 function populate() {
-  const root = gw.createGroup('ws', {
+  const root = gw.groups.create('ws', {
     metadata: { name: 'root', external_entity_id: 'root' },
     models: [{ slug: S, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 10 }], usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1000 }] }],
     hierarchy: { limit_enforcement: 'CASCADING' },
   });
-  const child = gw.createGroup('ws', { metadata: { external_entity_id: 'child' }, models: [{ slug: S }], hierarchy: { parent_group_id: root.id } });
-  const key = gw.mintKey('ws', child.id, 'k1');
-  for (let i = 0; i < 3; i++) gw.admit(store.group(child.id)!, S, 7);
+  const child = gw.groups.create('ws', { metadata: { external_entity_id: 'child' }, models: [{ slug: S }], hierarchy: { parent_group_id: root.id } });
+  const key = gw.keys.mint('ws', child.id, 'k1');
+  for (let i = 0; i < 3; i++) gw.usage.admit(store.group(child.id)!, S, 7);
   store.webhooks.add(storedDelivery({ id: 'd1', workspace_id: 'ws', url: null, state: 'no_receiver', body: JSON.stringify({ type: 'API_BILLING_USAGE', data: { events: [] } }), signature: 'v1=x', attempts: [] }));
   return { root, child, key };
 }
@@ -58,17 +58,17 @@ describe('Store', () => {
 
   it('groups with equal models share one frozen copy; a PATCH gives a group a list of its own', () => {
     const input = () => ({ metadata: { external_entity_id: `g${Math.random()}` }, models: [{ slug: S, rate_limits: [{ type: 'REQUEST' as const, unit: 'MINUTE' as const, threshold: 5 }] }], hierarchy: {} });
-    const a = store.group(gw.createGroup('ws', input()).id)!;
-    const b = store.group(gw.createGroup('ws', input()).id)!;
+    const a = store.group(gw.groups.create('ws', input()).id)!;
+    const b = store.group(gw.groups.create('ws', input()).id)!;
     expect(b.models).toBe(a.models);
     expect(Object.isFrozen(a.models[0]!.rate_limits[0])).toBe(true);
-    gw.updateGroup('ws', b.id, { models: [{ slug: S, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 6 }] }] });
+    gw.groups.update('ws', b.id, { models: [{ slug: S, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 6 }] }] });
     expect(store.group(b.id)!.models).not.toBe(a.models);
     expect(a.models[0]!.rate_limits[0]!.threshold).toBe(5);
     // A restored snapshot shares again.
     store.restore(store.snapshot());
     const [ra, rb] = [store.group(a.id)!, store.group(b.id)!];
-    expect(ra.models).toBe(store.group(gw.createGroup('ws', input()).id)!.models);
+    expect(ra.models).toBe(store.group(gw.groups.create('ws', input()).id)!.models);
     expect(rb.models[0]!.rate_limits[0]!.threshold).toBe(6);
   });
 
@@ -95,48 +95,48 @@ describe('Store', () => {
   });
 
   it("a group's key list follows mints and revocations in creation order, from one key to several and back", () => {
-    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'keys' }, models: [{ slug: S }], hierarchy: {} });
+    const g = gw.groups.create('ws', { metadata: { external_entity_id: 'keys' }, models: [{ slug: S }], hierarchy: {} });
     const prefixes = () => [...(store.keysOf(g.id) ?? [])].map((k) => k.prefix);
     expect(store.keysOf(g.id)).toBeUndefined();
-    const k1 = gw.mintKey('ws', g.id, 'a').prefix;
+    const k1 = gw.keys.mint('ws', g.id, 'a').prefix;
     expect(prefixes()).toEqual([k1]);
     store.removeKey(k1);
     expect(prefixes()).toEqual([]);
-    const k2 = gw.mintKey('ws', g.id, 'b').prefix;
-    const k3 = gw.mintKey('ws', g.id, 'c').prefix;
-    const k4 = gw.mintKey('ws', g.id, 'd').prefix;
+    const k2 = gw.keys.mint('ws', g.id, 'b').prefix;
+    const k3 = gw.keys.mint('ws', g.id, 'c').prefix;
+    const k4 = gw.keys.mint('ws', g.id, 'd').prefix;
     expect(prefixes()).toEqual([k2, k3, k4]);
     store.removeKey(k3);
     expect(prefixes()).toEqual([k2, k4]);
-    expect(gw.listKeys('ws', g.id, { limit: 1 }).items.map((k) => k.prefix)).toEqual([k2]);
+    expect(gw.keys.list('ws', g.id, { limit: 1 }).items.map((k) => k.prefix)).toEqual([k2]);
     expect(store.removeSubtree(g.id)).toHaveLength(1);
     expect([k2, k4].map((p) => store.key(p))).toEqual([undefined, undefined]);
   });
 
   it('snapshot, change, restore: everything is exactly as before, counters and clock included', () => {
     const { root, child, key } = populate();
-    const page1 = gw.listGroups('ws', { limit: 1 });
+    const page1 = gw.groups.list('ws', { limit: 1 });
     const before = store.snapshot();
-    const viewsBefore = [gw.getGroup('ws', root.id), gw.getGroup('ws', child.id)];
-    const usageBefore = gw.groupUsage('ws', root.id);
+    const viewsBefore = [gw.groups.get('ws', root.id), gw.groups.get('ws', child.id)];
+    const usageBefore = gw.usage.groupUsage('ws', root.id);
 
     clock.advance(30_000);
     store.clock.advance(3_600_000);
-    gw.deleteGroup('ws', root.id);
-    gw.createGroup('ws', { metadata: { external_entity_id: 'later' }, models: [{ slug: S }], hierarchy: {} });
+    gw.groups.delete('ws', root.id);
+    gw.groups.create('ws', { metadata: { external_entity_id: 'later' }, models: [{ slug: S }], hierarchy: {} });
 
     store.restore(before);
     // The same instant: the offset differs only because the base clock moved meanwhile.
     expect(store.snapshot()).toEqual({ ...before, clock: { now_ms: before.clock.now_ms, offset_ms: expect.any(Number) } });
-    expect([gw.getGroup('ws', root.id), gw.getGroup('ws', child.id)]).toEqual(viewsBefore);
-    expect(gw.groupUsage('ws', root.id)).toEqual(usageBefore);
+    expect([gw.groups.get('ws', root.id), gw.groups.get('ws', child.id)]).toEqual(viewsBefore);
+    expect(gw.usage.groupUsage('ws', root.id)).toEqual(usageBefore);
     expect(store.clock.now()).toBe(before.clock.now_ms);
     // The rolling window still holds the 3 requests: 7 more fit under 10, the 8th does not.
-    for (let i = 0; i < 7; i++) gw.admit(store.group(child.id)!, S, 1);
-    expect(() => gw.admit(store.group(child.id)!, S, 1)).toThrow(/Rate limit exceeded/);
+    for (let i = 0; i < 7; i++) gw.usage.admit(store.group(child.id)!, S, 1);
+    expect(() => gw.usage.admit(store.group(child.id)!, S, 1)).toThrow(/Rate limit exceeded/);
     // The key still verifies against its stored hash, and cursors issued before still work.
-    expect(gw.getKey('ws', child.id, key.prefix)).toEqual({ prefix: key.prefix, name: 'k1' });
-    expect(gw.listGroups('ws', { limit: 1, cursor: page1.pagination.cursor as string }).items.map((g) => g.id)).toEqual([child.id]);
+    expect(gw.keys.get('ws', child.id, key.prefix)).toEqual({ prefix: key.prefix, name: 'k1' });
+    expect(gw.groups.list('ws', { limit: 1, cursor: page1.pagination.cursor as string }).items.map((g) => g.id)).toEqual([child.id]);
   });
 
   it('a snapshot holds no key secret, only its hash', () => {
@@ -174,23 +174,23 @@ describe('Store', () => {
       expect(() => store.restore(bad), what).toThrow(message);
       expect(store.snapshot(), what).toEqual(good);
     }
-    expect(gw.getGroup('ws', root.id).id).toBe(root.id);
+    expect(gw.groups.get('ws', root.id).id).toBe(root.id);
   });
 
   it('with a seed, ids, secrets and cursors are the same on every run and after reset', () => {
     const run = () => {
       build('fixed-seed');
-      const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} });
-      const k = gw.mintKey('ws', g.id, null);
+      const g = gw.groups.create('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} });
+      const k = gw.keys.mint('ws', g.id, null);
       return [g.id, k.api_key, store.ids.uuid()];
     };
     const first = run();
     expect(run()).toEqual(first);
     store.reset();
-    const g = gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} });
+    const g = gw.groups.create('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} });
     expect(g.id).toBe(first[0]);
     build();
-    expect(gw.createGroup('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} }).id).not.toBe(first[0]);
+    expect(gw.groups.create('ws', { metadata: { external_entity_id: 'a' }, models: [{ slug: S }], hierarchy: {} }).id).not.toBe(first[0]);
   });
 
   it('a seeded id stream continues where the snapshot left it', () => {
@@ -233,15 +233,15 @@ describe('Store revision, fork and baseline', () => {
       seen.push(store.revision);
     };
     let groupId = '';
-    step('a group', () => (groupId = gw.createGroup('ws', { metadata: { external_entity_id: 'r' }, models: [{ slug: S, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }], hierarchy: {} }).id));
-    step('a key', () => gw.mintKey('ws', groupId, null));
-    step('a charge', () => gw.admit(store.group(groupId)!, S, 1));
+    step('a group', () => (groupId = gw.groups.create('ws', { metadata: { external_entity_id: 'r' }, models: [{ slug: S, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 9 }] }], hierarchy: {} }).id));
+    step('a key', () => gw.keys.mint('ws', groupId, null));
+    step('a charge', () => gw.usage.admit(store.group(groupId)!, S, 1));
     step('a delivery', () => store.webhooks.add(storedDelivery({ id: 'd', workspace_id: 'ws', url: null, state: 'no_receiver', body: '{}', signature: 'v1=x', attempts: [] })));
     step('a clock move', () => store.clock.advance(1000));
     step('a workspace', () => store.putWorkspace({ id: 'new', onboarded: true, webhookUrl: null, webhookSecret: 's', orgPrefixes: ['new'], environments: ['production'], registerPublicKey: null }));
     step('a reset', () => store.reset());
     const now = store.revision;
-    gw.listGroups('ws', { limit: 10 });
+    gw.groups.list('ws', { limit: 10 });
     store.snapshot();
     store.ids.uuid();
     expect(store.revision).toBe(now);
@@ -253,7 +253,7 @@ describe('Store revision, fork and baseline', () => {
     const before = store.snapshot();
     const fork = store.fork();
     expect(fork.snapshot()).toEqual(before);
-    new Gateway(fork).createGroup('ws', { metadata: { external_entity_id: 'only-in-fork' }, models: [{ slug: S }], hierarchy: {} });
+    new Gateway(fork).groups.create('ws', { metadata: { external_entity_id: 'only-in-fork' }, models: [{ slug: S }], hierarchy: {} });
     expect(store.snapshot()).toEqual(before);
     clock.advance(250);
     store.adopt(fork);
@@ -267,7 +267,7 @@ describe('Store revision, fork and baseline', () => {
     const { root } = populate();
     store.markBaseline();
     const baseline = store.snapshot();
-    gw.deleteGroup('ws', root.id);
+    gw.groups.delete('ws', root.id);
     clock.advance(30_000);
     store.reset();
     expect({ ...store.snapshot(), taken_at: 0, clock: 0 }).toEqual({ ...baseline, taken_at: 0, clock: 0 });

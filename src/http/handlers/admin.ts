@@ -1,8 +1,8 @@
 import { InvalidInstantError, rfc3339 } from '../../domain/clock.js';
-import { endpointView } from '../../domain/endpoint-book.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
-import { ScenarioError } from '../../scenarios/errors.js';
+import { endpointView } from '../../service/endpoints.js';
+import { ScenarioError } from '../../service/scenarios/errors.js';
 import { SnapshotError } from '../../store/snapshot.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
@@ -32,7 +32,7 @@ export const adminHandlers: HandlerMap = {
           environments: w.environments,
           register_public_key: w.registerPublicKey ? publicKeyBase64(w.registerPublicKey) : null,
         })),
-        groups: store.allGroups().map((g) => ({ workspace_id: g.workspaceId, group: gateway.view(g) })),
+        groups: store.allGroups().map((g) => ({ workspace_id: g.workspaceId, group: gateway.groups.view(g) })),
         api_keys: store
           .allKeys()
           .map((k) => ({ workspace_id: k.workspaceId, group_id: k.groupId, prefix: k.prefix, name: k.name, created_at: rfc3339(k.createdAt) })),

@@ -1,6 +1,7 @@
 import { describeTarget } from '../../domain/endpoints.js';
-import { serveCompletion, type ChatRequest } from '../../domain/inference.js';
+import type { ChatRequest } from '../../domain/inference.js';
 import type { Completion } from '../../domain/tokens.js';
+import { serveCompletion } from '../../service/inference.js';
 import { writeEvents } from '../sse.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 import { waitWhileConnected } from '../wait.js';
@@ -8,7 +9,7 @@ import { waitWhileConnected } from '../wait.js';
 /**
  * The OpenAI-compatible side: `POST /v1/chat/completions` and `GET /v1/models`. The use
  * case (bounds, completion, admission and charging, billing event) is in
- * src/domain/inference.ts; this only translates, and streams.
+ * src/service/inference.ts; this only translates, and streams.
  */
 
 interface ChatBody extends ChatRequest {
@@ -25,8 +26,8 @@ export const inferenceHandlers: HandlerMap = {
     const body = ctx.body as ChatBody;
     // Which target answers: the slug's endpoint in the caller's organisation, if any
     // (under --require-endpoints, none is a 404 before anything is charged).
-    const target = ctx.mock.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];
-    const { completion, at } = serveCompletion({ gateway, clock, billing: deliverer }, ctx.caller!, ctx.requestId, body);
+    const target = gateway.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];
+    const { completion, at } = serveCompletion({ usage: gateway.usage, clock, billing: deliverer }, ctx.caller!, ctx.requestId, body);
     ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
     if (inference.latencyMs > 0) await waitWhileConnected(ctx.res, inference.latencyMs);
 
@@ -52,7 +53,7 @@ export const inferenceHandlers: HandlerMap = {
     return {
       body: {
         object: 'list',
-        data: ctx.mock.gateway.callableSlugs(group).map((id) => ({
+        data: ctx.mock.gateway.usage.callableSlugs(group).map((id) => ({
           id,
           object: 'model',
           created: Math.floor(group.createdAt / 1000),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { rfc3339 } from '../../domain/clock.js';
-import type { GroupRecord } from '../../store/store.js';
+import type { GroupRecord } from '../../domain/records.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import type { FaultInput } from '../faults.js';
 import type { JournalFilter } from '../journal.js';
@@ -63,7 +63,7 @@ function inspectorData(ctx: Ctx, tail: number) {
   const node = (g: GroupRecord): unknown => {
     if (budget <= 0) return null;
     budget -= 1;
-    const view = gateway.view(g);
+    const view = gateway.groups.view(g);
     const keys = store.keysOf(g.id);
     const shownKeys: { prefix: string; name: string | null }[] = [];
     for (const k of keys ?? []) {
@@ -80,7 +80,7 @@ function inspectorData(ctx: Ctx, tail: number) {
       effective_models: view.effective_models,
       keys: shownKeys,
       key_count: keys?.size ?? 0,
-      usage: gateway.liveUsage(g),
+      usage: gateway.usage.liveUsage(g),
       children: store
         .childrenOf(g.id)
         .sort((a, b) => a.seq - b.seq)

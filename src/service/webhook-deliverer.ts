@@ -7,13 +7,14 @@ import {
   type BillingEvent,
   type RetryPolicy,
 } from '../domain/webhooks.js';
-import type { Store, Workspace } from '../store/store.js';
+import type { Workspace } from '../domain/records.js';
+import type { Store } from '../store/store.js';
 import { signatureOf, storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
 
 /**
  * Sends billing webhooks to the workspace's receiver, at least once, with the
- * documented retry policy, off the request path: enqueue() returns at once and the
- * first attempt starts on a later tick. Every delivery and its attempts go into the
+ * documented retry policy, off the request path: a prepared delivery's commit() returns at
+ * once and the first attempt starts on a later tick. Every delivery and its attempts go into the
  * store's webhook log (GET /_mock/webhooks) and its dead-letter queue. When the store
  * is reset or restored, attempts in flight are abandoned and the pending deliveries of
  * the restored log are sent again (delivery is at least once).
@@ -63,11 +64,6 @@ export class WebhookDeliverer {
       this.cancel();
       for (const d of store.webhooks.pending()) this.start(d);
     });
-  }
-
-  /** Records a delivery of `events` to the workspace's receiver and schedules its first attempt. */
-  enqueue(workspace: Workspace, events: BillingEvent[]): void {
-    this.prepare(workspace, events).commit();
   }
 
   /**

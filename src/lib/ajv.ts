@@ -1,12 +1,20 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type { SchemaFlavour } from './validation.js';
 
 /**
  * The one ajv configuration the spec's schemas are compiled with, at build time (to
  * standalone code) and at run time (when the build's artefacts are missing or stale).
- * Its own module so a server started from the build never loads ajv's compiler.
+ * Its own module so a server started from the build never loads ajv's compiler. Used by
+ * the HTTP layer, the contract checker and the scenario reader alike, so it sits on the
+ * lowest floor (src/lib/), which knows nothing of the gateway.
  */
+
+/**
+ * Parameters arrive as strings and are coerced (with defaults); bodies are JSON and are
+ * not. `every` reports all errors, not the first: it finds every unknown field of a
+ * management body at once, at any depth.
+ */
+export type SchemaFlavour = 'coercing' | 'plain' | 'every';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;

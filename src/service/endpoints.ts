@@ -1,7 +1,8 @@
-import { checkSlugOwned, normalizeTargets, type EndpointTarget, type EndpointTargetInput, type Organisation, type Region } from './endpoints.js';
-import { badRequest, forbidden, notFound } from './errors.js';
-import { paginate, type Page } from './pagination.js';
-import type { EndpointRecord, Store } from '../store/store.js';
+import { checkSlugOwned, normalizeTargets, type EndpointTarget, type EndpointTargetInput, type Organisation, type Region } from '../domain/endpoints.js';
+import { badRequest, forbidden, notFound } from '../domain/errors.js';
+import { paginate, type Page } from '../domain/pagination.js';
+import type { EndpointRecord } from '../domain/records.js';
+import type { Store } from '../store/store.js';
 
 /**
  * Endpoints over the store: global slug uniqueness, tenancy (403 for another workspace's
@@ -36,7 +37,7 @@ export interface EndpointPolicy {
   requireEndpoints: boolean;
 }
 
-export class EndpointBook {
+export class EndpointService {
   constructor(
     private readonly store: Store,
     readonly policy: EndpointPolicy = { immutableSlugs: false, requireEndpoints: false },

@@ -1,9 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import { EndpointBook } from '../domain/endpoint-book.js';
-import { GatewayError } from '../domain/errors.js';
-import { Gateway } from '../domain/gateway.js';
-import { parsePublicKey } from '../domain/register.js';
-import type { Store } from '../store/store.js';
+import { GatewayError } from '../../domain/errors.js';
+import { parsePublicKey } from '../../domain/register.js';
+import type { Store } from '../../store/store.js';
+import { Gateway } from '../gateway.js';
 import { entryLabel, ScenarioError, workspaceOf, type Scenario, type ScenarioGroup, type ScenarioSource } from './scenario.js';
 
 /**
@@ -116,7 +115,7 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
   });
 
   const summary: ScenarioSummary = { source, workspaces: (s.workspaces ?? []).map((w) => w.id), endpoints: [], groups: [], api_keys: [], management_keys: managementKeys };
-  const book = new EndpointBook(store);
+  const book = gateway.endpoints;
   (s.endpoints ?? []).forEach((e, i) => {
     at(entryLabel(s, 'endpoints', i), () => {
       const workspace = workspaceOf(s, e) as string;
@@ -134,7 +133,7 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
       if (!store.workspace(workspace)) throw new EntryError(`workspace ${JSON.stringify(workspace)} is neither in this scenario nor in the mock`);
       const parent = g.parent === undefined ? null : (ids.get(g.parent) as { id: string; workspace: string });
       if (parent && parent.workspace !== workspace) throw new EntryError(`parent ${JSON.stringify(g.parent)} is in workspace ${parent.workspace}, not ${workspace}`);
-      const view = gateway.createGroup(workspace, {
+      const view = gateway.groups.create(workspace, {
         metadata: { name: g.metadata?.name ?? null, external_entity_id: g.metadata?.external_entity_id ?? g.name },
         models: g.models,
         hierarchy: { ...(g.limit_enforcement ? { limit_enforcement: g.limit_enforcement } : {}), parent_group_id: parent?.id ?? null },
@@ -149,7 +148,7 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
     at(entryLabel(s, 'groups', i), () => {
       (g.keys ?? []).forEach((k, j) => {
         try {
-          const key = gateway.addKnownKey(workspace, id, k.api_key, k.name);
+          const key = gateway.keys.addKnown(workspace, id, k.api_key, k.name);
           summary.api_keys.push({ group: g.name, prefix: key.prefix, name: key.name });
         } catch (e) {
           throw new EntryError(`keys[${j}].api_key: ${(e as Error).message}`);
@@ -157,7 +156,7 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
       });
       (g.usage ?? []).forEach((u, j) => {
         try {
-          gateway.countDailyUsage(workspace, id, u.slug, u.type, u.used);
+          gateway.usage.countDailyUsage(workspace, id, u.slug, u.type, u.used);
         } catch (e) {
           throw new EntryError(`usage[${j}]: ${(e as Error).message}`);
         }

@@ -1,19 +1,17 @@
-import type { OffsetClock } from './domain/clock.js';
-import type { EndpointBook } from './domain/endpoint-book.js';
-import type { Gateway } from './domain/gateway.js';
-import type { FaultBook } from './http/faults.js';
-import type { Journal } from './http/journal.js';
-import type { Meter } from './domain/meter.js';
-import type { ScenarioSummary } from './scenarios/apply.js';
-import type { Snapshot } from './store/snapshot.js';
-import type { Store } from './store/store.js';
-import type { WebhookDeliverer } from './webhooks/deliverer.js';
+import type { OffsetClock } from '../domain/clock.js';
+import type { Meter } from '../domain/meter.js';
+import type { Gateway } from '../service/gateway.js';
+import type { ScenarioSummary } from '../service/scenarios/apply.js';
+import type { WebhookDeliverer } from '../service/webhook-deliverer.js';
+import type { Snapshot } from '../store/snapshot.js';
+import type { Store } from '../store/store.js';
+import type { FaultBook } from './faults.js';
+import type { Journal } from './journal.js';
 
-/** What a handler can reach: the backend, the store that holds all state, and the webhook deliverer. */
+/** What a handler can reach: the services, the store that holds all state, and the mock's own instruments. */
 export interface MockServices {
+  /** Groups, keys, endpoints, limit accounting and callers (src/service/gateway.ts). */
   gateway: Gateway;
-  /** Endpoints: what each slug routes to. */
-  endpoints: EndpointBook;
   store: Store;
   /** The store's clock and meter, for convenience. */
   clock: OffsetClock;

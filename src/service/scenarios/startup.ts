@@ -1,5 +1,5 @@
-import { StateFile, type StateFileOptions } from '../store/state-file.js';
-import type { Store } from '../store/store.js';
+import { StateFile, type StateFileOptions } from '../../store/state-file.js';
+import type { Store } from '../../store/store.js';
 import type { ScenarioSummary, WorkspaceDefaults } from './apply.js';
 import type { Scenario } from './scenario.js';
 

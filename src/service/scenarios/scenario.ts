@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
-import type { EndpointTargetInput, Region } from '../domain/endpoints.js';
-import type { ModelConfigInput } from '../domain/limits.js';
-import { newAjv } from '../http/ajv.js';
-import { PACKAGE_ROOT } from '../paths.js';
+import type { EndpointTargetInput, Region } from '../../domain/endpoints.js';
+import type { ModelConfigInput } from '../../domain/limits.js';
+import { newAjv } from '../../lib/ajv.js';
+import { PACKAGE_ROOT } from '../../paths.js';
 import { ScenarioError } from './errors.js';
 
 export { ScenarioError };
