@@ -2,7 +2,7 @@
 // Instructions per request, the mock beside its baseline, under valgrind's callgrind
 // (run after npm run build: node scripts/instructions.mjs [create|chat|list|one] [flags]).
 // Counts, not seconds: the same build gives the same count within about 2% whatever else
-// the machine is doing, where req/s on a shared VM moves by 10% (README, Performance).
+// the machine is doing, where req/s on a shared VM moves by 10% (docs/performance.md).
 // Each server starts under callgrind with counting off, takes --warm requests so the JIT
 // has settled (fewer, and compiling dominates the count), then counts --requests; the
 // mock and its baseline (bare Express 5 for reads, Express 5 + JSON + ajv for writes, as in

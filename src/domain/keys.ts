@@ -30,7 +30,7 @@ const osRandom = new IdSource();
 
 /** A new key from `ids` (the OS's random source by default). */
 export function mintKey(ids: IdSource = osRandom): MintedSecret {
-  // join, not +: a flat string, where + leaves a two-part string the store would keep (~40 bytes a key).
+  // join, not +: a flat string, where + leaves a two-part string the store would keep.
   const prefix = [KEY_PREFIX_TAG, ids.string(PREFIX_LENGTH - KEY_PREFIX_TAG.length)].join('');
   const apiKey = `${prefix}.${ids.string(SECRET_LENGTH)}`;
   return { apiKey, prefix, hash: hashKey(apiKey) };
@@ -45,7 +45,7 @@ export function prefixOf(apiKey: string): string {
   return apiKey.slice(0, PREFIX_LENGTH);
 }
 
-/** SHA-256 of a key as the store keeps it: its 32 bytes as a latin1 string (48 bytes of heap, a Buffer ~250). */
+/** SHA-256 of a key as the store keeps it: its 32 bytes as a latin1 string, far smaller on the heap than a Buffer. */
 export function storedHash(apiKey: string): string {
   return hashKey(apiKey).toString('latin1');
 }

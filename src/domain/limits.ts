@@ -114,7 +114,7 @@ export function effectiveModels(mode: Enforcement, path: readonly LimitNode[]): 
   const self = path[0];
   if (!self) return [];
   // Plain loops, no Set of string keys: this runs for every group in every view and on
-  // every completion (see README, Performance).
+  // every completion (docs/performance.md).
   return self.models.map((own) => {
     const rate: EffectiveLimit<RateUnit>[] = [];
     const usage: EffectiveLimit<UsageUnit>[] = [];

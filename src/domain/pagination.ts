@@ -13,7 +13,7 @@ import { badRequest } from './errors.js';
 export class SeqIndex<T extends { seq: number }> {
   // One array, in seq order. A removed item leaves a Tombstone holding its seq, so the
   // binary search needs no second array of seqs (a per-group key index is mostly one
-  // item: every array it keeps costs about 56 bytes per group).
+  // item, so every array it keeps counts).
   private items: (T | Tombstone)[] = [];
   private dead = 0;
 

@@ -53,7 +53,7 @@ export type LogFormat = 'pretty' | 'json';
  * `pretty` for people, `json` (one object per line: time by the mock's clock, level,
  * method, path, operation, status, ms, request_id) for machines. Never includes headers
  * or bodies, so never a key. Without `log` the step only passes on (it stays, so others
- * can be placed around it): a listener per request costs about 1% of a read's time.
+ * can be placed around it) and adds no listener.
  */
 export function accessLogStep(log?: (line: string) => void, format: LogFormat = 'pretty', clock: Clock = systemClock): Step {
   return {
@@ -130,9 +130,8 @@ export function serialiseStep(logError: (line: string) => void, options: { prett
 
 /**
  * The body as JSON with its length. Written directly rather than with res.json, whose
- * res.send also hashes every body for an ETag and parses the request's cache headers:
- * about 5% of a read (see README, Performance). The mock sends no ETag, as the
- * documentation names none.
+ * res.send also hashes every body for an ETag and parses the request's cache headers
+ * (docs/performance.md). The mock sends no ETag, as the documentation names none.
  */
 function sendJson(res: Response, status: number, body: unknown, spaces: number | undefined): string {
   const text = JSON.stringify(body, null, spaces) ?? '';

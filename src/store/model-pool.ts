@@ -2,9 +2,8 @@ import { NO_LIMITS, type Limit, type ModelConfig } from '../domain/limits.js';
 
 /**
  * Groups with the same model configuration share one deep-frozen copy of it. A gateway's
- * customers mostly sit on a few plans (the same slugs with the same limits), and a
- * group's own copy of one model cost about 140 bytes (the array, the model, its slug
- * string): a fifth of a group with a key. Models are values: a PATCH replaces a group's
+ * customers mostly sit on a few plans (the same slugs with the same limits), and a copy
+ * per group was a large share of a group's bytes (docs/performance.md). Models are values: a PATCH replaces a group's
  * list whole (set semantics), nothing edits one in place, and the freeze makes sure of
  * that.
  *

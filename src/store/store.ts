@@ -49,9 +49,8 @@ type NewGroup = Omit<GroupRecord, 'seq' | 'createdAt'>;
 /**
  * A group's keys, kept on the group record itself under a symbol only this module knows
  * (so no view, spread, JSON or snapshot sees it): null without keys, the key itself while
- * it is the only one, a SeqIndex from the second on. Most groups hold one key; a map from
- * group id to keys cost about 37 bytes a group at 100,000 groups, and an index of one
- * about 100 more.
+ * it is the only one, a SeqIndex from the second on: most groups hold one key, and a map
+ * or an index per group would cost more than the key (docs/performance.md).
  */
 const KEYS = Symbol('keys');
 type Stored<G> = G & { [KEYS]: KeyRecord | SeqIndex<KeyRecord> | null };
@@ -80,7 +79,7 @@ export class Store {
   private cursorCodec!: CursorCodec;
   // Derived indexes: rebuilt from the records, never stored or written by callers.
   private groupIndex = new Map<string, SeqIndex<GroupRecord>>();
-  /** Per workspace, external id -> group (nested rather than one map keyed by a joined string, which cost ~70 bytes a group). */
+  /** Per workspace, external id -> group (nested rather than one map keyed by a joined string: docs/performance.md). */
   private externalIds = new Map<string, Map<string, GroupRecord>>();
   private children = new Map<string, Set<string>>();
   /** Slug -> endpoint id; slugs are unique across every workspace. */
@@ -268,9 +267,8 @@ export class Store {
   }
 
   insertGroup(fields: NewGroup): GroupRecord {
-    // Every field spelled out, in one order, rather than `{ ...fields, seq }`: V8 gives a
-    // spread copy extended with more fields a hidden class of its own, about 300 bytes per
-    // record held for as long as the record lives (see README, Performance).
+    // Every field spelled out, in one order, rather than `{ ...fields, seq }`, so every
+    // record shares one hidden class (docs/performance.md, "Why the code is shaped so").
     const group: Stored<GroupRecord> = {
       id: fields.id,
       workspaceId: fields.workspaceId,
@@ -575,8 +573,8 @@ export class Store {
 
 
 /**
- * The mode as the one constant string: a mode parsed from a request body is a string of
- * its own (V8's JSON.parse shares only very short strings), 32 bytes a group.
+ * The mode as the one constant string, not the string of its own each parsed request
+ * body holds (docs/performance.md).
  */
 const sharedMode = (mode: Enforcement): Enforcement => (mode === 'CASCADING' ? 'CASCADING' : mode === 'INDEPENDENT' ? 'INDEPENDENT' : mode);
 

@@ -44,7 +44,7 @@ const RECORD_OVERHEAD_BYTES = 1024;
  * (no deep structuredClone of user metadata), and its size is known. The signature is
  * computed the first time it is needed (the first attempt, or a look at the log), with
  * the secret of the workspace when the delivery was made: most deliveries of a mock have
- * no receiver and are never looked at, and an HMAC per completion was 3% of its time.
+ * no receiver and are never looked at, so an HMAC per completion would be wasted.
  */
 export interface StoredDelivery extends Omit<Delivery, 'payload' | 'signature'> {
   body: string;
@@ -60,8 +60,8 @@ export type NewDelivery = Omit<StoredDelivery, 'bytes' | 'signature' | 'secret'>
 
 /** A new record for `body`, the serialized payload. */
 export function storedDelivery(fields: NewDelivery): StoredDelivery {
-  // Spelled out, not `{ ...fields, bytes }`: a spread copy extended with a field costs
-  // about 1.6 µs more per completion (and a hidden class per record held in the log).
+  // Spelled out, not `{ ...fields, bytes }`: a spread copy extended with a field takes
+  // V8's slow path and gives each record a hidden class (docs/performance.md).
   return {
     id: fields.id,
     workspace_id: fields.workspace_id,
@@ -87,8 +87,8 @@ export function signatureOf(d: StoredDelivery): string {
 /**
  * A list, oldest first, dropped from the front by count and by bytes (the newest is always
  * kept). A dropped entry is cleared at once, and the cleared slots are cut off in one go
- * once they are half the array: cutting them one at a time moved the whole array on
- * every completion once the log was full (about 50 µs a completion at 10,000 entries).
+ * once they are half the array: cutting them one at a time would move the whole array on
+ * every completion once the log is full.
  */
 class BoundedList {
   private all: (StoredDelivery | undefined)[] = [];
