@@ -11,6 +11,7 @@ import { FaultBook, faultStep } from './http/faults.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { endpointHandlers } from './http/handlers/endpoints.js';
 import { groupHandlers } from './http/handlers/groups.js';
+import { healthHandlers } from './http/handlers/health.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
 import { compiledSpecs } from './http/compiled-spec.js';
 import type { MockServices } from './http/context.js';
@@ -38,6 +39,7 @@ import type { ScenarioSummary } from './service/scenarios/apply.js';
 import type { Scenario } from './service/scenarios/scenario.js';
 import { loadScenario, startState } from './service/scenarios/startup.js';
 import { WebhookDeliverer } from './service/webhook-deliverer.js';
+import { PACKAGE_VERSION } from './paths.js';
 import type { StateFileOptions } from './store/state-file.js';
 import { Store, type StoreSeed } from './store/store.js';
 
@@ -99,7 +101,8 @@ export interface MockOptions {
   /** How the "view scope" wording is read (default `reads`). */
   viewScope?: ViewScopeReading;
   /**
-   * Scenario files (YAML or JSON paths) or scenario objects, applied in order at start-up
+   * Scenario files (YAML or JSON paths), names of the scenarios shipped in the package
+   * (`saas-tiers`, see shippedScenarioNames()), or scenario objects, applied in order at start-up
    * on top of the config; POST /_mock/reset goes back to the state they leave.
    */
   scenarios?: (string | Scenario)[];
@@ -132,7 +135,7 @@ export interface Mock extends MockServices {
 export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const withAdmin = options.admin !== false;
   const { operations, validators } = await compiledSpecs(withAdmin);
-  const handlerMap: HandlerMap = { ...groupHandlers, ...endpointHandlers, ...inferenceHandlers, ...(withAdmin ? { ...adminHandlers, ...observeHandlers } : {}) };
+  const handlerMap: HandlerMap = { ...groupHandlers, ...endpointHandlers, ...inferenceHandlers, ...healthHandlers, ...(withAdmin ? { ...adminHandlers, ...observeHandlers } : {}) };
   const handlers = bindHandlers(operations, handlerMap);
 
   const config = withImplicitWorkspaces(options.config ?? DEFAULT_CONFIG);
@@ -198,6 +201,11 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     snapshot: () => store.snapshot(),
     restore: (snapshot) => store.restore(snapshot),
     loadScenario: (raw, source = 'scenario') => loadScenario(store, raw, source, defaults),
+    health: () => ({
+      version: PACKAGE_VERSION,
+      admin: withAdmin,
+      state_file: startup.stateFile ? { path: startup.stateFile.path, ok: true, error: null } : null,
+    }),
   };
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const viewScope = options.viewScope ?? 'reads';

@@ -12,6 +12,9 @@ Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
 
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)
+  --port-file PATH         once listening, write the port to PATH (one line), so a
+                           script that started the mock with --port 0 can find it;
+                           then poll GET /_mock/health until it answers 200
   --host ADDR              address to bind (env HOST; default 127.0.0.1)
   --no-admin               do not serve the /_mock/ admin routes (nor the inspector
                            at /_mock/, the request journal or fault injection)
@@ -49,7 +52,9 @@ Endpoints and key registration
                            whose --config names no register_public_key
 
 State
-  --scenario FILE          load a scenario (YAML or JSON, see scenarios/) at start-up:
+  --scenario FILE|NAME     load a scenario (YAML or JSON, see scenarios/) at start-up, by
+                           path or by the name of one shipped in the package
+                           (saas-tiers, enterprise-cascading, churned-customer):
                            workspaces, groups, keys with fixed secrets, usage already
                            counted, the clock. Repeatable, applied in order; a bad file
                            stops the start-up. POST /_mock/reset goes back to the
@@ -89,7 +94,10 @@ Examples
 
 export class UsageError extends Error {}
 
-export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: StartOptions & { port: number; host: string }; quiet: boolean } | 'help' | 'version' {
+export function parseCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { options: StartOptions & { port: number; host: string }; quiet: boolean; portFile?: string } | 'help' | 'version' {
   let values;
   try {
     ({ values } = parseArgs({
@@ -98,6 +106,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
       allowPositionals: false,
       options: {
         port: { type: 'string' },
+        'port-file': { type: 'string' },
         host: { type: 'string' },
         'no-admin': { type: 'boolean' },
         quiet: { type: 'boolean' },
@@ -145,6 +154,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   if (webhookSecret === '') throw new UsageError('--webhook-secret must not be empty');
   const stateFile = values['state-file'];
   if (stateFile === '') throw new UsageError('--state-file must name a file');
+  const portFile = values['port-file'];
+  if (portFile === '') throw new UsageError('--port-file must name a file');
 
   const publicKey = values['register-public-key'] ?? env.FGW_REGISTER_PUBLIC_KEY;
   if (publicKey !== undefined) {
@@ -157,6 +168,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
 
   return {
     quiet: values.quiet === true,
+    ...(portFile !== undefined ? { portFile } : {}),
     options: {
       port,
       host,

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { ConfigError } from './config.js';
 import { banner, bannerJson, HELP, parseCli, UsageError } from './cli-options.js';
 import { RegistryMismatchError } from './http/registry.js';
-import { PACKAGE_ROOT } from './paths.js';
+import { PACKAGE_VERSION } from './paths.js';
 import { startMock } from './index.js';
 
 async function main(): Promise<void> {
@@ -22,11 +22,10 @@ async function main(): Promise<void> {
     return;
   }
   if (parsed === 'version') {
-    const pkg = JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${PACKAGE_VERSION}\n`);
     return;
   }
-  const { options, quiet } = parsed;
+  const { options, quiet, portFile } = parsed;
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const json = options.logFormat === 'json';
   // Under --log-format json every line on both streams is one JSON object.
@@ -38,6 +37,11 @@ async function main(): Promise<void> {
     clockNow = () => running.mock.clock.now();
     const now = new Date(running.mock.clock.now()).toISOString();
     log(json ? bannerJson(running.url, options, running.mock.config, now, quiet, running.mock) : banner(running.url, options, running.mock.config, quiet, running.mock));
+    if (portFile !== undefined) {
+      // Written whole, then renamed: a reader polling for the file never sees it half written.
+      writeFileSync(`${portFile}.tmp`, `${running.port}\n`);
+      renameSync(`${portFile}.tmp`, portFile);
+    }
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;

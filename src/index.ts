@@ -71,4 +71,5 @@ export type { Mock, MockOptions } from './app.js';
 export { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, type MockConfig } from './config.js';
 export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } from './domain/webhooks.js';
 export { countTokens, promptTokens } from './domain/tokens.js';
+export { SHIPPED_SCENARIOS_DIR, shippedScenarioNames } from './service/scenarios/shipped.js';
 export { SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './store/snapshot.js';

@@ -52,7 +52,7 @@ export function loadBuilt(dir: URL, withAdmin: boolean, digest: string = specDig
   if (built.digest !== digest) return undefined;
   const code = createRequire(import.meta.url)(codeFile.pathname) as Record<string, ValidateFunction | undefined>;
   const operations: Operation[] = built.operations
-    .filter((op) => withAdmin || op.document !== 'admin')
+    .filter((op) => withAdmin || op.document !== 'admin' || op.always)
     .map((op) => ({ ...op, pathPattern: pathPatternOf(op.path) }));
   let complete = true;
   const lookup: SchemaCompiler = (s) => {

@@ -30,4 +30,14 @@ export interface MockServices {
   restore(snapshot: unknown): void;
   /** Applies one scenario document on top of the current state, all or nothing; throws ScenarioError. */
   loadScenario(raw: unknown, source?: string): Promise<ScenarioSummary>;
+  /** What GET /_mock/health reports. */
+  health(): MockHealth;
+}
+
+export interface MockHealth {
+  version: string;
+  /** Whether the other /_mock/ routes are served. */
+  admin: boolean;
+  /** The --state-file and whether it is being written, or null without one. */
+  state_file: { path: string; ok: boolean; error: string | null } | null;
 }

@@ -34,6 +34,8 @@ export interface Operation {
   pageNamesViewScope: boolean;
   /** `x-fgw-body`. */
   body: BodyKind;
+  /** `x-fgw-always`: an admin operation served even without the admin routes (health). */
+  always: boolean;
   parameters: OpenAPIV3_1.ParameterObject[];
   requestBody: OpenAPIV3_1.RequestBodyObject | undefined;
   responses: Record<string, OpenAPIV3_1.ResponseObject>;
@@ -52,6 +54,7 @@ type RawOperation = OpenAPIV3_1.OperationObject & {
   'x-fgw-scope'?: string;
   'x-fgw-page-names-view-scope'?: boolean;
   'x-fgw-body'?: string;
+  'x-fgw-always'?: boolean;
 };
 
 /** Dereferences both documents and lists their operations; fails on anything malformed. */
@@ -59,8 +62,9 @@ export async function loadSpecs(withAdmin: boolean): Promise<LoadedSpecs> {
   // Loaded on demand: a server started from the build never needs the parser.
   const { default: SwaggerParser } = await import('@apidevtools/swagger-parser');
   const gateway = (await SwaggerParser.dereference(GATEWAY_SPEC_PATH)) as OpenAPIV3_1.Document;
-  const admin = withAdmin ? ((await SwaggerParser.dereference(ADMIN_SPEC_PATH)) as OpenAPIV3_1.Document) : undefined;
-  const operations = [...operationsOf(gateway, 'gateway'), ...(admin ? operationsOf(admin, 'admin') : [])];
+  // Without the admin routes, the admin document still gives the operations served always (health).
+  const admin = (await SwaggerParser.dereference(ADMIN_SPEC_PATH)) as OpenAPIV3_1.Document;
+  const operations = [...operationsOf(gateway, 'gateway'), ...operationsOf(admin, 'admin').filter((op) => withAdmin || op.always)];
   return { operations, gateway, admin };
 }
 
@@ -88,6 +92,7 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
         scope: op['x-fgw-scope'] as Scope | undefined,
         pageNamesViewScope: op['x-fgw-page-names-view-scope'] === true,
         body,
+        always: op['x-fgw-always'] === true,
         parameters,
         requestBody: op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined,
         responses: (op.responses ?? {}) as Record<string, OpenAPIV3_1.ResponseObject>,

@@ -30,7 +30,16 @@ export class AccessService {
   workspaceCaller(key: string, needed: Scope): WorkspaceCaller {
     const entry = this.store.managementKey(key);
     const workspace = entry && this.store.workspace(entry.workspaceId);
-    if (!entry || !workspace) throw unauthorized('Invalid API key.', 'invalid_api_key');
+    if (!entry || !workspace) {
+      // Still 401, but say so when it is a live federated key: the commonest mix-up.
+      if (this.isFederatedKey(key)) {
+        throw unauthorized(
+          'Invalid API key: this is a federated API key, for inference (POST /v1/chat/completions); the management API needs a workspace management key.',
+          'invalid_api_key',
+        );
+      }
+      throw unauthorized('Invalid API key.', 'invalid_api_key');
+    }
     if (!workspace.onboarded) {
       throw forbidden('This workspace is not onboarded to Frontier Gateway.', 'workspace_not_onboarded');
     }
@@ -44,11 +53,22 @@ export class AccessService {
   federatedCaller(apiKey: string): FederatedCaller {
     const key = this.store.key(prefixOf(apiKey));
     if (!key || !verifyKey(apiKey, key.hash)) {
+      if (this.store.managementKey(apiKey)) {
+        throw unauthorized(
+          'Invalid API key: this is a workspace management key; inference needs a federated API key minted under a group (POST /v1/gateway/groups/{group_id}/api_keys).',
+          'invalid_api_key',
+        );
+      }
       throw unauthorized('Invalid API key: unknown, revoked, or its group was deleted.', 'invalid_api_key');
     }
     const group = this.store.group(key.groupId);
     const workspace = this.store.workspace(key.workspaceId);
     if (!group || !workspace) throw unauthorized('Invalid API key: its group was deleted.', 'invalid_api_key');
     return { key, group, workspace };
+  }
+
+  private isFederatedKey(apiKey: string): boolean {
+    const key = this.store.key(prefixOf(apiKey));
+    return key !== undefined && verifyKey(apiKey, key.hash) && this.store.group(key.groupId) !== undefined;
   }
 }

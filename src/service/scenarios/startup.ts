@@ -24,9 +24,14 @@ export async function startState(
 ): Promise<StartupState> {
   let scenarios: ScenarioSummary[] = [];
   if (options.scenarios?.length) {
-    const [{ applyScenarios }, { checkScenario, loadScenarioFile }] = await Promise.all([import('./apply.js'), import('./scenario.js')]);
+    const [{ applyScenarios }, { checkScenario, loadScenarioFile }, { resolveScenarioPath }] = await Promise.all([
+      import('./apply.js'),
+      import('./scenario.js'),
+      import('./shipped.js'),
+    ]);
+    // A string is a path, or the name of a scenario shipped in the package (`saas-tiers`).
     const sources = options.scenarios.map((s, i) =>
-      typeof s === 'string' ? loadScenarioFile(s) : { source: `scenarios[${i}]`, scenario: checkScenario(s, `scenarios[${i}]`) },
+      typeof s === 'string' ? loadScenarioFile(resolveScenarioPath(s)) : { source: `scenarios[${i}]`, scenario: checkScenario(s, `scenarios[${i}]`) },
     );
     scenarios = applyScenarios(store, sources, options.defaults);
     store.markBaseline();
