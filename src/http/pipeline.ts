@@ -42,7 +42,8 @@ export interface Exchange<M = unknown> {
   startedAt: number;
   params: Record<string, string>;
   query: Record<string, unknown>;
-  body: any;
+  /** The validated body (typed per operation in a handler's Ctx, src/http/registry.ts). */
+  body: unknown;
   /** Set by authentication for `x-fgw-auth: workspace` operations. */
   workspace?: Workspace;
   /** Set by authentication for `x-fgw-auth: federated` operations. */

@@ -1,3 +1,5 @@
+import type { operations as GatewayOperations } from '../generated/frontier-gateway.js';
+import type { operations as AdminOperations } from '../generated/mock-admin.js';
 import type { MockServices } from './context.js';
 import type { Exchange, HandlerResult } from './pipeline.js';
 import type { Operation } from './spec.js';
@@ -10,12 +12,34 @@ export type { HandlerResult };
  * handler, or a handler without an operation, stops the server with a clear message.
  */
 
-/** What a handler sees: the exchange of a request that matched an operation. */
-export type Ctx = Exchange<MockServices> & { op: Operation };
+/** Every operation of both documents by operationId, as openapi-typescript generates them from the spec. */
+export type Operations = GatewayOperations & AdminOperations;
+export type OperationId = keyof Operations & string;
 
-export type Handler = (ctx: Ctx) => HandlerResult | Promise<HandlerResult>;
+type Json<R> = R extends { content: { 'application/json': infer B } } ? B : never;
+type Part<P, K extends 'path' | 'query'> = K extends keyof P ? ([NonNullable<P[K]>] extends [never] ? Record<string, never> : NonNullable<P[K]>) : Record<string, never>;
 
-export type HandlerMap = Record<string, Handler>;
+/** The validated JSON body of operation `Id`: undefined when it takes none, possibly undefined when it is optional. */
+export type BodyOf<Id extends OperationId> = Operations[Id] extends { requestBody?: infer R }
+  ? [NonNullable<R>] extends [never]
+    ? undefined
+    : Operations[Id] extends { requestBody: object }
+      ? Json<R>
+      : Json<NonNullable<R>> | undefined
+  : undefined;
+/** Its path parameters (all strings) and its query, coerced and with the spec's defaults, by the validation step. */
+export type PathOf<Id extends OperationId> = Part<Operations[Id]['parameters'], 'path'>;
+export type QueryOf<Id extends OperationId> = Part<Operations[Id]['parameters'], 'query'>;
+
+/** What a handler sees: the exchange of a request that matched an operation; `Id` types what validation let through. */
+export type Ctx<Id extends OperationId | undefined = undefined> = Exchange<MockServices> & { op: Operation } & (Id extends OperationId
+    ? { body: BodyOf<Id>; params: PathOf<Id>; query: QueryOf<Id> }
+    : unknown);
+
+export type Handler<Id extends OperationId | undefined = undefined> = (ctx: Ctx<Id>) => HandlerResult | Promise<HandlerResult>;
+
+/** Handlers keyed by operationId, each typed by its operation's body, path and query. */
+export type HandlerMap = { [Id in OperationId]?: Handler<Id> };
 
 export class RegistryMismatchError extends Error {
   override name = 'RegistryMismatchError';
@@ -33,5 +57,5 @@ export function bindHandlers(operations: readonly Operation[], handlers: Handler
     ];
     throw new RegistryMismatchError(`The spec and the handler registry disagree:\n${lines.join('\n')}`);
   }
-  return new Map(operations.map((o) => [o.id, handlers[o.id] as Handler]));
+  return new Map(operations.map((o) => [o.id, handlers[o.id as OperationId] as unknown as Handler]));
 }

@@ -2,6 +2,7 @@ import { checkSlugOwned, normalizeTargets, type EndpointTarget, type EndpointTar
 import { badRequest, forbidden, notFound } from '../domain/errors.js';
 import { paginate, type Page } from '../domain/pagination.js';
 import type { EndpointRecord } from '../domain/records.js';
+import type { Endpoint } from '../generated/frontier-gateway.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -10,14 +11,8 @@ import type { Store } from '../store/store.js';
  * rules are the pure functions of src/domain/endpoints.ts.
  */
 
-export interface EndpointView {
-  id: string;
-  slug: string;
-  region: Region;
-  targets: EndpointTarget[];
-  created_at: string;
-  updated_at: string;
-}
+/** An endpoint as the API shows it (generated from the spec's `Endpoint`). */
+export type EndpointView = Endpoint;
 
 export interface CreateEndpointInput {
   slug: string;

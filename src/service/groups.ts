@@ -12,6 +12,7 @@ import {
 import { checkCascade, copyModels, effectiveModels, type EffectiveModel, type Enforcement, type ModelConfig } from '../domain/limits.js';
 import { paginate, SeqIndex, type Page } from '../domain/pagination.js';
 import type { GroupRecord } from '../domain/records.js';
+import type { Group } from '../generated/frontier-gateway.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -22,14 +23,8 @@ import type { Store } from '../store/store.js';
 
 export type { CreateGroupInput, UpdateGroupInput };
 
-export interface GroupView {
-  id: string;
-  metadata: { name: string | null; external_entity_id: string };
-  models: ModelConfig[];
-  effective_models: EffectiveModel[];
-  hierarchy: { limit_enforcement: Enforcement; parent_group_id: string | null };
-  created_at: string;
-}
+/** A group as the API shows it (generated from the spec's `Group`). */
+export type GroupView = Group;
 
 export interface PageRequest {
   limit: number;

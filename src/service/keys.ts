@@ -2,6 +2,7 @@ import { badRequest, notFound } from '../domain/errors.js';
 import { mintKey, prefixOf, storedHash } from '../domain/keys.js';
 import { paginate, type Page } from '../domain/pagination.js';
 import type { KeyRecord } from '../domain/records.js';
+import type { ApiKey } from '../generated/frontier-gateway.js';
 import { checkRegisteredKey, verifyRegisterSignature } from '../domain/register.js';
 import type { Store } from '../store/store.js';
 import type { GroupService, PageRequest } from './groups.js';
@@ -12,10 +13,8 @@ import type { GroupService, PageRequest } from './groups.js';
  * kept as hashes (src/domain/keys.ts); no answer but the mint's carries a secret.
  */
 
-export interface KeyView {
-  prefix: string;
-  name: string | null;
-}
+/** A key as lists and lookups show it (generated from the spec's `ApiKey`): never its secret. */
+export type KeyView = ApiKey;
 
 export class KeyService {
   constructor(

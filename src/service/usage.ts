@@ -3,6 +3,7 @@ import { badRequest, GatewayError, notFound } from '../domain/errors.js';
 import type { EffectiveLimit, EffectiveModel } from '../domain/limits.js';
 import { bucketOf, type Charge, type Meter } from '../domain/meter.js';
 import type { GroupRecord } from '../domain/records.js';
+import type { UsageEntry } from '../generated/frontier-gateway.js';
 import type { Store } from '../store/store.js';
 import type { GroupService } from './groups.js';
 
@@ -13,13 +14,8 @@ import type { GroupService } from './groups.js';
  * charging are the Meter's.
  */
 
-export interface UsageEntry {
-  type: string;
-  unit: string;
-  threshold: number;
-  current_usage: number | null;
-  reset_at: string | null;
-}
+/** One DAY limit in the usage view (generated from the spec's `UsageEntry`). */
+export type { UsageEntry };
 
 /** One limit of a group as the inspector shows it: what its bucket holds now against the threshold. */
 export interface LiveUsage {

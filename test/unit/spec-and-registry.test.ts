@@ -6,7 +6,7 @@ import { createMock } from '../../src/app.js';
 import { adminHandlers } from '../../src/http/handlers/admin.js';
 import { groupHandlers } from '../../src/http/handlers/groups.js';
 import { inferenceHandlers } from '../../src/http/handlers/inference.js';
-import { bindHandlers, RegistryMismatchError } from '../../src/http/registry.js';
+import { bindHandlers, RegistryMismatchError, type HandlerMap } from '../../src/http/registry.js';
 import { ADMIN_SPEC_PATH, GATEWAY_SPEC_PATH, loadSpecs } from '../../src/http/spec.js';
 
 describe('the OpenAPI documents', () => {
@@ -100,7 +100,7 @@ describe('the operation registry', () => {
   it('stops start-up when a handler has no operation', async () => {
     const { operations } = await loadSpecs(false);
     expect(() => bindHandlers(operations, { ...groupHandlers, ...inferenceHandlers, ...adminHandlers })).toThrow(RegistryMismatchError);
-    expect(() => bindHandlers(operations, { ...groupHandlers, ...inferenceHandlers, extraThing: () => ({ body: {} }) })).toThrow(/handler "extraThing" has no operation/);
+    expect(() => bindHandlers(operations, { ...groupHandlers, ...inferenceHandlers, extraThing: () => ({ body: {} }) } as unknown as HandlerMap)).toThrow(/handler "extraThing" has no operation/);
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones (and health) when off', async () => {

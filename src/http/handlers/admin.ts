@@ -50,7 +50,7 @@ export const adminHandlers: HandlerMap = {
   },
   getMockClock: (ctx) => ({ body: clockView(ctx) }),
   setMockClock: (ctx) => {
-    const { advance_seconds, now } = ctx.body as { advance_seconds?: number; now?: string };
+    const { advance_seconds, now } = ctx.body;
     try {
       if (advance_seconds !== undefined) ctx.mock.clock.advance(advance_seconds * 1000);
       else ctx.mock.clock.setNow(Date.parse(now as string));
@@ -87,9 +87,9 @@ export const adminHandlers: HandlerMap = {
     }
   },
   setRegisterPublicKey: (ctx) => {
-    const id = ctx.params.workspace_id as string;
+    const id = ctx.params.workspace_id;
     if (!ctx.mock.store.workspace(id)) throw notFound(`No workspace ${id}.`, 'workspace_not_found', 'workspace_id');
-    const given = (ctx.body as { public_key: string | null }).public_key;
+    const given = ctx.body.public_key;
     let key;
     try {
       key = given === null ? null : parsePublicKey(given);

@@ -6,7 +6,7 @@ import { page, ws } from './groups.js';
 export const endpointHandlers: HandlerMap = {
   createEndpoint: (ctx) => ({ body: ctx.mock.gateway.endpoints.create(ws(ctx), ctx.body) }),
   listEndpoints: (ctx) => ({ body: ctx.mock.gateway.endpoints.list(ws(ctx), page(ctx)) }),
-  getEndpoint: (ctx) => ({ body: ctx.mock.gateway.endpoints.get(ws(ctx), ctx.params.endpoint_id as string) }),
-  updateEndpoint: (ctx) => ({ body: ctx.mock.gateway.endpoints.update(ws(ctx), ctx.params.endpoint_id as string, ctx.body) }),
-  deleteEndpoint: (ctx) => ({ body: ctx.mock.gateway.endpoints.delete(ws(ctx), ctx.params.endpoint_id as string) }),
+  getEndpoint: (ctx) => ({ body: ctx.mock.gateway.endpoints.get(ws(ctx), ctx.params.endpoint_id) }),
+  updateEndpoint: (ctx) => ({ body: ctx.mock.gateway.endpoints.update(ws(ctx), ctx.params.endpoint_id, ctx.body) }),
+  deleteEndpoint: (ctx) => ({ body: ctx.mock.gateway.endpoints.delete(ws(ctx), ctx.params.endpoint_id) }),
 };

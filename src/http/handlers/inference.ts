@@ -1,5 +1,4 @@
 import { describeTarget } from '../../domain/endpoints.js';
-import type { ChatRequest } from '../../domain/inference.js';
 import type { Completion } from '../../domain/tokens.js';
 import { serveCompletion } from '../../service/inference.js';
 import { writeEvents } from '../sse.js';
@@ -12,18 +11,13 @@ import { waitWhileConnected } from '../wait.js';
  * src/service/inference.ts; this only translates, and streams.
  */
 
-interface ChatBody extends ChatRequest {
-  stream?: boolean | null;
-  stream_options?: { include_usage?: boolean } | null;
-}
-
 /** Names the target that answered, e.g. `BASETEN model_id=abc123 environment=production`, or `none`. */
 export const ENDPOINT_TARGET_HEADER = 'X-Fgw-Endpoint-Target';
 
 export const inferenceHandlers: HandlerMap = {
   createChatCompletion: async (ctx) => {
     const { gateway, clock, deliverer, inference } = ctx.mock;
-    const body = ctx.body as ChatBody;
+    const body = ctx.body;
     // Which target answers: the slug's endpoint in the caller's organisation, if any
     // (under --require-endpoints, none is a 404 before anything is charged).
     const target = gateway.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];

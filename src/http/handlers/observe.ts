@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { rfc3339 } from '../../domain/clock.js';
 import type { GroupRecord } from '../../domain/records.js';
 import { PACKAGE_ROOT } from '../../paths.js';
-import type { FaultInput } from '../faults.js';
 import type { JournalFilter } from '../journal.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
@@ -21,7 +20,7 @@ const MAX_KEYS = 50;
 export const observeHandlers: HandlerMap = {
   listMockRequests: (ctx) => {
     const { journal } = ctx.mock;
-    const q = ctx.query as { path?: string; operation?: string; status?: string; limit: number };
+    const q = ctx.query;
     const filter: JournalFilter = { limit: q.limit };
     if (q.path !== undefined) filter.path = q.path;
     if (q.operation !== undefined) filter.operation = q.operation;
@@ -42,17 +41,17 @@ export const observeHandlers: HandlerMap = {
     return { body: { ok: true } };
   },
   listMockFaults: (ctx) => ({ body: { faults: ctx.mock.faults.list() } }),
-  addMockFault: (ctx) => ({ status: 201, body: ctx.mock.faults.add(ctx.body as FaultInput) }),
+  addMockFault: (ctx) => ({ status: 201, body: ctx.mock.faults.add(ctx.body) }),
   clearMockFaults: (ctx) => {
     ctx.mock.faults.clear();
     return { body: { ok: true } };
   },
-  removeMockFault: (ctx) => ({ body: ctx.mock.faults.remove(ctx.params.fault_id as string) }),
+  removeMockFault: (ctx) => ({ body: ctx.mock.faults.remove(ctx.params.fault_id) }),
   getMockInspector: () => {
     inspectorHtml ??= readFileSync(INSPECTOR_PATH, 'utf8');
     return { text: inspectorHtml, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store' } };
   },
-  getMockInspectorData: (ctx) => ({ body: inspectorData(ctx, (ctx.query as { tail: number }).tail) }),
+  getMockInspectorData: (ctx) => ({ body: inspectorData(ctx, ctx.query.tail as number) /* the spec's default applies */ }),
 };
 
 /** Everything the inspector page shows, in one document: trees, keys, live usage, journal tail, webhooks, faults, clock. */
