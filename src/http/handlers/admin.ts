@@ -1,4 +1,4 @@
-import { InvalidInstantError, rfc3339 } from '../../domain/clock.js';
+import { InvalidInstantError, rfc3339, wholeMillisecondsOf } from '../../domain/clock.js';
 import { endpointView } from '../../domain/endpoint-book.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
@@ -51,8 +51,13 @@ export const adminHandlers: HandlerMap = {
   getMockClock: (ctx) => ({ body: clockView(ctx) }),
   setMockClock: (ctx) => {
     const { advance_seconds, now } = ctx.body as { advance_seconds?: number; now?: string };
+    // The clock holds whole milliseconds (a fraction would poison every snapshot and state file).
+    const advanceMs = advance_seconds === undefined ? undefined : wholeMillisecondsOf(advance_seconds);
+    if (advance_seconds !== undefined && advanceMs === undefined) {
+      throw badRequest(`advance_seconds ${advance_seconds} is not a whole number of milliseconds; the mock clock moves in steps of 0.001 s (at most three decimal places).`, 'invalid_time', 'advance_seconds');
+    }
     try {
-      if (advance_seconds !== undefined) ctx.mock.clock.advance(advance_seconds * 1000);
+      if (advanceMs !== undefined) ctx.mock.clock.advance(advanceMs);
       else ctx.mock.clock.setNow(Date.parse(now as string));
     } catch (e) {
       // The clock refuses a time that is no instant (a leap second such as 23:59:60 parses
