@@ -178,7 +178,7 @@ export function authenticateStep(gateway: Gateway, viewScope: ViewScopeReading, 
 /**
  * Path, query and body against the operation's validators, compiled from the spec once.
  * Unknown body fields are dropped and named in `X-Fgw-Ignored-Fields` (and the log), or
- * refused with 400 when `unknownFields` is `reject`.
+ * refused with 400 when `unknownFields` is `reject`; the admin routes always refuse them.
  */
 export function validateStep(validators: ReadonlyMap<string, RequestValidator>, unknownFields: UnknownFields = 'ignore'): Step {
   return {
@@ -196,7 +196,9 @@ export function validateStep(validators: ReadonlyMap<string, RequestValidator>, 
             // (body-parser, with the same types) took it: it marks the request `_body`.
             isJson: withBody && ((x.req as { _body?: boolean })._body === true || x.req.is(['application/json', 'application/*+json']) !== false),
           },
-          unknownFields,
+          // The mock's own admin bodies are described by its own schema, which forbids
+          // unlisted fields: a typo there ("statuz") must not silently change what the mock does.
+          x.op.document === 'admin' ? 'reject' : unknownFields,
           (ignored) => {
             x.ignoredFields = ignoredList(ignored);
             x.res.setHeader('X-Fgw-Ignored-Fields', x.ignoredFields);

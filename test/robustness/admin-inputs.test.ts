@@ -35,3 +35,32 @@ describe('1. the clock holds whole milliseconds', () => {
     expect(clock.now()).toBe(1000);
   });
 });
+
+describe('6. admin bodies follow their own schema; faults are bounded', () => {
+  it('an unknown field is a 400 naming it, and installs nothing', async () => {
+    const m = await mock();
+    const res = await request(m.url).post('/_mock/faults').send({ status: 503, statuz: 1 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe('statuz');
+    expect(m.mock.faults.list()).toHaveLength(0);
+    const clock = await request(m.url).post('/_mock/clock').send({ advance_seconds: 1, extra: true });
+    expect(clock.status).toBe(400);
+    const key = await request(m.url).put('/_mock/workspaces/workspace-a/register_public_key').send({ public_key: null, oops: 1 });
+    expect(key.status).toBe(400);
+    expect(key.body.error.param).toBe('oops');
+  });
+
+  it('at most MAX_FAULTS rules, each body at most MAX_FAULT_BODY_BYTES', async () => {
+    const { MAX_FAULTS, MAX_FAULT_BODY_BYTES } = await import('../../src/http/faults.js');
+    const m = await mock();
+    const big = await request(m.url).post('/_mock/faults').send({ status: 500, body: { blob: 'x'.repeat(MAX_FAULT_BODY_BYTES) } });
+    expect(big.status).toBe(400);
+    expect(big.body.error.param).toBe('body');
+    expect(big.body.error.message).toContain(String(MAX_FAULT_BODY_BYTES));
+    for (let i = 0; i < MAX_FAULTS; i++) m.mock.faults.add({ operation: 'listGroups', status: 500 });
+    const over = await request(m.url).post('/_mock/faults').send({ status: 503 });
+    expect(over.status).toBe(400);
+    expect(over.body.error.message).toContain(String(MAX_FAULTS));
+    expect(m.mock.faults.list()).toHaveLength(MAX_FAULTS);
+  });
+});
