@@ -7,6 +7,7 @@ import type { IdSource } from '../domain/ids.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
 import { hasBody } from './drain.js';
 import { errorBody, errorResponse } from './errors.js';
+import { redactUrl } from './redact.js';
 import type { Step } from './pipeline.js';
 import type { Router } from './router.js';
 import type { Ctx, Handler } from './registry.js';
@@ -48,7 +49,8 @@ export type LogFormat = 'pretty' | 'json';
  * One line per request when it has been answered (or its connection closed unanswered):
  * `pretty` for people, `json` (one object per line: time by the mock's clock, level,
  * method, path, operation, status, ms, request_id) for machines. Never includes headers
- * or bodies, so never a key. Without `log` the step only passes on (it stays, so others
+ * or bodies, and the query (pretty only) is redacted like the journal's (redactQuery), so
+ * never a key. Without `log` the step only passes on (it stays, so others
  * can be placed around it): a listener per request costs about 1% of a read's time.
  */
 export function accessLogStep(log?: (line: string) => void, format: LogFormat = 'pretty', clock: Clock = systemClock): Step {
@@ -76,7 +78,7 @@ export function accessLogStep(log?: (line: string) => void, format: LogFormat = 
             }),
           );
         } else {
-          log(`${x.req.method} ${x.req.originalUrl} ${status ?? 'closed unanswered'} ${ms.toFixed(1)} ms  ${x.op?.id ?? '-'}  ${x.requestId.slice(0, 8)}${x.ignoredFields ? `  ignored fields: ${x.ignoredFields}` : ''}`);
+          log(`${x.req.method} ${redactUrl(x.req.originalUrl)} ${status ?? 'closed unanswered'} ${ms.toFixed(1)} ms  ${x.op?.id ?? '-'}  ${x.requestId.slice(0, 8)}${x.ignoredFields ? `  ignored fields: ${x.ignoredFields}` : ''}`);
         }
       });
       return next();

@@ -64,3 +64,27 @@ describe('6. admin bodies follow their own schema; faults are bounded', () => {
     expect(m.mock.faults.list()).toHaveLength(MAX_FAULTS);
   });
 });
+
+describe('9. a key in the query string is redacted before it is stored or logged', () => {
+  const secret = 'TheSecretPartOfTheKey0123456789';
+  const key = `sky_AbCdEfGh1234.${secret}`;
+  it('the journal and the pretty log keep only the prefix; other parameters stay as sent', async () => {
+    const lines: string[] = [];
+    const m = await mock({ log: (l) => lines.push(l) });
+    await request(m.url).get(`/v1/gateway/groups?api_key=${key}&limit=5&token=tok123&Authorization=Bearer%20abc&q=${encodeURIComponent(key)}`).set(auth);
+    const entry = (await request(m.url).get('/_mock/requests')).body.entries[0];
+    expect(entry.query).toBe('api_key=sky_AbCdEfGh1234[redacted]&limit=5&token=[redacted]&Authorization=[redacted]&q=sky_AbCdEfGh1234[redacted]');
+    const logged = lines.find((l) => l.startsWith('GET /v1/gateway/groups'));
+    expect(logged).toContain('api_key=sky_AbCdEfGh1234[redacted]');
+    for (const text of [JSON.stringify(entry), lines.join('\n')]) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain('tok123');
+    }
+  });
+
+  it('an encoded parameter name is recognised', async () => {
+    const { redactQuery } = await import('../../src/http/redact.js');
+    expect(redactQuery(`API%5FKEY=${key}&x=1`)).toBe('API%5FKEY=sky_AbCdEfGh1234[redacted]&x=1');
+    expect(redactQuery('secret=%E0%A4%A&plain')).toBe('secret=[redacted]&plain');
+  });
+});
