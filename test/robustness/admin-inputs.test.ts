@@ -1,6 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { assertInstant, InvalidInstantError, OffsetClock } from '../../src/domain/clock.js';
+import { loadScenarioFile, MAX_YAML_SCENARIO_BYTES } from '../../src/scenarios/scenario.js';
 import { mocksPerTest } from '../support/mocks.js';
 
 /** Hostile admin inputs (issue 21): every one answers a clear 4xx or works, never a 500 or a crash. */
@@ -86,5 +90,37 @@ describe('9. a key in the query string is redacted before it is stored or logged
     const { redactQuery } = await import('../../src/http/redact.js');
     expect(redactQuery(`API%5FKEY=${key}&x=1`)).toBe('API%5FKEY=sky_AbCdEfGh1234[redacted]&x=1');
     expect(redactQuery('secret=%E0%A4%A&plain')).toBe('secret=[redacted]&plain');
+  });
+});
+
+describe('7. start-up scenario files are bounded; anchors are allowed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fgw-scenario-'));
+  it('a valid file with 400 aliases loads', async () => {
+    const path = join(dir, 'aliases.yaml');
+    const groups = Array.from({ length: 400 }, (_, i) => `  - { name: g${i}, models: *plan }`).join('\n');
+    const first = '  - name: base\n    models: &plan\n      - slug: your-org/your-model\n        rate_limits: [{ type: REQUEST, unit: MINUTE, threshold: 10 }]';
+    writeFileSync(path, `workspaces: [{ id: workspace-a }]\ngroups:\n${first}\n${groups}\n`);
+    const m = await mock({ scenarios: [path] });
+    expect(m.mock.store.allGroups()).toHaveLength(401);
+  });
+
+  it('a billion-laughs file is refused with a plain message, at once', () => {
+    const path = join(dir, 'laughs.yaml');
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 10; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const cur = String.fromCharCode(97 + i);
+      levels.push(`${cur}: &${cur} [${Array(10).fill(`*${prev}`).join(',')}]`);
+    }
+    writeFileSync(path, `${levels.join('\n')}\n`);
+    const started = Date.now();
+    expect(() => loadScenarioFile(path)).toThrow(/aliases .* expand beyond 10000/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('a file over the size bound is refused before it is read, naming the bound', () => {
+    const path = join(dir, 'big.yaml');
+    writeFileSync(path, `# ${'x'.repeat(MAX_YAML_SCENARIO_BYTES)}\n`);
+    expect(() => loadScenarioFile(path)).toThrow(new RegExp(`at most ${MAX_YAML_SCENARIO_BYTES} bytes`));
   });
 });
