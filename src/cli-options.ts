@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
 import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
+import { DEFAULT_TIMEOUTS } from './timeouts.js';
 import type { ScenarioSummary } from './scenarios/apply.js';
 
 /** Flags and environment -> StartOptions; pure, so it is unit-tested without a process. */
@@ -21,6 +22,17 @@ Server
   --log-format F           pretty (default): one readable line per request;
                            json: one JSON object per line (time, level, method, path,
                            operation, status, ms, request_id), the banner included
+
+Slow and idle clients (Node's server timeouts, in ms; 0 turns one off)
+  --headers-timeout-ms N   a request's headers must arrive within N (default ${DEFAULT_TIMEOUTS.headersMs})
+  --request-timeout-ms N   a whole request, body included, must arrive within N
+                           (default ${DEFAULT_TIMEOUTS.requestMs}); at least --headers-timeout-ms
+  --keep-alive-timeout-ms N
+                           close a keep-alive connection idle for N after a response
+                           (default ${DEFAULT_TIMEOUTS.keepAliveMs})
+  --idle-timeout-ms N      close a socket without traffic for N, e.g. one that never sends
+                           a request (default ${DEFAULT_TIMEOUTS.idleMs}); the mock's own waits
+                           (injected latency, --latency-ms) do not count
 
 Who may call it
   --config FILE            JSON file with "workspaces" and "management_keys"
@@ -117,6 +129,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
         'webhook-secret': { type: 'string' },
         scenario: { type: 'string', multiple: true },
         'state-file': { type: 'string' },
+        'headers-timeout-ms': { type: 'string' },
+        'request-timeout-ms': { type: 'string' },
+        'keep-alive-timeout-ms': { type: 'string' },
+        'idle-timeout-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -146,6 +162,20 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   const stateFile = values['state-file'];
   if (stateFile === '') throw new UsageError('--state-file must name a file');
 
+  const timeoutOf = (flag: 'headers-timeout-ms' | 'request-timeout-ms' | 'keep-alive-timeout-ms' | 'idle-timeout-ms', fallback: number) => {
+    const v = values[flag];
+    return v === undefined ? fallback : intOf(v, `--${flag}`, 0, 3_600_000);
+  };
+  const timeouts = {
+    headersMs: timeoutOf('headers-timeout-ms', DEFAULT_TIMEOUTS.headersMs),
+    requestMs: timeoutOf('request-timeout-ms', DEFAULT_TIMEOUTS.requestMs),
+    keepAliveMs: timeoutOf('keep-alive-timeout-ms', DEFAULT_TIMEOUTS.keepAliveMs),
+    idleMs: timeoutOf('idle-timeout-ms', DEFAULT_TIMEOUTS.idleMs),
+  };
+  if (timeouts.requestMs > 0 && timeouts.headersMs > timeouts.requestMs) {
+    throw new UsageError(`--headers-timeout-ms (${timeouts.headersMs}) must not exceed --request-timeout-ms (${timeouts.requestMs}): the headers are part of the request`);
+  }
+
   const publicKey = values['register-public-key'] ?? env.FGW_REGISTER_PUBLIC_KEY;
   if (publicKey !== undefined) {
     try {
@@ -160,6 +190,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
     options: {
       port,
       host,
+      timeouts,
       admin: values['no-admin'] !== true,
       prettyJson: values['pretty-json'] === true || truthy(env.FGW_PRETTY_JSON),
       logFormat,
@@ -204,7 +235,7 @@ function withNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-const VALUE_FLAGS = new Set(['--port', '--latency-ms']);
+const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
 
 function intOf(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);

@@ -1,9 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { assertInstant, InvalidInstantError, OffsetClock } from '../../src/domain/clock.js';
+import { HELP, parseCli, UsageError } from '../../src/cli-options.js';
+import { DEFAULT_TIMEOUTS } from '../../src/timeouts.js';
 import { loadScenarioFile, MAX_YAML_SCENARIO_BYTES } from '../../src/scenarios/scenario.js';
 import { mocksPerTest } from '../support/mocks.js';
 
@@ -122,5 +125,45 @@ describe('7. start-up scenario files are bounded; anchors are allowed', () => {
     const path = join(dir, 'big.yaml');
     writeFileSync(path, `# ${'x'.repeat(MAX_YAML_SCENARIO_BYTES)}\n`);
     expect(() => loadScenarioFile(path)).toThrow(new RegExp(`at most ${MAX_YAML_SCENARIO_BYTES} bytes`));
+  });
+});
+
+describe('10. idle connections and slow uploads are timed out (Node server timeouts)', () => {
+  const closedAfter = (port: number, send: (s: Socket) => void) =>
+    new Promise<number>((resolve) => {
+      const started = Date.now();
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(Date.now() - started));
+      send(socket);
+    });
+
+  it('a socket that never sends, and an upload that trickles, are closed; a long injected latency is not cut', async () => {
+    const m = await mock({ timeouts: { idleMs: 300, headersMs: 300, requestMs: 600 } });
+    expect(m.server.timeout).toBe(300);
+    const idle = closedAfter(m.port, () => {});
+    let trickle: NodeJS.Timeout | undefined;
+    const slow = closedAfter(m.port, (s) => {
+      s.write('POST /v1/gateway/groups HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n');
+      trickle = setInterval(() => s.write('{'), 100);
+    });
+    expect(await idle).toBeLessThan(2500);
+    expect(await slow).toBeLessThan(2500);
+    clearInterval(trickle);
+    await request(m.url).post('/_mock/faults').send({ operation: 'listGroups', latency_ms: 900, times: 1 });
+    const waited = await request(m.url).get('/v1/gateway/groups').set(auth);
+    expect(waited.status).toBe(200);
+  });
+
+  it('defaults and flags', () => {
+    const parsed = parseCli([], {});
+    if (typeof parsed === 'string') throw new Error('parsed as help');
+    expect(parsed.options.timeouts).toEqual(DEFAULT_TIMEOUTS);
+    const set = parseCli(['--idle-timeout-ms', '0', '--request-timeout-ms', '60000', '--headers-timeout-ms', '5000', '--keep-alive-timeout-ms', '1000'], {});
+    if (typeof set === 'string') throw new Error('parsed as help');
+    expect(set.options.timeouts).toEqual({ idleMs: 0, requestMs: 60_000, headersMs: 5000, keepAliveMs: 1000 });
+    expect(() => parseCli(['--headers-timeout-ms', '9000', '--request-timeout-ms', '1000'], {})).toThrow(UsageError);
+    expect(() => parseCli(['--idle-timeout-ms', '-1'], {})).toThrow(/--idle-timeout-ms must be an integer/);
+    expect(HELP).toContain('--idle-timeout-ms');
   });
 });
