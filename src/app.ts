@@ -39,6 +39,7 @@ import type { Scenario } from './scenarios/scenario.js';
 import { loadScenario, startState } from './scenarios/startup.js';
 import type { MockServices } from './services.js';
 import type { StateFileOptions } from './store/state-file.js';
+import { MAX_SNAPSHOT_BYTES } from './store/snapshot.js';
 import { Store, type StoreSeed } from './store/store.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
@@ -207,8 +208,9 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const allowBearer = options.inference?.allowBearer !== false;
 
   const parse1mb = jsonParser('1mb');
-  // A whole-state snapshot can be far bigger than any API body.
-  const parseSnapshot = jsonParser('512mb');
+  // A whole-state snapshot can be far bigger than any API body, but not without bound:
+  // parsing costs several times the text (MAX_SNAPSHOT_BYTES: 413 above it).
+  const parseSnapshot = jsonParser(MAX_SNAPSHOT_BYTES);
   // Key registration verifies a signature over the exact body bytes.
   const parseKeepingBytes = rawJsonParser('1mb');
   const router = compileRouter(operations);

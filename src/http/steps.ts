@@ -159,7 +159,7 @@ export function parseStep(parserFor: (op: Operation | undefined) => RequestHandl
   };
 }
 
-export const jsonParser = (limit: string): RequestHandler => express.json({ limit, type: ['application/json', 'application/*+json'] });
+export const jsonParser = (limit: string | number): RequestHandler => express.json({ limit, type: ['application/json', 'application/*+json'] });
 
 /** Who is calling: a workspace key (with the scope the operation needs) or a federated key. */
 export function authenticateStep(gateway: Gateway, viewScope: ViewScopeReading, allowBearer: boolean): Step {

@@ -8,6 +8,8 @@ import { assertInstant, InvalidInstantError, OffsetClock } from '../../src/domai
 import { HELP, parseCli, UsageError } from '../../src/cli-options.js';
 import { DEFAULT_TIMEOUTS } from '../../src/timeouts.js';
 import { loadScenarioFile, MAX_YAML_SCENARIO_BYTES } from '../../src/scenarios/scenario.js';
+import type { RunningMock } from '../../src/index.js';
+import { MAX_SNAPSHOT_BYTES } from '../../src/store/snapshot.js';
 import { mocksPerTest } from '../support/mocks.js';
 
 /** Hostile admin inputs (issue 21): every one answers a clear 4xx or works, never a 500 or a crash. */
@@ -165,5 +167,76 @@ describe('10. idle connections and slow uploads are timed out (Node server timeo
     expect(() => parseCli(['--headers-timeout-ms', '9000', '--request-timeout-ms', '1000'], {})).toThrow(UsageError);
     expect(() => parseCli(['--idle-timeout-ms', '-1'], {})).toThrow(/--idle-timeout-ms must be an integer/);
     expect(HELP).toContain('--idle-timeout-ms');
+  });
+});
+
+describe('5. snapshots: bounded, and held to the API own rules', () => {
+  const restore = (m: RunningMock, body: unknown) => request(m.url).post('/_mock/snapshot').set('Content-Type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
+  async function base(m: RunningMock) {
+    const root = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'root' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 100 }] }], hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: null } });
+    await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'child' }, models: [{ slug: 'a/b', usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 50 }] }], hierarchy: { parent_group_id: root.body.id } });
+    return (await request(m.url).get('/_mock/snapshot')).body;
+  }
+  const stillServes = async (m: RunningMock) => {
+    for (const path of ['/_mock/clock', '/_mock/state', '/_mock/snapshot', '/_mock/inspector.json']) expect((await request(m.url).get(path)).status, path).toBe(200);
+    const created = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: `after-${Math.random()}` }, models: [{ slug: 'a/b' }], hierarchy });
+    expect(created.status).toBe(200);
+  };
+
+  it('a clock past the representable range, not finite, or fractional is a 400, and nothing changes', async () => {
+    const m = await mock();
+    const snap = await base(m);
+    for (const now_ms of [9e15, 1.5]) {
+      const res = await restore(m, { ...snap, clock: { now_ms, offset_ms: 0 } });
+      expect(res.status, String(now_ms)).toBe(400);
+      expect(res.body.error.message).toContain('now_ms');
+    }
+    const text = JSON.stringify(snap).replace(/"now_ms":\d+/, '"now_ms":1e400');
+    expect((await restore(m, text)).status).toBe(400);
+    expect((await restore(m, { ...snap, clock: { now_ms: snap.clock.now_ms, offset_ms: 8.6e15 } })).status).toBe(400);
+    expect(m.mock.store.allGroups()).toHaveLength(2);
+    await stillServes(m);
+  });
+
+  it('a cascading child above its parent, a tree too deep, mixed modes, or a duplicate slug is a 400', async () => {
+    const m = await mock();
+    const snap = await base(m);
+    const child = snap.groups[1];
+    const over = structuredClone(snap);
+    over.groups[1].models[0].usage_limits[0].threshold = 500;
+    const res = await restore(m, over);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('Child group exceeds parent group limit.');
+    const deep = structuredClone(snap);
+    let parent = child.id;
+    for (let i = 0; i < 5; i++) {
+      deep.groups.push({ ...structuredClone(child), id: `deep${i}`, seq: 100 + i, external_entity_id: `deep${i}`, parent_group_id: parent });
+      parent = `deep${i}`;
+    }
+    deep.seq = 200;
+    const tooDeep = await restore(m, deep);
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.body.error.message).toContain('at most 5 levels');
+    const mixed = structuredClone(snap);
+    mixed.groups[1].limit_enforcement = 'INDEPENDENT';
+    expect((await restore(m, mixed)).status).toBe(400);
+    const dup = structuredClone(snap);
+    dup.groups[0].models.push(structuredClone(dup.groups[0].models[0]));
+    const dupRes = await restore(m, dup);
+    expect(dupRes.status).toBe(400);
+    expect(dupRes.body.error.message).toContain('duplicate slug');
+    const unknown = await restore(m, { ...snap, extra: 1 });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.message).toContain('extra');
+    expect(m.mock.store.allGroups().map((g) => g.externalEntityId)).toEqual(['root', 'child']);
+    await stillServes(m);
+  });
+
+  it('a body over MAX_SNAPSHOT_BYTES is a 413 naming the bound, and the mock keeps serving', async () => {
+    const m = await mock();
+    const res = await restore(m, `{"format":"frontier-gateway-mock/state","version":1,"pad":"${'x'.repeat(MAX_SNAPSHOT_BYTES)}"}`);
+    expect(res.status).toBe(413);
+    expect(res.body.error.message).toContain(`${MAX_SNAPSHOT_BYTES / 1024 / 1024} MB`);
+    await stillServes(m);
   });
 });
