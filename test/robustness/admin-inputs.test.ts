@@ -240,3 +240,45 @@ describe('5. snapshots: bounded, and held to the API own rules', () => {
     await stillServes(m);
   });
 });
+
+describe('8. large views are streamed, not built as one string', () => {
+  it('writeJson writes what JSON.stringify(value, null, 2) would, item by item', async () => {
+    const { lazyArray, writeJson } = await import('../../src/http/json-stream.js');
+    const chunks: string[] = [];
+    const sink = { write: (c: string) => (chunks.push(c), true), destroyed: false, once: () => sink, off: () => sink } as any;
+    const items = [{ a: 1, b: [1, { c: 'x\ny' }] }, null, 'two', [], {}];
+    const plain = { now: 't', empty: [], list: items, nested: { deep: items, n: 1 }, last: { x: null } };
+    await writeJson(sink, { now: 't', empty: lazyArray([]), list: lazyArray(items), nested: { deep: lazyArray(items), n: 1 }, last: { x: null } });
+    expect(chunks.join('')).toBe(JSON.stringify(plain, null, 2));
+    expect(chunks.length).toBeGreaterThan(items.length);
+  });
+
+  it('GET /_mock/state, /_mock/webhooks and /_mock/inspector.json stream their JSON (no Content-Length) and parse as before', async () => {
+    const m = await mock();
+    await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 's' }, models: [{ slug: 'a/b' }], hierarchy });
+    for (const path of ['/_mock/state', '/_mock/webhooks', '/_mock/inspector.json']) {
+      const res = await request(m.url).get(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers['content-length'], path).toBeUndefined();
+      expect(res.headers['content-type']).toContain('application/json');
+      expect(typeof res.body).toBe('object');
+    }
+    expect((await request(m.url).get('/_mock/state')).body.groups[0].group.metadata.external_entity_id).toBe('s');
+  });
+});
+
+describe('8. a group holds a bounded number of models', () => {
+  it('more than MAX_MODELS_PER_GROUP is a 400 naming models and the bound; exactly that many is fine', async () => {
+    const { MAX_MODELS_PER_GROUP } = await import('../../src/domain/limits.js');
+    const m = await mock();
+    const models = (n: number) => Array.from({ length: n }, (_, i) => ({ slug: `org/m${i}` }));
+    const over = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'over' }, models: models(MAX_MODELS_PER_GROUP + 1), hierarchy });
+    expect(over.status).toBe(400);
+    expect(over.body.error.param).toBe('models');
+    expect(over.body.error.message).toContain(String(MAX_MODELS_PER_GROUP));
+    const ok = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'ok' }, models: models(MAX_MODELS_PER_GROUP), hierarchy });
+    expect(ok.status).toBe(200);
+    const patch = await request(m.url).patch(`/v1/gateway/groups/${ok.body.id}`).set(auth).send({ models: models(MAX_MODELS_PER_GROUP + 1) });
+    expect(patch.status).toBe(400);
+  });
+});

@@ -4,6 +4,7 @@ import type { GroupRecord } from '../../store/store.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import type { FaultInput } from '../faults.js';
 import type { JournalFilter } from '../journal.js';
+import { lazyArray, mapped, streamJson } from '../json-stream.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
 /**
@@ -52,7 +53,8 @@ export const observeHandlers: HandlerMap = {
     inspectorHtml ??= readFileSync(INSPECTOR_PATH, 'utf8');
     return { text: inspectorHtml, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store' } };
   },
-  getMockInspectorData: (ctx) => ({ body: inspectorData(ctx, (ctx.query as { tail: number }).tail) }),
+  // Streamed one workspace at a time (src/http/json-stream.ts).
+  getMockInspectorData: (ctx) => streamJson(ctx.res, inspectorData(ctx, (ctx.query as { tail: number }).tail)),
 };
 
 /** Everything the inspector page shows, in one document: trees, keys, live usage, journal tail, webhooks, faults, clock. */
@@ -88,7 +90,7 @@ function inspectorData(ctx: Ctx, tail: number) {
         .filter((n) => n !== null),
     };
   };
-  const workspaces = store.workspaces().map((w) => {
+  const workspaces = mapped(store.workspaces(), (w) => {
     const all = store.groupsOf(w.id);
     const before = budget;
     const groups = [...(all ?? [])]
@@ -101,7 +103,7 @@ function inspectorData(ctx: Ctx, tail: number) {
   return {
     now: rfc3339(clock.now()),
     offset_seconds: clock.offset / 1000,
-    workspaces,
+    workspaces: lazyArray(workspaces),
     journal: journal.list({ limit: tail }).map((e) => ({
       seq: e.seq,
       at: e.at,
