@@ -282,3 +282,21 @@ describe('8. a group holds a bounded number of models', () => {
     expect(patch.status).toBe(400);
   });
 });
+
+describe('9. query redaction, property-tested', () => {
+  it('whatever surrounds it, a key or secret parameter never keeps its secret; other parameters are kept byte for byte', async () => {
+    const fc = (await import('fast-check')).default;
+    const { redactQuery } = await import('../../src/http/redact.js');
+    const safe = fc.stringMatching(/^[a-z0-9_.~-]{0,12}$/);
+    const secret = fc.stringMatching(/^[A-Za-z0-9]{24,40}$/);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(safe.filter((n) => !/^(api_key|key|secret|token|password|authorization|apikey)$/.test(n)), safe), { maxLength: 5 }), fc.constantFrom('api_key', 'KEY', 'secret', 'Token', 'password', 'authorization'), secret, fc.nat(5), (others, name, s, at) => {
+        const pairs = others.map(([k, v]) => `${k}=${v}`);
+        pairs.splice(Math.min(at, pairs.length), 0, `${name}=sky_AbCdEfGh1234.${s}`);
+        const out = redactQuery(pairs.join('&'));
+        expect(out).not.toContain(s);
+        for (const p of others.map(([k, v]) => `${k}=${v}`)) if (!/^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{16,}$/.test(p.split('=')[1] ?? '')) expect(out).toContain(p);
+      }),
+    );
+  });
+});
