@@ -14,9 +14,10 @@ import { ajvPerFlavour } from '../dist/lib/ajv.js';
 import { BUILT_DIR, loadBuilt } from '../dist/http/compiled-spec.js';
 import { loadSpecs, specDigest } from '../dist/http/spec.js';
 import { requestSchemas } from '../dist/http/validation.js';
+import { SNAPSHOT_SCHEMA_KEY } from '../dist/store/snapshot-schema.js';
 
 const digest = specDigest();
-const { operations } = await loadSpecs(true);
+const { operations, admin } = await loadSpecs(true);
 const ajv = ajvPerFlavour(true);
 const keys = Object.fromEntries(Object.keys(ajv).map((flavour) => [flavour, {}]));
 for (const op of operations) {
@@ -25,6 +26,10 @@ for (const op of operations) {
     keys[s.flavour][s.key] = s.key;
   }
 }
+// The snapshot format (a restore, a --state-file at start-up, with or without the admin
+// routes) is validated from the admin document's Snapshot schema: src/store/snapshot-schema.ts.
+ajv.plain.addSchema(admin.components.schemas.Snapshot, SNAPSHOT_SCHEMA_KEY);
+keys.plain[SNAPSHOT_SCHEMA_KEY] = SNAPSHOT_SCHEMA_KEY;
 // One CommonJS module; each ajv instance's code in its own function scope so their
 // generated names cannot collide.
 const parts = Object.entries(keys).map(

@@ -41,6 +41,7 @@ import { loadScenario, startState } from './service/scenarios/startup.js';
 import { WebhookDeliverer } from './service/webhook-deliverer.js';
 import { PACKAGE_VERSION } from './paths.js';
 import type { StateFileOptions } from './store/state-file.js';
+import { MAX_SNAPSHOT_BYTES } from './store/snapshot.js';
 import { Store, type StoreSeed } from './store/store.js';
 
 /**
@@ -216,8 +217,9 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     json: jsonParser('1mb'),
     // Key registration verifies a signature over the exact body bytes.
     'json-with-bytes': rawJsonParser('1mb'),
-    // A whole-state snapshot can be far bigger than any API body.
-    'json-large': jsonParser('512mb'),
+    // A whole-state snapshot can be far bigger than any API body, but not without bound:
+    // parsing costs several times the text (MAX_SNAPSHOT_BYTES: 413 above it).
+    'json-large': jsonParser(MAX_SNAPSHOT_BYTES),
   };
   const router = compileRouter(operations);
   const pipeline = new Pipeline([

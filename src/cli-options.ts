@@ -3,12 +3,14 @@ import { DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfi
 import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
 import type { ScenarioSummary } from './service/scenarios/apply.js';
+import { DEFAULT_TIMEOUTS } from './timeouts.js';
 
 /** Flags and environment -> StartOptions; pure, so it is unit-tested without a process. */
 
 export const HELP = `frontier-gateway-mock: a local stand-in for Baseten Frontier Gateway
 
 Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
+       frontier-gateway-mock wait --port-file PATH | --url URL   (see wait --help)
 
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)
@@ -24,6 +26,17 @@ Server
   --log-format F           pretty (default): one readable line per request;
                            json: one JSON object per line (time, level, method, path,
                            operation, status, ms, request_id), the banner included
+
+Slow and idle clients (Node's server timeouts, in ms; 0 turns one off)
+  --headers-timeout-ms N   a request's headers must arrive within N (default ${DEFAULT_TIMEOUTS.headersMs})
+  --request-timeout-ms N   a whole request, body included, must arrive within N
+                           (default ${DEFAULT_TIMEOUTS.requestMs}); at least --headers-timeout-ms
+  --keep-alive-timeout-ms N
+                           close a keep-alive connection idle for N after a response
+                           (default ${DEFAULT_TIMEOUTS.keepAliveMs})
+  --idle-timeout-ms N      close a socket without traffic for N, e.g. one that never sends
+                           a request (default ${DEFAULT_TIMEOUTS.idleMs}); the mock's own waits
+                           (injected latency, --latency-ms) do not count
 
 Who may call it
   --config FILE            JSON file with "workspaces" and "management_keys"
@@ -126,6 +139,10 @@ export function parseCli(
         'webhook-secret': { type: 'string' },
         scenario: { type: 'string', multiple: true },
         'state-file': { type: 'string' },
+        'headers-timeout-ms': { type: 'string' },
+        'request-timeout-ms': { type: 'string' },
+        'keep-alive-timeout-ms': { type: 'string' },
+        'idle-timeout-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -157,6 +174,20 @@ export function parseCli(
   const portFile = values['port-file'];
   if (portFile === '') throw new UsageError('--port-file must name a file');
 
+  const timeoutOf = (flag: 'headers-timeout-ms' | 'request-timeout-ms' | 'keep-alive-timeout-ms' | 'idle-timeout-ms', fallback: number) => {
+    const v = values[flag];
+    return v === undefined ? fallback : intOf(v, `--${flag}`, 0, 3_600_000);
+  };
+  const timeouts = {
+    headersMs: timeoutOf('headers-timeout-ms', DEFAULT_TIMEOUTS.headersMs),
+    requestMs: timeoutOf('request-timeout-ms', DEFAULT_TIMEOUTS.requestMs),
+    keepAliveMs: timeoutOf('keep-alive-timeout-ms', DEFAULT_TIMEOUTS.keepAliveMs),
+    idleMs: timeoutOf('idle-timeout-ms', DEFAULT_TIMEOUTS.idleMs),
+  };
+  if (timeouts.requestMs > 0 && timeouts.headersMs > timeouts.requestMs) {
+    throw new UsageError(`--headers-timeout-ms (${timeouts.headersMs}) must not exceed --request-timeout-ms (${timeouts.requestMs}): the headers are part of the request`);
+  }
+
   const publicKey = values['register-public-key'] ?? env.FGW_REGISTER_PUBLIC_KEY;
   if (publicKey !== undefined) {
     try {
@@ -172,6 +203,7 @@ export function parseCli(
     options: {
       port,
       host,
+      timeouts,
       admin: values['no-admin'] !== true,
       prettyJson: values['pretty-json'] === true || truthy(env.FGW_PRETTY_JSON),
       logFormat,
@@ -216,7 +248,7 @@ function withNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-const VALUE_FLAGS = new Set(['--port', '--latency-ms']);
+const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
 
 function intOf(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);

@@ -2,7 +2,7 @@ import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { loadSpecs, matchOperation, type Operation } from './http/spec.js';
 import { newAjv } from './lib/ajv.js';
-import { describeAjvError } from './http/validation.js';
+import { describeAjvError } from './lib/ajv-errors.js';
 
 /**
  * Checks a response against the spec: the status is one the operation documents, the

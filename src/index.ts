@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { createMock, type Mock, type MockOptions } from './app.js';
 import type { Snapshot } from './store/snapshot.js';
+import { DEFAULT_TIMEOUTS, type ServerTimeouts } from './timeouts.js';
 
 /**
  * Programmatic use, for integrators' own test suites:
@@ -18,7 +19,12 @@ export interface StartOptions extends MockOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** How long the server waits for slow or idle clients (Node's own server timeouts); 0 turns one off. */
+  timeouts?: ServerTimeouts;
 }
+
+/** How often Node checks headersTimeout and requestTimeout (its default, 30 s, lets a slow client stay up to 30 s past them). */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 
 export interface RunningMock {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:54321. */
@@ -38,7 +44,17 @@ export interface RunningMock {
 
 export async function startMock(options: StartOptions = {}): Promise<RunningMock> {
   const mock = await createMock(options);
-  const server = createServer(mock.app);
+  const t = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts ?? {}) };
+  const server = createServer(
+    {
+      headersTimeout: t.headersMs,
+      requestTimeout: t.requestMs,
+      keepAliveTimeout: t.keepAliveMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    },
+    mock.app,
+  );
+  server.timeout = t.idleMs;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -66,7 +82,12 @@ export async function startMock(options: StartOptions = {}): Promise<RunningMock
   };
 }
 
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 export { createMock } from './app.js';
+export { DEFAULT_TIMEOUTS, type ServerTimeouts } from './timeouts.js';
 export type { Mock, MockOptions } from './app.js';
 export { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, type MockConfig } from './config.js';
 export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } from './domain/webhooks.js';

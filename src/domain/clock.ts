@@ -47,6 +47,7 @@ export class OffsetClock implements Clock {
   }
   advance(ms: number): void {
     if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError('advance must be positive and finite');
+    assertWholeMs(ms, 'advance');
     assertInstant(this.now() + ms);
     this.offsetMs += ms;
     this.moves += 1;
@@ -68,7 +69,7 @@ export class OffsetClock implements Clock {
    * only for restoring a snapshot, whose counters come back with it.
    */
   restoreTo(ms: number): void {
-    if (!Number.isFinite(ms)) throw new RangeError('the clock needs a finite instant');
+    assertInstant(ms);
     this.restoreOffset(ms - this.base.now());
   }
   /**
@@ -76,7 +77,8 @@ export class OffsetClock implements Clock {
    * stopped counts). Set directly, not through now(), which would read the base clock twice.
    */
   restoreOffset(offsetMs: number): void {
-    if (!Number.isFinite(offsetMs)) throw new RangeError('the clock needs a finite offset');
+    assertWholeMs(offsetMs, 'offset');
+    assertInstant(this.base.now() + offsetMs);
     this.offsetMs = offsetMs;
     this.moves += 1;
   }
@@ -87,10 +89,32 @@ export const MAX_INSTANT_MS = 8.64e15;
 
 /**
  * A NaN or out-of-range time would poison every later timestamp (rfc3339 throws on it),
- * so the clock refuses one at the door whatever the caller parsed it from.
+ * and a fraction of a millisecond every record and snapshot that holds it (instants are
+ * whole milliseconds everywhere: Date.now(), the snapshot format, the counters), so the
+ * clock refuses one at the door whatever the caller parsed it from.
  */
 export function assertInstant(ms: number): void {
-  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_INSTANT_MS) throw new InvalidInstantError(`not a representable instant: ${ms}`);
+  if (!isInstant(ms)) throw new InvalidInstantError(`not a representable instant (a whole number of milliseconds within ±${MAX_INSTANT_MS}): ${ms}`);
+}
+
+/** Whether `ms` is an instant the clock can hold: a whole millisecond within Date's range. */
+export function isInstant(ms: number): boolean {
+  return Number.isInteger(ms) && Math.abs(ms) <= MAX_INSTANT_MS;
+}
+
+function assertWholeMs(ms: number, what: string): void {
+  if (!Number.isInteger(ms)) throw new InvalidInstantError(`the clock moves in whole milliseconds; ${what} ${ms} is not one`);
+}
+
+/**
+ * `seconds` as whole milliseconds, or undefined when it is not a whole number of them
+ * (0.0005). Decimal seconds with up to three places are whole milliseconds even where
+ * binary floating point misses them by a rounding error (1.005 * 1000 = 1004.9999999999999).
+ */
+export function wholeMillisecondsOf(seconds: number): number | undefined {
+  const ms = seconds * 1000;
+  const whole = Math.round(ms);
+  return Math.abs(ms - whole) <= 1e-6 * Math.max(1, Math.abs(ms)) ? whole : undefined;
 }
 
 /** Thrown by the clock for a time that is not a finite, representable instant. */

@@ -45,6 +45,12 @@ export interface ModelConfigInput {
 }
 
 export const MAX_DEPTH = 5;
+/**
+ * At most this many models per group. The documentation names no bound; without one a
+ * 1 MB body of short slugs made a group of thousands of models, several MB in memory and
+ * in every view of it (a list of 100 such groups blocked the server for seconds).
+ */
+export const MAX_MODELS_PER_GROUP = 256;
 const RATE_UNITS: readonly string[] = ['SECOND', 'MINUTE'];
 const TYPES: readonly string[] = ['TOKEN', 'REQUEST'];
 
@@ -54,6 +60,9 @@ const TYPES: readonly string[] = ['TOKEN', 'REQUEST'];
  * the authority, so that scenarios and programmatic callers get the same rules.
  */
 export function normalizeModels(input: readonly ModelConfigInput[], field = 'models'): ModelConfig[] {
+  if (input.length > MAX_MODELS_PER_GROUP) {
+    throw badRequest(`${field} has ${input.length} models; a group may have at most ${MAX_MODELS_PER_GROUP}.`, 'too_many_models', field);
+  }
   const seen = new Set<string>();
   return input.map((m, i) => {
     const at = `${field}[${i}]`;

@@ -366,15 +366,151 @@ export interface components {
             usage: Record<string, never>[];
         };
         /**
-         * @description The versioned state format (`format` frontier-gateway-mock/state). Its full shape is
-         *     checked by the mock when restoring (src/store/snapshot.ts); documented in the README.
+         * @description What a restore reads first: the format and the version. The rest of the body is then
+         *     checked against `Snapshot` (of that version), so a snapshot of a newer version is
+         *     refused as such rather than for a field this mock does not know.
          */
-        Snapshot: {
+        SnapshotHead: {
             /** @description Always frontier-gateway-mock/state. */
             format: string;
             version: number;
+        };
+        /**
+         * @description The versioned state format (`format` frontier-gateway-mock/state, `version` 1): the
+         *     whole state of the mock, secrets only as SHA-256 hashes. Every instant is a whole
+         *     number of milliseconds since the epoch, at most the end of the year 9999 (the
+         *     RFC 3339 range). A restore checks a body against this schema (compiled at build
+         *     time), then against the same domain rules as the API (src/store/snapshot.ts).
+         */
+        Snapshot: {
+            /** @constant */
+            format: "frontier-gateway-mock/state";
+            /** @constant */
+            version: 1;
             /** Format: date-time */
             taken_at?: string;
+            clock: {
+                now_ms: components["schemas"]["SnapshotInstant"];
+                /** @description How far the mock clock was ahead of the machine's clock, in ms. */
+                offset_ms: number;
+            };
+            ids: {
+                /** @description The id stream's seed (idSeed); null: the OS's random source. */
+                seed: string | null;
+                position: components["schemas"]["SnapshotCount"];
+            };
+            /** @description Base64 of the key that signs pagination cursors (at least 16 bytes). */
+            cursor_key: string;
+            seq: components["schemas"]["SnapshotCount"];
+            workspaces: {
+                id: string;
+                onboarded: boolean;
+                webhook_url: string | null;
+                webhook_secret: string;
+                org_prefixes?: string[];
+                environments?: string[];
+                register_public_key?: string | null;
+            }[];
+            management_keys: {
+                sha256: components["schemas"]["SnapshotSha256"];
+                workspace_id: string;
+                /** @enum {unknown} */
+                scope: "management" | "view";
+            }[];
+            groups: {
+                id: string;
+                workspace_id: string;
+                seq: components["schemas"]["SnapshotCount"];
+                name: string | null;
+                external_entity_id: string;
+                models: {
+                    slug: components["schemas"]["SnapshotSlug"];
+                    rate_limits: components["schemas"]["SnapshotRateLimit"][];
+                    usage_limits: components["schemas"]["SnapshotUsageLimit"][];
+                }[];
+                /** @enum {unknown} */
+                limit_enforcement: "INDEPENDENT" | "CASCADING";
+                parent_group_id: string | null;
+                created_at_ms: components["schemas"]["SnapshotInstant"];
+            }[];
+            api_keys: {
+                prefix: string;
+                group_id: string;
+                workspace_id: string;
+                name: string | null;
+                sha256: components["schemas"]["SnapshotSha256"];
+                seq: components["schemas"]["SnapshotCount"];
+                created_at_ms: components["schemas"]["SnapshotInstant"];
+            }[];
+            /** @description Absent in snapshots taken before endpoints existed. */
+            endpoints?: {
+                id: string;
+                workspace_id: string;
+                seq: components["schemas"]["SnapshotCount"];
+                slug: components["schemas"]["SnapshotSlug"];
+                /** @enum {unknown} */
+                region: "UNRESTRICTED" | "EU";
+                targets: {
+                    /** @enum {unknown} */
+                    provider: "BASETEN" | "BASETEN_MODEL_API" | "ANTHROPIC" | "OPENAI" | "VERTEX" | "OPENAI_COMPATIBLE";
+                    model_id: string | null;
+                    environment_name: string | null;
+                    secret_id: string | null;
+                    target_model: string | null;
+                    vertex_config: Record<string, never> | null;
+                    base_url: string | null;
+                }[];
+                created_at_ms: components["schemas"]["SnapshotInstant"];
+                updated_at_ms: components["schemas"]["SnapshotInstant"];
+            }[];
+            counters: {
+                /** @description SECOND and MINUTE buckets (group|slug|type|unit), every entry still in its window as [time ms, amount]. */
+                rolling: {
+                    bucket: string;
+                    entries: [
+                        components["schemas"]["SnapshotInstant"],
+                        components["schemas"]["SnapshotCount"]
+                    ][];
+                }[];
+                /** @description DAY buckets (group|slug|type|DAY), the UTC day they count and what they counted. */
+                daily: {
+                    bucket: string;
+                    day_start: components["schemas"]["SnapshotInstant"];
+                    used: components["schemas"]["SnapshotCount"];
+                }[];
+            };
+            webhooks: {
+                deliveries: components["schemas"]["SnapshotDelivery"][];
+                dead_letter: components["schemas"]["SnapshotDelivery"][];
+            };
+        };
+        /** @description A WebhookDelivery whose payload is a billing webhook (data.events). */
+        SnapshotDelivery: components["schemas"]["WebhookDelivery"] & {
+            payload?: {
+                data: {
+                    events: Record<string, never>[];
+                };
+            };
+        };
+        /** @description Milliseconds since the epoch, whole, at most 9999-12-31T23:59:59.999Z. */
+        SnapshotInstant: number;
+        SnapshotCount: number;
+        SnapshotSha256: string;
+        /** @description The gateway's ModelSlug (openapi/frontier-gateway.yaml), copied; test/unit/snapshot-schema.test.ts keeps the copies equal. */
+        SnapshotSlug: string;
+        SnapshotRateLimit: {
+            /** @enum {unknown} */
+            type: "TOKEN" | "REQUEST";
+            /** @enum {unknown} */
+            unit: "SECOND" | "MINUTE";
+            threshold: number;
+        };
+        SnapshotUsageLimit: {
+            /** @enum {unknown} */
+            type: "TOKEN" | "REQUEST";
+            /** @constant */
+            unit: "DAY";
+            threshold: number;
         };
         ScenarioSummary: {
             /** @constant */
@@ -540,6 +676,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The body is larger than the route accepts. */
+        TooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description No such thing. */
         NotFound: {
             headers: {
@@ -564,7 +710,15 @@ export type Error = components['schemas']['Error'];
 export type Ok = components['schemas']['Ok'];
 export type Clock = components['schemas']['Clock'];
 export type MockState = components['schemas']['MockState'];
+export type SnapshotHead = components['schemas']['SnapshotHead'];
 export type Snapshot = components['schemas']['Snapshot'];
+export type SnapshotDelivery = components['schemas']['SnapshotDelivery'];
+export type SnapshotInstant = components['schemas']['SnapshotInstant'];
+export type SnapshotCount = components['schemas']['SnapshotCount'];
+export type SnapshotSha256 = components['schemas']['SnapshotSha256'];
+export type SnapshotSlug = components['schemas']['SnapshotSlug'];
+export type SnapshotRateLimit = components['schemas']['SnapshotRateLimit'];
+export type SnapshotUsageLimit = components['schemas']['SnapshotUsageLimit'];
 export type ScenarioSummary = components['schemas']['ScenarioSummary'];
 export type WebhookAttempt = components['schemas']['WebhookAttempt'];
 export type WebhookDelivery = components['schemas']['WebhookDelivery'];
@@ -576,6 +730,7 @@ export type Fault = components['schemas']['Fault'];
 export type FaultList = components['schemas']['FaultList'];
 export type InspectorData = components['schemas']['InspectorData'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
+export type ResponseTooLarge = components['responses']['TooLarge'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type HeaderRequestId = components['headers']['RequestId'];
 export type $defs = Record<string, never>;
@@ -732,9 +887,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /**
+         * @description A Snapshot. Its head (format, version) is checked first; the whole body then
+         *     against `Snapshot` and the domain rules (see the schema's description). At most
+         *     64 MiB (413 above).
+         */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Snapshot"];
+                "application/json": components["schemas"]["SnapshotHead"];
             };
         };
         responses: {
@@ -749,6 +909,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            413: components["responses"]["TooLarge"];
         };
     };
     setRegisterPublicKey: {

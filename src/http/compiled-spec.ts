@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { CODE_DIR } from '../paths.js';
-import { pathPatternOf, specDigest, type Operation } from './spec.js';
+import { BUILT_DIR, specDigest } from '../lib/spec-files.js';
+import { pathPatternOf, type Operation } from './spec.js';
 import { compileRequestValidators, type RequestValidator, type SchemaCompiler } from './validation.js';
 
 /**
@@ -29,7 +29,7 @@ export interface BuiltSpec {
   operations: Omit<Operation, 'pathPattern'>[];
 }
 
-export const BUILT_DIR = new URL('generated/', CODE_DIR);
+export { BUILT_DIR };
 
 const cache = new Map<boolean, Promise<CompiledSpecs>>();
 

@@ -43,11 +43,14 @@ export function errorResponse(err: unknown, logError: (line: string) => void): E
   return { status: 500, body: errorBody('api_error', 'The mock hit an internal error; see its log.', 'internal_error') };
 }
 
+/** body-parser's limit in the words the limit was set in: 1mb is "1 MB", 64mb "64 MB". */
+const sizeOf = (bytes: number) => (bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MB` : `${bytes} bytes`);
+
 /** Errors raised by body parsing before any handler runs. */
 function httpErrorOf(err: unknown): { status: number; message: string; code: string } | undefined {
-  const e = err as { type?: string; status?: number; message?: string };
+  const e = err as { type?: string; status?: number; message?: string; limit?: number };
   if (e?.type === 'entity.parse.failed') return { status: 400, message: `The request body is not valid JSON: ${e.message}`, code: 'malformed_json' };
-  if (e?.type === 'entity.too.large') return { status: 413, message: 'The request body is too large (limit 1 MB).', code: 'body_too_large' };
+  if (e?.type === 'entity.too.large') return { status: 413, message: `The request body is too large (limit ${sizeOf(e.limit ?? 1024 * 1024)}).`, code: 'body_too_large' };
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return { status: 400, message: `The request body encoding is not supported: ${e.message}`, code: 'unsupported_encoding' };
   }

@@ -60,6 +60,11 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Headers that frame the response; a fault may not set them. */
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'content-type']);
 
+/** At most this many active rules: each is kept, and tried on every gateway call. */
+export const MAX_FAULTS = 100;
+/** A fault's `body`, as JSON, is at most this many bytes (UTF-8). */
+export const MAX_FAULT_BODY_BYTES = 64 * 1024;
+
 export class FaultBook {
   private faults: { fault: Fault; draw: IdSource | null }[] = [];
   private counter = 0;
@@ -84,6 +89,13 @@ export class FaultBook {
       if (!HEADER_NAME.test(name)) throw badRequest(`headers: "${name}" is not a valid HTTP header name.`, 'invalid_header', `headers.${name}`);
       if (!HEADER_VALUE.test(value)) throw badRequest(`headers.${name}: the value holds a control character.`, 'invalid_header', `headers.${name}`);
       if (FRAMING.has(name.toLowerCase())) throw badRequest(`headers.${name}: the mock sets ${name} itself.`, 'invalid_header', `headers.${name}`);
+    }
+    if (this.faults.length >= MAX_FAULTS) {
+      throw badRequest(`At most ${MAX_FAULTS} faults may be active at once; remove some first (DELETE /_mock/faults).`, 'too_many_faults', null);
+    }
+    if (input.body !== undefined) {
+      const bytes = Buffer.byteLength(JSON.stringify(input.body));
+      if (bytes > MAX_FAULT_BODY_BYTES) throw badRequest(`body is ${bytes} bytes as JSON; a fault's body may be at most ${MAX_FAULT_BODY_BYTES} bytes.`, 'fault_too_large', 'body');
     }
     const fault: Fault = {
       id: `fault_${++this.counter}`,

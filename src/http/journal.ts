@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { rfc3339Millis, type Clock } from '../domain/clock.js';
 import { TextRing } from '../store/text-ring.js';
 import type { AppliedFault, Exchange, Step } from './pipeline.js';
-import { redactedJson, redactHeaders } from './redact.js';
+import { redactedJson, redactHeaders, redactQuery } from './redact.js';
 
 /**
  * The request journal behind GET /_mock/requests: recent exchanges with their request
@@ -200,7 +200,7 @@ function entryOf(x: Exchange, arrived: number): NewJournalEntry {
     at: rfc3339Millis(arrived),
     method: x.req.method,
     path: q < 0 ? url : url.slice(0, q),
-    query: q < 0 ? null : url.slice(q + 1),
+    query: q < 0 ? null : redactQuery(url.slice(q + 1)),
     operation: x.op?.id ?? null,
     status: res.headersSent ? res.statusCode : null,
     duration_ms: Math.round((performance.now() - x.startedAt) * 10) / 10,

@@ -77,6 +77,48 @@ export function redactedJsonSlow(value: unknown): string {
   }
 }
 
+/** Query parameters whose value is redacted whole, beside the key and secret field names. */
+const QUERY_CREDENTIALS = new Set([...CREDENTIAL_HEADERS, ...OPAQUE_HEADERS, 'apikey']);
+/** A value shaped like a federated key (a 16-character prefix, a dot, a secret), whatever its parameter's name. */
+const KEY_SHAPED = /^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{16,}$/;
+
+const decodeLoose = (text: string): string => {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * A query string (without its `?`) with the same redaction as bodies and headers: a
+ * parameter named like a key field keeps the key's prefix, one named like a secret or a
+ * credential header is redacted whole, and any value shaped like a federated key keeps
+ * only its prefix. Names are compared decoded and case-insensitively; other parameters
+ * are kept byte for byte.
+ */
+export function redactQuery(query: string): string {
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      const rawName = pair.slice(0, eq);
+      const name = decodeLoose(rawName).toLowerCase();
+      const value = decodeLoose(pair.slice(eq + 1));
+      if (KEY_FIELDS.has(name) || KEY_SHAPED.test(value)) return `${rawName}=${String(redactKey(value))}`;
+      if (SECRET_FIELDS.has(name) || QUERY_CREDENTIALS.has(name)) return `${rawName}=${REDACTED}`;
+      return pair;
+    })
+    .join('&');
+}
+
+/** A request target (path and query) with its query redacted (redactQuery); the path as it is. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q + 1)}${redactQuery(url.slice(q + 1))}`;
+}
+
 /** Headers as plain strings, credentials redacted. */
 export function redactHeaders(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

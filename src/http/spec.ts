@@ -1,9 +1,6 @@
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Scope } from '../domain/records.js';
-import { PACKAGE_ROOT } from '../paths.js';
+import { ADMIN_SPEC_PATH, GATEWAY_SPEC_PATH, specDigest } from '../lib/spec-files.js';
 
 /**
  * Loads the OpenAPI documents and turns them into the list of operations the server
@@ -11,8 +8,7 @@ import { PACKAGE_ROOT } from '../paths.js';
  * parameters, request and response schemas, auth kind and required scope.
  */
 
-export const GATEWAY_SPEC_PATH = fileURLToPath(new URL('openapi/frontier-gateway.yaml', PACKAGE_ROOT));
-export const ADMIN_SPEC_PATH = fileURLToPath(new URL('openapi/mock-admin.yaml', PACKAGE_ROOT));
+export { ADMIN_SPEC_PATH, GATEWAY_SPEC_PATH, specDigest };
 
 export type AuthKind = 'workspace' | 'federated' | 'none';
 /** `x-fgw-body`: how the body is read (see the documents' descriptions). */
@@ -106,13 +102,6 @@ function operationsOf(doc: OpenAPIV3_1.Document, document: Operation['document']
 /** Matches the concrete paths of an OpenAPI path template, capturing each path parameter in order. */
 export function pathPatternOf(path: string): RegExp {
   return new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '([^/]+)')}/?$`);
-}
-
-/** A digest of both documents' bytes: the build stamps its artefacts with it, start-up compares. */
-export function specDigest(): string {
-  const hash = createHash('sha256');
-  for (const path of [GATEWAY_SPEC_PATH, ADMIN_SPEC_PATH]) hash.update(readFileSync(path)).update('\0');
-  return hash.digest('hex');
 }
 
 /** The operation serving `method` on a concrete `path`, if any. */

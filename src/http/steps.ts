@@ -7,6 +7,7 @@ import type { AccessService } from '../service/access.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
 import { hasBody } from './drain.js';
 import { errorBody, errorResponse } from './errors.js';
+import { redactUrl } from './redact.js';
 import type { Step } from './pipeline.js';
 import type { Router } from './router.js';
 import type { Ctx, Handler } from './registry.js';
@@ -52,8 +53,9 @@ export type LogFormat = 'pretty' | 'json';
  * One line per request when it has been answered (or its connection closed unanswered):
  * `pretty` for people, `json` (one object per line: time by the mock's clock, level,
  * method, path, operation, status, ms, request_id) for machines. Never includes headers
- * or bodies, so never a key. Without `log` the step only passes on (it stays, so others
- * can be placed around it) and adds no listener.
+ * or bodies, and the query (pretty only) is redacted like the journal's (redactQuery), so
+ * never a key. Without `log` the step only passes on (it stays, so others can be placed
+ * around it) and adds no listener.
  */
 export function accessLogStep(log?: (line: string) => void, format: LogFormat = 'pretty', clock: Clock = systemClock): Step {
   return {
@@ -80,7 +82,7 @@ export function accessLogStep(log?: (line: string) => void, format: LogFormat = 
             }),
           );
         } else {
-          log(`${x.req.method} ${x.req.originalUrl} ${status ?? 'closed unanswered'} ${ms.toFixed(1)} ms  ${x.op?.id ?? '-'}  ${x.requestId.slice(0, 8)}${x.ignoredFields ? `  ignored fields: ${x.ignoredFields}` : ''}`);
+          log(`${x.req.method} ${redactUrl(x.req.originalUrl)} ${status ?? 'closed unanswered'} ${ms.toFixed(1)} ms  ${x.op?.id ?? '-'}  ${x.requestId.slice(0, 8)}${x.ignoredFields ? `  ignored fields: ${x.ignoredFields}` : ''}`);
         }
       });
       return next();
@@ -160,7 +162,7 @@ export function parseStep(parserFor: (op: Operation | undefined) => RequestHandl
   };
 }
 
-export const jsonParser = (limit: string): RequestHandler => express.json({ limit, type: ['application/json', 'application/*+json'] });
+export const jsonParser = (limit: string | number): RequestHandler => express.json({ limit, type: ['application/json', 'application/*+json'] });
 
 /** Who is calling: a workspace key (with the scope the operation needs) or a federated key. */
 export function authenticateStep(access: AccessService, viewScope: ViewScopeReading, allowBearer: boolean): Step {
@@ -181,7 +183,7 @@ export function authenticateStep(access: AccessService, viewScope: ViewScopeRead
 /**
  * Path, query and body against the operation's validators, compiled from the spec once.
  * Unknown body fields are dropped and named in `X-Fgw-Ignored-Fields` (and the log), or
- * refused with 400 when `unknownFields` is `reject`.
+ * refused with 400 when `unknownFields` is `reject`; the admin routes always refuse them.
  */
 export function validateStep(validators: ReadonlyMap<string, RequestValidator>, unknownFields: UnknownFields = 'ignore'): Step {
   return {
@@ -199,7 +201,9 @@ export function validateStep(validators: ReadonlyMap<string, RequestValidator>, 
             // (body-parser, with the same types) took it: it marks the request `_body`.
             isJson: withBody && ((x.req as { _body?: boolean })._body === true || x.req.is(['application/json', 'application/*+json']) !== false),
           },
-          unknownFields,
+          // The mock's own admin bodies are described by its own schema, which forbids
+          // unlisted fields: a typo there ("statuz") must not silently change what the mock does.
+          x.op.document === 'admin' ? 'reject' : unknownFields,
           (ignored) => {
             x.ignoredFields = ignoredList(ignored);
             x.res.setHeader('X-Fgw-Ignored-Fields', x.ignoredFields);

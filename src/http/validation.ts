@@ -1,10 +1,12 @@
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { badRequest } from '../domain/errors.js';
+import { describeAjvError, joinPath, pointerSegments } from '../lib/ajv-errors.js';
 import type { SchemaFlavour } from '../lib/ajv.js';
 import type { Operation } from './spec.js';
 
 export type { SchemaFlavour };
+export { describeAjvError };
 
 /**
  * Request validation compiled from the spec with ajv, once per operation: at build time
@@ -135,61 +137,6 @@ function compileOne(op: Operation, compile: SchemaCompiler): RequestValidator {
     return { params: params as Record<string, string>, query, body, ignored };
   };
 }
-
-/** `/models/0/rate_limits/1/threshold` -> `models[0].rate_limits[1].threshold`. */
-export function fieldPath(pointer: string): string {
-  return joinPath(pointerSegments(pointer));
-}
-
-/** `['models', '0', 'slug']` -> `models[0].slug`. */
-function joinPath(segments: readonly string[]): string {
-  return segments.reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
-}
-
-const pointerSegments = (pointer: string): string[] =>
-  pointer === '' ? [] : pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-
-/** Plain-words message for the first ajv error, naming the field. */
-export function describeAjvError(e: ErrorObject, rootSchema?: unknown): { message: string; param: string | null } {
-  const at = fieldPath(e.instancePath);
-  const p = e.params as Record<string, unknown>;
-  const join = (name: unknown) => (at ? `${at}.${String(name)}` : String(name));
-  switch (e.keyword) {
-    case 'required':
-      return { message: `${join(p.missingProperty)} is required.`, param: join(p.missingProperty) };
-    case 'additionalProperties':
-      return { message: `${join(p.additionalProperty)} is not a known field${at ? ` of ${at}` : ''}.`, param: join(p.additionalProperty) };
-    case 'enum':
-      return { message: `${at} must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}.`, param: at };
-    case 'const':
-      return { message: `${at} must be ${JSON.stringify(p.allowedValue)}.`, param: at };
-    case 'pattern': {
-      const desc = (e.parentSchema as { description?: string } | undefined)?.description;
-      return { message: `${at} is malformed${desc ? `: ${desc.replace(/\.$/, '')}` : ''}.`, param: at };
-    }
-    case 'type':
-      return { message: `${at || 'The request body'} must be ${String(p.type).split(',').map(article).join(' or ')}.`, param: at || null };
-    case 'minLength':
-    case 'maxLength':
-      return { message: `${at} must be at ${e.keyword === 'minLength' ? 'least' : 'most'} ${String(p.limit)} character${p.limit === 1 ? '' : 's'} long.`, param: at };
-    case 'minProperties':
-    case 'maxProperties': {
-      // Name the fields to choose from, e.g. the clock route's advance_seconds or now.
-      const schema = (e.parentSchema ?? (at === '' ? rootSchema : undefined)) as { properties?: object } | undefined;
-      const names = Object.keys(schema?.properties ?? {}).join(' or ');
-      const what = at || 'The request body';
-      if (e.keyword === 'minProperties' && p.limit === 1 && names) return { message: `Provide ${names}.`, param: at || null };
-      if (e.keyword === 'maxProperties' && p.limit === 1 && names) return { message: `${what} takes only one of ${names}.`, param: at || null };
-      return { message: `${what} ${e.message ?? 'is invalid'}.`, param: at || null };
-    }
-    case 'minItems':
-      return { message: `${at} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}.`, param: at };
-    default:
-      return { message: `${at || 'The request body'} ${e.message ?? 'is invalid'}.`, param: at || null };
-  }
-}
-
-const article = (type: string) => (type === 'null' ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`);
 
 function fieldError(errors: ErrorObject[] | null | undefined, rootSchema?: unknown) {
   const first = errors?.[0];

@@ -1,16 +1,21 @@
-import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { createRequire } from 'node:module';
+import { isInstant } from '../domain/clock.js';
+import { GatewayError } from '../domain/errors.js';
 import type { IdSourceState } from '../domain/ids.js';
 import type { EndpointTarget, Region } from '../domain/endpoints.js';
-import type { Enforcement, ModelConfig } from '../domain/limits.js';
+import { checkCascade, MAX_DEPTH, normalizeModels, type Enforcement, type LimitNode, type ModelConfig } from '../domain/limits.js';
 import type { MeterSnapshot } from '../domain/meter.js';
+import { describeAjvError } from '../lib/ajv-errors.js';
+import { snapshotValidator } from './snapshot-schema.js';
 import type { WebhookLogSnapshot } from './webhook-log.js';
 
 /**
  * The versioned format of the store's snapshot (GET /_mock/snapshot, state files) and
  * the check that a snapshot is one this mock can restore: the right format, a version it
- * knows, the right shape, and records that hang together (every key under a live group,
- * every group in a known workspace under a parent of its tree, ...). Secrets are hashes.
+ * knows, the shape openapi/mock-admin.yaml's Snapshot schema gives (src/store/snapshot-schema.ts),
+ * records that hang together (every key under a live group, every group in a known
+ * workspace under a parent of its tree, ...), and the API's own domain rules (model lists,
+ * the cascade rule, the depth limit, one mode per tree, instants the clock can hold).
+ * Secrets are hashes.
  */
 
 export const SNAPSHOT_FORMAT = 'frontier-gateway-mock/state';
@@ -76,136 +81,8 @@ export class SnapshotError extends Error {
   override name = 'SnapshotError';
 }
 
-const int = { type: 'integer', minimum: 0 } as const;
-const str = { type: 'string' } as const;
-const nullableStr = { type: ['string', 'null'] } as const;
-const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
-const limit = (units: string[]) => ({
-  type: 'object',
-  required: ['type', 'unit', 'threshold'],
-  properties: { type: { enum: ['TOKEN', 'REQUEST'] }, unit: { enum: units }, threshold: { type: 'integer', minimum: 1 } },
-});
-const delivery = { type: 'object', required: ['id', 'workspace_id', 'url', 'state', 'payload', 'signature', 'attempts'] };
-
-const SCHEMA = {
-  type: 'object',
-  required: ['format', 'version', 'clock', 'ids', 'cursor_key', 'seq', 'workspaces', 'management_keys', 'groups', 'api_keys', 'counters', 'webhooks'],
-  properties: {
-    clock: { type: 'object', required: ['now_ms', 'offset_ms'], properties: { now_ms: int, offset_ms: { type: 'number' } } },
-    ids: { type: 'object', required: ['seed', 'position'], properties: { seed: nullableStr, position: int } },
-    cursor_key: { type: 'string', minLength: 1 },
-    seq: int,
-    workspaces: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id', 'onboarded', 'webhook_url', 'webhook_secret'],
-        properties: {
-          id: { type: 'string', minLength: 1 },
-          onboarded: { type: 'boolean' },
-          webhook_url: nullableStr,
-          webhook_secret: str,
-          org_prefixes: { type: 'array', items: str },
-          environments: { type: 'array', items: str },
-          register_public_key: { type: ['string', 'null'], pattern: '^[A-Za-z0-9+/]{43}=$' },
-        },
-      },
-    },
-    management_keys: {
-      type: 'array',
-      items: { type: 'object', required: ['sha256', 'workspace_id', 'scope'], properties: { sha256: hex64, workspace_id: str, scope: { enum: ['management', 'view'] } } },
-    },
-    groups: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id', 'workspace_id', 'seq', 'name', 'external_entity_id', 'models', 'limit_enforcement', 'parent_group_id', 'created_at_ms'],
-        properties: {
-          id: { type: 'string', minLength: 1 },
-          workspace_id: str,
-          seq: int,
-          name: nullableStr,
-          external_entity_id: { type: 'string', minLength: 1 },
-          models: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['slug', 'rate_limits', 'usage_limits'],
-              properties: { slug: str, rate_limits: { type: 'array', items: limit(['SECOND', 'MINUTE']) }, usage_limits: { type: 'array', items: limit(['DAY']) } },
-            },
-          },
-          limit_enforcement: { enum: ['INDEPENDENT', 'CASCADING'] },
-          parent_group_id: nullableStr,
-          created_at_ms: int,
-        },
-      },
-    },
-    api_keys: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['prefix', 'group_id', 'workspace_id', 'name', 'sha256', 'seq', 'created_at_ms'],
-        properties: { prefix: { type: 'string', minLength: 1 }, group_id: str, workspace_id: str, name: nullableStr, sha256: hex64, seq: int, created_at_ms: int },
-      },
-    },
-    endpoints: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id', 'workspace_id', 'seq', 'slug', 'region', 'targets', 'created_at_ms', 'updated_at_ms'],
-        properties: {
-          id: { type: 'string', minLength: 1 },
-          workspace_id: str,
-          seq: int,
-          slug: { type: 'string', pattern: '^[^/]+/[^/]+$' },
-          region: { enum: ['UNRESTRICTED', 'EU'] },
-          targets: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['provider', 'model_id', 'environment_name', 'secret_id', 'target_model', 'vertex_config', 'base_url'],
-              properties: { provider: { enum: ['BASETEN', 'BASETEN_MODEL_API', 'ANTHROPIC', 'OPENAI', 'VERTEX', 'OPENAI_COMPATIBLE'] } },
-            },
-          },
-          created_at_ms: int,
-          updated_at_ms: int,
-        },
-      },
-    },
-    counters: {
-      type: 'object',
-      required: ['rolling', 'daily'],
-      properties: {
-        rolling: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['bucket', 'entries'],
-            properties: {
-              bucket: { type: 'string', pattern: '^[^|]+\\|[^|]+\\|(TOKEN|REQUEST)\\|(SECOND|MINUTE)$' },
-              entries: { type: 'array', items: { type: 'array', prefixItems: [int, int], minItems: 2, maxItems: 2 } },
-            },
-          },
-        },
-        daily: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['bucket', 'day_start', 'used'],
-            properties: { bucket: { type: 'string', pattern: '^[^|]+\\|[^|]+\\|(TOKEN|REQUEST)\\|DAY$' }, day_start: int, used: int },
-          },
-        },
-      },
-    },
-    webhooks: {
-      type: 'object',
-      required: ['deliveries', 'dead_letter'],
-      properties: { deliveries: { type: 'array', items: delivery }, dead_letter: { type: 'array', items: delivery } },
-    },
-  },
-};
-
-let validator: ValidateFunction | undefined;
+/** The largest body POST /_mock/snapshot reads (413 above it): parsing costs several times the text. */
+export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
 /** `raw` as a Snapshot, or a SnapshotError that names the first thing wrong with it. */
 export function checkSnapshot(raw: unknown): Snapshot {
@@ -219,14 +96,11 @@ export function checkSnapshot(raw: unknown): Snapshot {
   if ((head.version as number) > SNAPSHOT_VERSION) {
     fail(`snapshot version ${String(head.version)} is newer than this mock understands (${SNAPSHOT_VERSION}); upgrade frontier-gateway-mock`);
   }
-  if (!validator) {
-    // ajv's compiler is loaded on the first restore, not on every start-up (cold start).
-    const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-    validator = new Ajv2020({ strict: false, allErrors: false }).compile(SCHEMA);
-  }
+  const validator = snapshotValidator();
   if (!validator(raw)) {
+    // In the API's words, naming the field (`groups[0].models[1].slug is malformed.`).
     const e = validator.errors?.[0];
-    fail(`snapshot${e?.instancePath ? ` at ${e.instancePath}` : ''}: ${e?.message ?? 'invalid'}`);
+    fail(`snapshot: ${e ? describeAjvError(e).message.replace(/^The request body/, 'the snapshot') : 'invalid'}`);
   }
   const s = raw as Snapshot;
   const unique = (values: string[], what: string) => {
@@ -274,5 +148,40 @@ export function checkSnapshot(raw: unknown): Snapshot {
     if (e.seq > s.seq) fail(`snapshot: endpoint ${e.id} has seq ${e.seq} above the snapshot's seq ${s.seq}`);
   }
   if (Buffer.from(s.cursor_key, 'base64').length < 16) fail('snapshot: cursor_key must be base64 of at least 16 bytes');
+  checkDomainRules(s, groups, fail);
   return s;
+}
+
+/**
+ * The rules the API enforces on every write, so a snapshot cannot hold what the API would
+ * have refused: each model list as normalizeModels() takes it, trees at most MAX_DEPTH
+ * levels deep, the cascade rule between every CASCADING group and its ancestors
+ * (checkCascade), and a clock the mock can run (isInstant).
+ */
+function checkDomainRules(s: Snapshot, groups: ReadonlyMap<string, Snapshot['groups'][number]>, fail: (message: string) => never): void {
+  const { now_ms, offset_ms } = s.clock;
+  if (!isInstant(now_ms) || !isInstant(now_ms - offset_ms)) fail(`snapshot: clock now_ms ${now_ms} with offset_ms ${offset_ms} is not an instant the mock clock can hold`);
+  s.groups.forEach((g, i) => {
+    try {
+      normalizeModels(g.models, `groups[${i}].models`);
+    } catch (e) {
+      if (e instanceof GatewayError) fail(`snapshot: group ${g.id}: ${e.message}`);
+      throw e;
+    }
+  });
+  const node = (g: Snapshot['groups'][number]): LimitNode => ({ id: g.id, models: g.models });
+  for (const g of s.groups) {
+    const ancestors: Snapshot['groups'][number][] = [];
+    for (let at = g.parent_group_id === null ? undefined : groups.get(g.parent_group_id); at !== undefined; at = at.parent_group_id === null ? undefined : groups.get(at.parent_group_id)) {
+      ancestors.push(at);
+      if (ancestors.length >= MAX_DEPTH) fail(`snapshot: group ${g.id} is more than ${MAX_DEPTH} levels deep; a hierarchy is at most ${MAX_DEPTH} levels`);
+    }
+    if (g.limit_enforcement !== 'CASCADING' || ancestors.length === 0) continue;
+    try {
+      checkCascade(node(g), ancestors.map(node), []);
+    } catch (e) {
+      if (e instanceof GatewayError) fail(`snapshot: group ${g.id}: ${e.message}${e.detail ? ` ${e.detail}` : ''}`);
+      throw e;
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { ManualClock, OffsetClock, rfc3339, type Clock } from '../domain/clock.js';
+import { isInstant, ManualClock, OffsetClock, rfc3339, type Clock } from '../domain/clock.js';
 import type { EndpointTarget } from '../domain/endpoints.js';
 import { subtreeOf } from '../domain/groups.js';
 import { IdSource } from '../domain/ids.js';
@@ -10,7 +10,7 @@ import { CursorCodec, SeqIndex } from '../domain/pagination.js';
 import type { EndpointRecord, GroupRecord, KeyRecord, ManagementKey, Scope, Workspace } from '../domain/records.js';
 import { parsePublicKey, publicKeyBase64 } from '../domain/register.js';
 import { ModelPool } from './model-pool.js';
-import { checkSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
+import { checkSnapshot, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
 import { WebhookLog } from './webhook-log.js';
 
 /**
@@ -424,6 +424,10 @@ export class Store {
    */
   restore(raw: unknown, options: { clock?: 'instant' | 'offset' } = {}): void {
     const s = checkSnapshot(raw);
+    // The instant the clock is put at must be one it can hold (a state file's offset is
+    // added to today's time): checked before anything changes.
+    const at = (options.clock ?? 'instant') === 'instant' ? s.clock.now_ms : this.clock.now() - this.clock.offset + s.clock.offset_ms;
+    if (!isInstant(at)) throw new SnapshotError(`snapshot: the clock would be at ${at}, which is not an instant the mock clock can hold`);
     // Build every record and index first; only then swap, so a bad snapshot changes nothing.
     const next = {
       workspaceMap: new Map(

@@ -184,6 +184,14 @@ export class WebhookLog {
     return { deliveries: this.deliveries.items.map(viewOf), dead_letter: this.deadLetter.items.map(viewOf) };
   }
 
+  /** The same as view(), one delivery at a time (a view of the whole log may be tens of MB): for streaming it. */
+  viewLazily(): { deliveries: Iterable<Delivery>; dead_letter: Iterable<Delivery> } {
+    const each = function* (items: StoredDelivery[]): Iterable<Delivery> {
+      for (const d of items) yield viewOf(d);
+    };
+    return { deliveries: each(this.deliveries.items), dead_letter: each(this.deadLetter.items) };
+  }
+
   /** The newest `n` deliveries and dead letters, newest first, and how many deliveries are kept: for the inspector, which polls every second and must not copy the whole log each time. */
   tail(n: number): { deliveries: Delivery[]; dead_letter: Delivery[]; total: number } {
     const last = (items: StoredDelivery[]) => (n > 0 ? items.slice(-n) : []).reverse().map(viewOf);

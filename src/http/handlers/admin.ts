@@ -1,9 +1,10 @@
-import { InvalidInstantError, rfc3339 } from '../../domain/clock.js';
+import { InvalidInstantError, rfc3339, wholeMillisecondsOf } from '../../domain/clock.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
 import { endpointView } from '../../service/endpoints.js';
 import { ScenarioError } from '../../service/scenarios/errors.js';
 import { SnapshotError } from '../../store/snapshot.js';
+import { lazyArray, mapped, streamJson } from '../json-stream.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
 /** The mock's own routes under /_mock/ (openapi/mock-admin.yaml). */
@@ -18,41 +19,43 @@ export const adminHandlers: HandlerMap = {
     ctx.mock.reset();
     return { body: { ok: true } };
   },
+  // Streamed (src/http/json-stream.ts): the whole state may be hundreds of MB as JSON.
   getMockState: (ctx) => {
     const { store, gateway, meter, clock } = ctx.mock;
     const now = clock.now();
-    return {
-      body: {
-        now: rfc3339(now),
-        workspaces: store.workspaces().map((w) => ({
-          id: w.id,
-          onboarded: w.onboarded,
-          webhook_url: w.webhookUrl,
-          org_prefixes: w.orgPrefixes,
-          environments: w.environments,
-          register_public_key: w.registerPublicKey ? publicKeyBase64(w.registerPublicKey) : null,
-        })),
-        groups: store.allGroups().map((g) => ({ workspace_id: g.workspaceId, group: gateway.groups.view(g) })),
-        api_keys: store
-          .allKeys()
-          .map((k) => ({ workspace_id: k.workspaceId, group_id: k.groupId, prefix: k.prefix, name: k.name, created_at: rfc3339(k.createdAt) })),
-        endpoints: store.allEndpoints().map((e) => ({ workspace_id: e.workspaceId, endpoint: endpointView(e) })),
-        usage: meter.dailySnapshot(now).map((u) => ({
-          group_id: u.groupId,
-          slug: u.slug,
-          type: u.type,
-          unit: u.unit,
-          current_usage: u.used,
-          reset_at: rfc3339(u.resetAt),
-        })),
-      },
-    };
+    return streamJson(ctx.res, {
+      now: rfc3339(now),
+      workspaces: store.workspaces().map((w) => ({
+        id: w.id,
+        onboarded: w.onboarded,
+        webhook_url: w.webhookUrl,
+        org_prefixes: w.orgPrefixes,
+        environments: w.environments,
+        register_public_key: w.registerPublicKey ? publicKeyBase64(w.registerPublicKey) : null,
+      })),
+      groups: lazyArray(mapped(store.allGroups(), (g) => ({ workspace_id: g.workspaceId, group: gateway.groups.view(g) }))),
+      api_keys: lazyArray(mapped(store.allKeys(), (k) => ({ workspace_id: k.workspaceId, group_id: k.groupId, prefix: k.prefix, name: k.name, created_at: rfc3339(k.createdAt) }))),
+      endpoints: lazyArray(mapped(store.allEndpoints(), (e) => ({ workspace_id: e.workspaceId, endpoint: endpointView(e) }))),
+      usage: meter.dailySnapshot(now).map((u) => ({
+        group_id: u.groupId,
+        slug: u.slug,
+        type: u.type,
+        unit: u.unit,
+        current_usage: u.used,
+        reset_at: rfc3339(u.resetAt),
+      })),
+    });
   },
   getMockClock: (ctx) => ({ body: clockView(ctx) }),
   setMockClock: (ctx) => {
     const { advance_seconds, now } = ctx.body;
+    // The clock holds whole milliseconds (a fraction would poison every snapshot and state file).
+    const advanceMs = advance_seconds === undefined ? undefined : wholeMillisecondsOf(advance_seconds);
+    if (advance_seconds !== undefined && advanceMs === undefined) {
+      throw badRequest(`advance_seconds ${advance_seconds} is not a whole number of milliseconds; the mock clock moves in steps of 0.001 s (at most three decimal places).`, 'invalid_time', 'advance_seconds');
+    }
     try {
-      if (advance_seconds !== undefined) ctx.mock.clock.advance(advance_seconds * 1000);
+      if (advanceMs !== undefined) ctx.mock.clock.advance(advanceMs);
       else ctx.mock.clock.setNow(Date.parse(now as string));
     } catch (e) {
       // The clock refuses a time that is no instant (a leap second such as 23:59:60 parses
@@ -99,5 +102,9 @@ export const adminHandlers: HandlerMap = {
     ctx.mock.store.setRegisterPublicKey(id, key);
     return { body: { workspace_id: id, public_key: key ? publicKeyBase64(key) : null } };
   },
-  listMockWebhooks: (ctx) => ({ body: ctx.mock.store.webhooks.view() }),
+  // Streamed: the log holds up to 32 MiB of payloads, and its dead-letter queue as much.
+  listMockWebhooks: (ctx) => {
+    const { deliveries, dead_letter } = ctx.mock.store.webhooks.viewLazily();
+    return streamJson(ctx.res, { deliveries: lazyArray(deliveries), dead_letter: lazyArray(dead_letter) });
+  },
 };

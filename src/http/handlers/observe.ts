@@ -3,6 +3,7 @@ import { rfc3339 } from '../../domain/clock.js';
 import type { GroupRecord } from '../../domain/records.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import type { JournalFilter } from '../journal.js';
+import { lazyArray, mapped, streamJson } from '../json-stream.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
 /**
@@ -51,7 +52,8 @@ export const observeHandlers: HandlerMap = {
     inspectorHtml ??= readFileSync(INSPECTOR_PATH, 'utf8');
     return { text: inspectorHtml, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store' } };
   },
-  getMockInspectorData: (ctx) => ({ body: inspectorData(ctx, ctx.query.tail as number) /* the spec's default applies */ }),
+  // Streamed one workspace at a time (src/http/json-stream.ts).
+  getMockInspectorData: (ctx) => streamJson(ctx.res, inspectorData(ctx, ctx.query.tail as number /* the spec's default applies */)),
 };
 
 /** Everything the inspector page shows, in one document: trees, keys, live usage, journal tail, webhooks, faults, clock. */
@@ -87,7 +89,7 @@ function inspectorData(ctx: Ctx, tail: number) {
         .filter((n) => n !== null),
     };
   };
-  const workspaces = store.workspaces().map((w) => {
+  const workspaces = mapped(store.workspaces(), (w) => {
     const all = store.groupsOf(w.id);
     const before = budget;
     const groups = [...(all ?? [])]
@@ -100,7 +102,7 @@ function inspectorData(ctx: Ctx, tail: number) {
   return {
     now: rfc3339(clock.now()),
     offset_seconds: clock.offset / 1000,
-    workspaces,
+    workspaces: lazyArray(workspaces),
     journal: journal.list({ limit: tail }).map((e) => ({
       seq: e.seq,
       at: e.at,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
@@ -74,21 +74,62 @@ function schemaValidator(): ValidateFunction {
   return validator;
 }
 
+/**
+ * Bounds of a scenario file, checked before it is parsed. YAML costs about 120 times its
+ * size in memory while it is parsed (a 5 MB file peaks near 600 MB), JSON a few times.
+ */
+export const MAX_YAML_SCENARIO_BYTES = 2 * 1024 * 1024;
+export const MAX_JSON_SCENARIO_BYTES = 16 * 1024 * 1024;
+/**
+ * yaml's maxAliasCount: how far aliases (*name) may expand, counted as yaml does (each
+ * alias times the aliases inside what it names). A file that reuses one anchor for every
+ * group is far below it; a billion-laughs nest of aliases is far above it.
+ */
+export const MAX_YAML_ALIASES = 10_000;
+/** At most this many values (objects, arrays, scalars) once aliases are expanded. */
+export const MAX_SCENARIO_NODES = 1_000_000;
+
 /** Reads a scenario file (.yaml, .yml or .json) and checks it; throws ScenarioError. */
 export function loadScenarioFile(path: string): ScenarioSource {
+  const json = extname(path).toLowerCase() === '.json';
+  const max = json ? MAX_JSON_SCENARIO_BYTES : MAX_YAML_SCENARIO_BYTES;
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > max) {
+      throw new ScenarioError(path, [`the file is ${size} bytes; a ${json ? 'JSON' : 'YAML'} scenario file may be at most ${max} bytes (${max / 1024 / 1024} MiB)`]);
+    }
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof ScenarioError) throw e;
     throw new ScenarioError(path, [`cannot read the file: ${(e as Error).message}`]);
   }
   let raw: unknown;
   try {
-    raw = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+    raw = json ? JSON.parse(text) : parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_YAML_ALIASES });
   } catch (e) {
-    throw new ScenarioError(path, [`not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`]);
+    const message = (e as Error).message;
+    if (/Excessive alias count/.test(message)) {
+      throw new ScenarioError(path, [`its aliases (*name) expand beyond ${MAX_YAML_ALIASES} nodes (yaml maxAliasCount); a scenario may reuse anchors, but not nest them into an expansion this large`]);
+    }
+    throw new ScenarioError(path, [`not valid ${json ? 'JSON' : 'YAML'}: ${message}`]);
+  }
+  if (!json && !withinNodes(raw, MAX_SCENARIO_NODES)) {
+    throw new ScenarioError(path, [`it holds more than ${MAX_SCENARIO_NODES} values once its aliases are expanded`]);
   }
   return { source: path, scenario: checkScenario(raw, path) };
+}
+
+/** Whether `value`, walked as a tree (a shared object counted at every place it appears), has at most `max` values; stops as soon as it has more. */
+function withinNodes(value: unknown, max: number): boolean {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    if (++count > max) return false;
+    const v = stack.pop();
+    if (v !== null && typeof v === 'object') for (const child of Object.values(v)) stack.push(child);
+  }
+  return true;
 }
 
 /** `raw` as a Scenario, or a ScenarioError listing what is wrong with it. */

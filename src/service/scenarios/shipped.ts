@@ -25,8 +25,9 @@ export function shippedScenarioNames(): string[] {
 /**
  * The file a `--scenario` value names: a path that exists, as it is; otherwise a shipped
  * scenario's name (`saas-tiers`), or the path the README uses from a clone
- * (`scenarios/saas-tiers.yaml`), resolved in the package. Anything else is a
- * ScenarioError that lists the shipped names.
+ * (`scenarios/saas-tiers.yaml`), resolved in the package. A bare name that is not shipped
+ * is a ScenarioError that lists the shipped names; any other path is left for the reader
+ * to refuse.
  */
 export function resolveScenarioPath(value: string): string {
   if (existsSync(value)) return value;
@@ -36,5 +37,9 @@ export function resolveScenarioPath(value: string): string {
     const ext = SCENARIO_EXTENSIONS.find((e) => existsSync(`${SHIPPED_SCENARIOS_DIR}${name}${e}`)) as string;
     return `${SHIPPED_SCENARIOS_DIR}${name}${ext}`;
   }
-  throw new ScenarioError(value, [`no such file, and no shipped scenario of that name (shipped: ${shippedScenarioNames().join(', ')})`]);
+  // A bare name that is not shipped: say which are. A path: the reader says it cannot read it.
+  if (!/[\\/]/.test(value) && extname(value) === '') {
+    throw new ScenarioError(value, [`no such file, and no shipped scenario of that name (shipped: ${shippedScenarioNames().join(', ')})`]);
+  }
+  return value;
 }
