@@ -315,8 +315,19 @@ export const BREAKAGES: Record<string, Breakage> = {
 
   'an invalid threshold is accepted': {
     request: (r) => {
-      if (r.method === 'POST' && r.body.includes('"threshold":0')) r.body = r.body.replace(/"threshold":0/g, '"threshold":1');
+      // A negative threshold reaches the mock as 1: accepted.
+      if (r.method === 'POST' && /"threshold":-\d/.test(r.body)) r.body = r.body.replace(/"threshold":-\d+/g, '"threshold":1');
     },
+  },
+
+  'a threshold of 0 is refused (the minimum before 2026-07-03)': {
+    request: (r) => {
+      if ((r.method === 'POST' || r.method === 'PATCH') && r.body.includes('"threshold":0')) r.body = r.body.replace(/"threshold":0(?![.\d])/g, '"threshold":-1');
+    },
+  },
+
+  'a limit of 0 lets traffic through': {
+    server: (m) => patch(m.mock.meter, 'admit', (original) => (now, charges) => original(now, charges.filter((c) => c.threshold !== 0))),
   },
 
   'the INDEPENDENT inherited limit is shared with the parent': {
