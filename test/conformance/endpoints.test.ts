@@ -42,6 +42,20 @@ describe('Endpoints: create, read, list, update, delete', () => {
     expect(gone.status).toBe(404);
   });
 
+  rule('deleting an endpoint frees its slug; the deleted one is 404 on get, update and delete', ['endpoints'], async (h) => {
+    const slug = slugOf(h, 'freed');
+    const first = await createEndpoint(h, { slug, targets: [targetOf(h)] });
+    expect(first.status, first.text).toBe(200);
+    expect((await h.api.del(`/v1/gateway/endpoints/${first.body.id}`)).status).toBe(200);
+    expect((await h.api.get(`/v1/gateway/endpoints/${first.body.id}`)).status, 'get').toBe(404);
+    expect((await h.api.patch(`/v1/gateway/endpoints/${first.body.id}`, { targets: [targetOf(h)] })).status, 'update').toBe(404);
+    expect((await h.api.del(`/v1/gateway/endpoints/${first.body.id}`)).status, 'delete again').toBe(404);
+    const second = await createEndpoint(h, { slug, targets: [targetOf(h)] });
+    expect(second.status, second.text).toBe(200);
+    expect(second.body.slug).toBe(slug);
+    expect(second.body.id).not.toBe(first.body.id);
+  });
+
   rule('region EU is accepted and returned', ['endpoints'], async (h) => {
     const res = await createEndpoint(h, { slug: slugOf(h), region: 'EU', targets: [targetOf(h)] });
     expect(res.status, res.text).toBe(200);

@@ -69,6 +69,10 @@ const CASES: [string, string[], string[]][] = [
   ['a limit of 0 lets traffic through', ['inference'], ['a limit of 0 admits nothing']],
   ['key registration accepts any signature', ['register'], ['re-serialised after signing', 'missing or non-base64 signature']],
   ['endpoint slugs are not unique', ['endpoints'], ['a slug already taken']],
+  ['a revoked key can still be fetched and revoked again (200)', ['keys'], ['fetching or revoking a revoked key is 404']],
+  ['a parent that does not exist is 400 instead of 404', ['hierarchy'], ['a parent that does not exist is 404', 'not visible to the workspace']],
+  ['a PATCH naming neither name nor models is accepted', ['patch'], ['naming neither metadata.name nor models']],
+  ['a deleted endpoint keeps its slug taken', ['endpoints'], ['deleting an endpoint frees its slug']],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {
