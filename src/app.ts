@@ -87,7 +87,10 @@ export interface MockOptions {
   endpoints?: {
     /** Inference for a slug without an endpoint is 404, as on the live gateway (default false: served). */
     require?: boolean;
-    /** PATCH may not rename a slug, as the live generated schema says (default false: renames allowed). */
+    /**
+     * PATCH may not change a slug, as the published schema says since 2026-06-25 (default
+     * true; false, or --allow-endpoint-renames, allows renames as the older prose page did).
+     */
     immutableSlugs?: boolean;
   };
   register?: {
@@ -168,7 +171,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   });
   const gateway = new Gateway(store, {
     requireEndpoints: options.endpoints?.require === true,
-    immutableSlugs: options.endpoints?.immutableSlugs === true,
+    immutableSlugs: options.endpoints?.immutableSlugs !== false,
   });
   const deliverer = new WebhookDeliverer(store, {
     ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),

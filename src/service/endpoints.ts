@@ -31,7 +31,7 @@ export interface UpdateEndpointInput {
 }
 
 export interface EndpointPolicy {
-  /** Refuse a PATCH that renames the slug (the live generated schema's reading). Default false. */
+  /** Refuse a PATCH that changes the slug (the published schema since 2026-06-25). Default true. */
   immutableSlugs: boolean;
   /** Refuse inference for a slug with no endpoint (the live gateway's behaviour). Default false. */
   requireEndpoints: boolean;
@@ -40,7 +40,7 @@ export interface EndpointPolicy {
 export class EndpointService {
   constructor(
     private readonly store: Store,
-    readonly policy: EndpointPolicy = { immutableSlugs: false, requireEndpoints: false },
+    readonly policy: EndpointPolicy = { immutableSlugs: true, requireEndpoints: false },
   ) {}
 
   create(workspaceId: string, input: CreateEndpointInput): EndpointView {
@@ -66,13 +66,17 @@ export class EndpointService {
   update(workspaceId: string, id: string, input: UpdateEndpointInput): EndpointView {
     const endpoint = this.find(workspaceId, id);
     if (input.slug === undefined && input.targets === undefined) {
-      throw badRequest('Provide at least one of targets or slug.', 'empty_update', null);
+      throw badRequest(this.policy.immutableSlugs ? 'Provide targets.' : 'Provide at least one of targets or slug.', 'empty_update', null);
     }
     const org = this.organisation(workspaceId);
     const renames = input.slug !== undefined && input.slug !== endpoint.slug;
     if (renames) {
       if (this.policy.immutableSlugs) {
-        throw badRequest('slug is immutable after creation on this server (--immutable-endpoint-slugs); create a new endpoint instead.', 'immutable_field', 'slug');
+        throw badRequest(
+          'slug is immutable after creation: create an endpoint with the new slug and delete this one (this mock renames only when started with --allow-endpoint-renames).',
+          'immutable_field',
+          'slug',
+        );
       }
       checkSlugOwned(input.slug as string, org);
       this.assertSlugFree(input.slug as string);

@@ -274,6 +274,16 @@ export const BREAKAGES: Record<string, Breakage> = {
     },
   },
 
+  'an endpoint slug may be renamed': {
+    mock: { endpoints: { immutableSlugs: false } },
+  },
+
+  "another workspace's endpoint answers 404 instead of 403": {
+    response: (r, req) => {
+      if (r.status === 403 && req.path.startsWith('/v1/gateway/endpoints/') && req.headers.authorization?.includes('mock-other-workspace-key')) r.status = 404;
+    },
+  },
+
   'the secret is shown again on get and list': (() => {
     const minted = new Map<string, string>();
     return {

@@ -73,6 +73,8 @@ const CASES: [string, string[], string[]][] = [
   ['a parent that does not exist is 400 instead of 404', ['hierarchy'], ['a parent that does not exist is 404', 'not visible to the workspace']],
   ['a PATCH naming neither name nor models is accepted', ['patch'], ['naming neither metadata.name nor models']],
   ['a deleted endpoint keeps its slug taken', ['endpoints'], ['deleting an endpoint frees its slug']],
+  ['an endpoint slug may be renamed', ['endpoints'], ['an endpoint’s slug cannot be changed']],
+  ["another workspace's endpoint answers 404 instead of 403", ['endpoints'], ["another workspace's endpoint is 403"]],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {

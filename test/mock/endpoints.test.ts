@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import type { RunningMock } from '../../src/index.js';
+import { errorMessage } from '../support/errors.js';
 import { mocksPerTest } from '../support/mocks.js';
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
@@ -166,28 +167,40 @@ describe('endpoints over HTTP', () => {
     expect((await request(m.url).post('/_mock/snapshot').send(broken)).body.error.message).toMatch(/endpoint slug "your-org\/kept" appears twice/);
   });
 
-  it('PATCH: empty is 400; slug rename allowed by default, checked like a create; --immutable-endpoint-slugs refuses it', async () => {
+  it('PATCH: empty is 400; the slug is immutable by default (the same slug is accepted); --allow-endpoint-renames renames, checked like a create', async () => {
     const m = await mock();
     const a = await create(m, { slug: 'your-org/a', targets: [BASETEN] });
-    await create(m, { slug: 'your-org/b', targets: [BASETEN] });
     const patch = (body: object, mm = m, id = a.body.id) => request(mm.url).patch(`/v1/gateway/endpoints/${id}`).set(auth).send(body);
-    expect((await patch({})).body.error.code).toBe('empty_update');
-    expect((await patch({ slug: 'your-org/b' })).body.error.code).toBe('duplicate_slug');
-    expect((await patch({ slug: 'someone/a' })).body.error.code).toBe('org_prefix_not_owned');
+    const empty = await patch({});
+    expect(empty.status).toBe(400);
+    expect(errorMessage(empty.body)).toBe('Provide targets.');
+    const refused = await patch({ slug: 'your-org/z', targets: [{ ...BASETEN, model_id: 'changed' }] });
+    expect(refused.status).toBe(400);
+    expect(errorMessage(refused.body)).toMatch(/^slug is immutable after creation: create an endpoint with the new slug and delete this one/);
+    // Nothing changed, not even the targets of the refused PATCH.
+    const kept = await request(m.url).get(`/v1/gateway/endpoints/${a.body.id}`).set(auth);
+    expect(kept.body).toMatchObject({ slug: 'your-org/a', targets: [{ model_id: 'abc123' }] });
+    // Sending back the slug it has is no change.
+    const same = await patch({ slug: 'your-org/a', targets: [{ ...BASETEN, model_id: 'def456' }] });
+    expect(same.status, same.text).toBe(200);
+    expect(same.body).toMatchObject({ slug: 'your-org/a', targets: [{ model_id: 'def456' }] });
+
+    const renaming = await mock({ endpoints: { immutableSlugs: false } });
+    const r = await create(renaming, { slug: 'your-org/a', targets: [BASETEN] });
+    await create(renaming, { slug: 'your-org/b', targets: [BASETEN] });
+    expect(errorMessage((await patch({}, renaming, r.body.id)).body)).toBe('Provide at least one of targets or slug.');
+    const taken = await patch({ slug: 'your-org/b' }, renaming, r.body.id);
+    expect([taken.status, errorMessage(taken.body)]).toEqual([400, 'slug your-org/b is already taken; endpoint slugs are unique across all organisations.']);
+    const notOwned = await patch({ slug: 'someone/a' }, renaming, r.body.id);
+    expect([notOwned.status, errorMessage(notOwned.body)]).toEqual([400, 'slug prefix someone is not owned by your organisation; owned: your-org, my-org.']);
     // A refused PATCH changes nothing, even the half that was valid.
-    expect((await patch({ slug: 'your-org/c', targets: [] })).status).toBe(400);
-    expect((await request(m.url).get(`/v1/gateway/endpoints/${a.body.id}`).set(auth)).body.slug).toBe('your-org/a');
-    const renamed = await patch({ slug: 'my-org/a' });
+    expect((await patch({ slug: 'your-org/c', targets: [] }, renaming, r.body.id)).status).toBe(400);
+    expect((await request(renaming.url).get(`/v1/gateway/endpoints/${r.body.id}`).set(auth)).body.slug).toBe('your-org/a');
+    const renamed = await patch({ slug: 'my-org/a' }, renaming, r.body.id);
     expect(renamed.status, renamed.text).toBe(200);
     expect(renamed.body.slug).toBe('my-org/a');
-    expect((await create(m, { slug: 'your-org/a', targets: [BASETEN] })).status).toBe(200);
-
-    const strict = await mock({ endpoints: { immutableSlugs: true } });
-    const s = await create(strict, { slug: 'your-org/a', targets: [BASETEN] });
-    const refused = await patch({ slug: 'your-org/z' }, strict, s.body.id);
-    expect(refused.status).toBe(400);
-    expect(refused.body.error).toMatchObject({ code: 'immutable_field', param: 'slug' });
-    expect((await patch({ slug: 'your-org/a', targets: [BASETEN] }, strict, s.body.id)).status).toBe(200);
+    // The old slug is free again.
+    expect((await create(renaming, { slug: 'your-org/a', targets: [BASETEN] })).status).toBe(200);
   });
 });
 
