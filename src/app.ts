@@ -92,6 +92,11 @@ export interface MockOptions {
      * true; false, or --allow-endpoint-renames, allows renames as the older prose page did).
      */
     immutableSlugs?: boolean;
+    /**
+     * Seconds of mock time before an endpoint create, re-point or delete reaches inference,
+     * as the live gateway syncs endpoints every 60 s (default 0: at once, see AMBIGUITIES.md).
+     */
+    syncSeconds?: number;
   };
   register?: {
     /** Raw 32-byte Ed25519 public key, base64, for workspaces whose config names none. */
@@ -172,6 +177,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const gateway = new Gateway(store, {
     requireEndpoints: options.endpoints?.require === true,
     immutableSlugs: options.endpoints?.immutableSlugs !== false,
+    syncSeconds: options.endpoints?.syncSeconds ?? 0,
   });
   const deliverer = new WebhookDeliverer(store, {
     ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),

@@ -44,6 +44,11 @@ Endpoints and key registration
                            said (env FGW_ALLOW_ENDPOINT_RENAMES=1). Default: the slug is
                            immutable after creation, as the published schema says: a
                            different slug is 400
+  --endpoint-sync-seconds N
+                           an endpoint create, re-point or delete reaches inference N
+                           seconds of mock time after it is made, as the live gateway
+                           syncs every 60 (env FGW_ENDPOINT_SYNC_SECONDS). Default 0: at
+                           once; management reads see changes at once either way
   --register-public-key B64
                            raw 32-byte Ed25519 public key, base64, that signs key
                            registrations (env FGW_REGISTER_PUBLIC_KEY), for workspaces
@@ -111,6 +116,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
         'reject-unknown-fields': { type: 'boolean' },
         'require-endpoints': { type: 'boolean' },
         'allow-endpoint-renames': { type: 'boolean' },
+        'endpoint-sync-seconds': { type: 'string' },
         'register-public-key': { type: 'string' },
         'latency-ms': { type: 'string' },
         'token-limit-policy': { type: 'string' },
@@ -169,6 +175,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
       endpoints: {
         require: values['require-endpoints'] === true || truthy(env.FGW_REQUIRE_ENDPOINTS),
         immutableSlugs: !(values['allow-endpoint-renames'] === true || truthy(env.FGW_ALLOW_ENDPOINT_RENAMES)),
+        syncSeconds: intOf(values['endpoint-sync-seconds'] ?? env.FGW_ENDPOINT_SYNC_SECONDS ?? '0', '--endpoint-sync-seconds', 0, 86_400),
       },
       ...(publicKey !== undefined ? { register: { publicKey } } : {}),
       ...(config ? { config } : {}),

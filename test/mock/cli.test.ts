@@ -53,6 +53,10 @@ describe('parseCli', () => {
     const e = parseCli([], { FGW_REJECT_UNKNOWN_FIELDS: '1', FGW_REQUIRE_ENDPOINTS: 'true', FGW_ALLOW_ENDPOINT_RENAMES: 'yes', FGW_REGISTER_PUBLIC_KEY: pub });
     if (typeof e === 'string') throw new Error(e);
     expect(e.options).toMatchObject({ unknownFields: 'reject', endpoints: { require: true, immutableSlugs: false }, register: { publicKey: pub } });
+    expect(d.options.endpoints).toMatchObject({ syncSeconds: 0 });
+    expect(parseCli(['--endpoint-sync-seconds', '60'], {})).toMatchObject({ options: { endpoints: { syncSeconds: 60 } } });
+    expect(parseCli([], { FGW_ENDPOINT_SYNC_SECONDS: '5' })).toMatchObject({ options: { endpoints: { syncSeconds: 5 } } });
+    expect(() => parseCli(['--endpoint-sync-seconds', '1.5'], {})).toThrow(/--endpoint-sync-seconds must be an integer from 0 to 86400, not "1.5"/);
   });
 
   it('--management-key replaces the default keys and keeps the default workspaces', () => {
@@ -106,7 +110,7 @@ describe('parseCli', () => {
 describe('the frontier-gateway-mock binary', () => {
   it('--help explains the flags and the default keys', async () => {
     const { stdout } = await run(process.execPath, [CLI, '--help']);
-    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--allow-endpoint-renames', '--register-public-key', '--scenario', '--state-file', 'mock-management-key', 'mock-not-onboarded-key']) {
+    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--allow-endpoint-renames', '--endpoint-sync-seconds', '--register-public-key', '--scenario', '--state-file', 'mock-management-key', 'mock-not-onboarded-key']) {
       expect(stdout).toContain(s);
     }
   });

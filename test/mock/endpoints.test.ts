@@ -228,6 +228,46 @@ describe('routing meets access', () => {
     expect((await chat(m, key, 'your-org/llama')).headers['x-fgw-endpoint-target']).toBe('none');
   });
 
+  it('--endpoint-sync-seconds: a create, re-point or delete reaches inference that long after it is made, on the mock clock; management reads see it at once', async () => {
+    const m = await mock({ endpoints: { syncSeconds: 60 } });
+    const key = await callerOf(m, 'your-org/llama');
+    const target = async () => (await chat(m, key, 'your-org/llama')).headers['x-fgw-endpoint-target'];
+    const advance = (s: number) => request(m.url).post('/_mock/clock').send({ advance_seconds: s });
+    const ep = await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).status).toBe(200);
+    expect(await target()).toBe('none');
+    await advance(59);
+    expect(await target()).toBe('none');
+    await advance(1);
+    expect(await target()).toBe('BASETEN model_id=abc123 environment=production');
+    const repointed = await request(m.url).patch(`/v1/gateway/endpoints/${ep.body.id}`).set(auth).send({ targets: [{ provider: 'OPENAI', secret_id: 's', target_model: 'gpt-4o' }] });
+    expect(repointed.body.targets[0].provider).toBe('OPENAI');
+    expect(await target()).toBe('BASETEN model_id=abc123 environment=production');
+    await advance(60);
+    expect(await target()).toBe('OPENAI target_model=gpt-4o');
+    await request(m.url).delete(`/v1/gateway/endpoints/${ep.body.id}`).set(auth);
+    expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).status).toBe(404);
+    expect(await target()).toBe('OPENAI target_model=gpt-4o');
+    await advance(60);
+    expect(await target()).toBe('none');
+    // A reset (like a restore or a scenario load) counts as synced.
+    await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    const snapshot = (await request(m.url).get('/_mock/snapshot')).body;
+    await request(m.url).post('/_mock/snapshot').send(snapshot);
+    expect(await target()).toBe('BASETEN model_id=abc123 environment=production');
+  });
+
+  it('--endpoint-sync-seconds with --require-endpoints: a slug whose endpoint is not synced yet is 404 saying when it will be', async () => {
+    const m = await mock({ endpoints: { syncSeconds: 30, require: true } });
+    const key = await callerOf(m, 'your-org/llama');
+    await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    const early = await chat(m, key, 'your-org/llama');
+    expect(early.status).toBe(404);
+    expect(errorMessage(early.body)).toMatch(/^The model `your-org\/llama` has no endpoint the gateway has synced yet: its endpoint reaches inference at \d{4}-.*Z \(endpoints sync every 30 s\)\.$/);
+    await request(m.url).post('/_mock/clock').send({ advance_seconds: 30 });
+    expect((await chat(m, key, 'your-org/llama')).status).toBe(200);
+  });
+
   it('the OpenAI SDK sees the routing header, streaming included', async () => {
     const m = await mock();
     const key = await callerOf(m, 'your-org/llama');
