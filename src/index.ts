@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { createMock, type Mock, type MockOptions } from './app.js';
+import { rotateWebhookSecret, type RotatedSecret } from './service/webhook-secrets.js';
 import type { Snapshot } from './store/snapshot.js';
 
 /**
@@ -30,6 +31,11 @@ export interface RunningMock {
   snapshot(): Snapshot;
   /** Puts back a snapshot exactly (clock included); throws SnapshotError and changes nothing if it is bad. */
   restore(snapshot: unknown): void;
+  /**
+   * Rotates a workspace's webhook signing secret (to `secret`, or a generated one, returned
+   * once): for 24 hours of mock time every delivery is signed with both, newest first.
+   */
+  rotateWebhookSecret(workspaceId: string, secret?: string): RotatedSecret;
   close(): Promise<void>;
   /** The mock behind the server, for assertions on its state. */
   mock: Mock;
@@ -57,6 +63,7 @@ export async function startMock(options: StartOptions = {}): Promise<RunningMock
     reset: () => mock.reset(),
     snapshot: () => mock.snapshot(),
     restore: (snapshot) => mock.restore(snapshot),
+    rotateWebhookSecret: (workspaceId, secret) => rotateWebhookSecret(mock.store, workspaceId, secret),
     close: () =>
       new Promise<void>((resolve, reject) => {
         mock.close();
@@ -69,6 +76,7 @@ export async function startMock(options: StartOptions = {}): Promise<RunningMock
 export { createMock } from './app.js';
 export type { Mock, MockOptions } from './app.js';
 export { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, type MockConfig } from './config.js';
+export type { RotatedSecret } from './service/webhook-secrets.js';
 export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } from './domain/webhooks.js';
 export { countTokens, promptTokens } from './domain/tokens.js';
 export { SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './store/snapshot.js';

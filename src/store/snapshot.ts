@@ -31,6 +31,8 @@ export interface Snapshot {
     onboarded: boolean;
     webhook_url: string | null;
     webhook_secret: string;
+    /** Secrets a rotation replaced, still signing until expires_at_ms, newest first; absent when none (and in older snapshots). */
+    webhook_secrets_retiring?: { secret: string; expires_at_ms: number }[];
     /** Absent in snapshots taken before endpoints and key registration. */
     org_prefixes?: string[];
     environments?: string[];
@@ -105,6 +107,10 @@ const SCHEMA = {
           onboarded: { type: 'boolean' },
           webhook_url: nullableStr,
           webhook_secret: str,
+          webhook_secrets_retiring: {
+            type: 'array',
+            items: { type: 'object', additionalProperties: false, required: ['secret', 'expires_at_ms'], properties: { secret: str, expires_at_ms: int } },
+          },
           org_prefixes: { type: 'array', items: str },
           environments: { type: 'array', items: str },
           register_public_key: { type: ['string', 'null'], pattern: '^[A-Za-z0-9+/]{43}=$' },

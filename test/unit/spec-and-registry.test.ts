@@ -101,7 +101,7 @@ describe('the operation registry', () => {
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones when off', async () => {
-    expect((await createMock()).operations).toHaveLength(35);
+    expect((await createMock()).operations).toHaveLength(36);
     expect((await createMock({ admin: false })).operations).toHaveLength(18);
   });
 });

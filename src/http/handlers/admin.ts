@@ -3,6 +3,7 @@ import { badRequest, notFound } from '../../domain/errors.js';
 import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
 import { endpointView } from '../../service/endpoints.js';
 import { ScenarioError } from '../../service/scenarios/errors.js';
+import { rotateWebhookSecret } from '../../service/webhook-secrets.js';
 import { SnapshotError } from '../../store/snapshot.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 
@@ -86,6 +87,9 @@ export const adminHandlers: HandlerMap = {
       throw e;
     }
   },
+  rotateMockWebhookSecret: (ctx) => ({
+    body: rotateWebhookSecret(ctx.mock.store, ctx.params.workspace_id as string, (ctx.body as { secret?: string } | undefined)?.secret),
+  }),
   setRegisterPublicKey: (ctx) => {
     const id = ctx.params.workspace_id as string;
     if (!ctx.mock.store.workspace(id)) throw notFound(`No workspace ${id}.`, 'workspace_not_found', 'workspace_id');
