@@ -254,6 +254,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
       caller: undefined,
       mock: services,
       ignoredFields: undefined,
+      note: undefined,
       result: undefined,
       failure,
       sent: undefined,

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RunningMock } from '../../src/index.js';
 import { errorMessage } from '../support/errors.js';
 import { mocksPerTest } from '../support/mocks.js';
@@ -266,6 +266,26 @@ describe('routing meets access', () => {
     expect(errorMessage(early.body)).toMatch(/^The model `your-org\/llama` has no endpoint the gateway has synced yet: its endpoint reaches inference at \d{4}-.*Z \(endpoints sync every 30 s\)\.$/);
     await request(m.url).post('/_mock/clock').send({ advance_seconds: 30 });
     expect((await chat(m, key, 'your-org/llama')).status).toBe(200);
+  });
+
+  it('a slug without an endpoint is served by default, and impossible to miss: the target header says none, X-Fgw-Note, the log and the inspector say the live gateway would refuse it', async () => {
+    const lines: string[] = [];
+    const m = await mock({ log: (l) => lines.push(l) });
+    const key = await callerOf(m, 'your-org/llama');
+    const served = await chat(m, key, 'your-org/llama');
+    expect(served.status).toBe(200);
+    expect(served.headers['x-fgw-endpoint-target']).toBe('none');
+    const note = 'no endpoint routes your-org/llama in your organisation: the live gateway would refuse this call (404); the mock serves it unless --require-endpoints';
+    expect(served.headers['x-fgw-note']).toBe(note);
+    await vi.waitFor(() => expect(lines.some((l) => l.includes(`createChatCompletion  ${String(served.headers['x-request-id']).slice(0, 8)}  note: ${note}`))).toBe(true));
+    const inspector = await request(m.url).get('/_mock/inspector.json');
+    expect(inspector.body.journal.find((e: { request_id: string }) => e.request_id === served.headers['x-request-id'])).toMatchObject({ note });
+    // With an endpoint, no note.
+    await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    const routed = await chat(m, key, 'your-org/llama');
+    expect(routed.headers['x-fgw-note']).toBeUndefined();
+    await vi.waitFor(() => expect(lines.some((l) => l.includes(String(routed.headers['x-request-id']).slice(0, 8)))).toBe(true));
+    expect(lines.find((l) => l.includes(String(routed.headers['x-request-id']).slice(0, 8)))).not.toContain('note:');
   });
 
   it('the OpenAI SDK sees the routing header, streaming included', async () => {
