@@ -90,8 +90,16 @@ export interface MockOptions {
   endpoints?: {
     /** Inference for a slug without an endpoint is 404, as on the live gateway (default false: served). */
     require?: boolean;
-    /** PATCH may not rename a slug, as the live generated schema says (default false: renames allowed). */
+    /**
+     * PATCH may not change a slug, as the published schema says since 2026-06-25 (default
+     * true; false, or --allow-endpoint-renames, allows renames as the older prose page did).
+     */
     immutableSlugs?: boolean;
+    /**
+     * Seconds of mock time before an endpoint create, re-point or delete reaches inference,
+     * as the live gateway syncs endpoints every 60 s (default 0: at once, see AMBIGUITIES.md).
+     */
+    syncSeconds?: number;
   };
   register?: {
     /** Raw 32-byte Ed25519 public key, base64, for workspaces whose config names none. */
@@ -172,7 +180,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   });
   const gateway = new Gateway(store, {
     requireEndpoints: options.endpoints?.require === true,
-    immutableSlugs: options.endpoints?.immutableSlugs === true,
+    immutableSlugs: options.endpoints?.immutableSlugs !== false,
+    syncSeconds: options.endpoints?.syncSeconds ?? 0,
   });
   const deliverer = new WebhookDeliverer(store, {
     ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),
@@ -255,6 +264,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
       caller: undefined,
       mock: services,
       ignoredFields: undefined,
+      note: undefined,
       result: undefined,
       failure,
       sent: undefined,

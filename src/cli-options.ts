@@ -56,9 +56,15 @@ Endpoints and key registration
   --require-endpoints      a chat completion for a slug without an endpoint is 404, as
                            on the live gateway (env FGW_REQUIRE_ENDPOINTS=1). Default:
                            served, with X-Fgw-Endpoint-Target: none
-  --immutable-endpoint-slugs
-                           PATCH may not rename an endpoint's slug (env
-                           FGW_IMMUTABLE_ENDPOINT_SLUGS=1). Default: renames allowed
+  --allow-endpoint-renames PATCH may rename an endpoint's slug, as the older prose page
+                           said (env FGW_ALLOW_ENDPOINT_RENAMES=1). Default: the slug is
+                           immutable after creation, as the published schema says: a
+                           different slug is 400
+  --endpoint-sync-seconds N
+                           an endpoint create, re-point or delete reaches inference N
+                           seconds of mock time after it is made, as the live gateway
+                           syncs every 60 (env FGW_ENDPOINT_SYNC_SECONDS). Default 0: at
+                           once; management reads see changes at once either way
   --register-public-key B64
                            raw 32-byte Ed25519 public key, base64, that signs key
                            registrations (env FGW_REGISTER_PUBLIC_KEY), for workspaces
@@ -131,7 +137,8 @@ export function parseCli(
         'reject-bearer': { type: 'boolean' },
         'reject-unknown-fields': { type: 'boolean' },
         'require-endpoints': { type: 'boolean' },
-        'immutable-endpoint-slugs': { type: 'boolean' },
+        'allow-endpoint-renames': { type: 'boolean' },
+        'endpoint-sync-seconds': { type: 'string' },
         'register-public-key': { type: 'string' },
         'latency-ms': { type: 'string' },
         'token-limit-policy': { type: 'string' },
@@ -211,7 +218,8 @@ export function parseCli(
       unknownFields: values['reject-unknown-fields'] === true || truthy(env.FGW_REJECT_UNKNOWN_FIELDS) ? 'reject' : 'ignore',
       endpoints: {
         require: values['require-endpoints'] === true || truthy(env.FGW_REQUIRE_ENDPOINTS),
-        immutableSlugs: values['immutable-endpoint-slugs'] === true || truthy(env.FGW_IMMUTABLE_ENDPOINT_SLUGS),
+        immutableSlugs: !(values['allow-endpoint-renames'] === true || truthy(env.FGW_ALLOW_ENDPOINT_RENAMES)),
+        syncSeconds: intOf(values['endpoint-sync-seconds'] ?? env.FGW_ENDPOINT_SYNC_SECONDS ?? '0', '--endpoint-sync-seconds', 0, 86_400),
       },
       ...(publicKey !== undefined ? { register: { publicKey } } : {}),
       ...(config ? { config } : {}),

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { createMock, type Mock, type MockOptions } from './app.js';
+import { rotateWebhookSecret, type RotatedSecret } from './service/webhook-secrets.js';
 import type { Snapshot } from './store/snapshot.js';
 import { DEFAULT_TIMEOUTS, type ServerTimeouts } from './timeouts.js';
 
@@ -36,6 +37,11 @@ export interface RunningMock {
   snapshot(): Snapshot;
   /** Puts back a snapshot exactly (clock included); throws SnapshotError and changes nothing if it is bad. */
   restore(snapshot: unknown): void;
+  /**
+   * Rotates a workspace's webhook signing secret (to `secret`, or a generated one, returned
+   * once): for 24 hours of mock time every delivery is signed with both, newest first.
+   */
+  rotateWebhookSecret(workspaceId: string, secret?: string): RotatedSecret;
   close(): Promise<void>;
   /** The mock behind the server, for assertions on its state. */
   mock: Mock;
@@ -73,6 +79,7 @@ export async function startMock(options: StartOptions = {}): Promise<RunningMock
     reset: () => mock.reset(),
     snapshot: () => mock.snapshot(),
     restore: (snapshot) => mock.restore(snapshot),
+    rotateWebhookSecret: (workspaceId, secret) => rotateWebhookSecret(mock.store, workspaceId, secret),
     close: () =>
       new Promise<void>((resolve, reject) => {
         mock.close();
@@ -90,6 +97,7 @@ export { createMock } from './app.js';
 export { DEFAULT_TIMEOUTS, type ServerTimeouts } from './timeouts.js';
 export type { Mock, MockOptions } from './app.js';
 export { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, type MockConfig } from './config.js';
+export type { RotatedSecret } from './service/webhook-secrets.js';
 export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } from './domain/webhooks.js';
 export { countTokens, promptTokens } from './domain/tokens.js';
 export { SHIPPED_SCENARIOS_DIR, shippedScenarioNames } from './service/scenarios/shipped.js';

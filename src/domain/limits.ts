@@ -94,8 +94,9 @@ function checkLimit(l: Limit, at: string, units: readonly string[]): Limit {
   if (!units.includes(l.unit)) {
     throw badRequest(`${at}.unit must be one of ${units.join(', ')}.`, 'invalid_limit', `${at}.unit`);
   }
-  if (!Number.isSafeInteger(l.threshold) || l.threshold < 1) {
-    throw badRequest(`${at}.threshold must be an integer >= 1.`, 'invalid_limit', `${at}.threshold`);
+  // At least 0: the published schema's minimum since 2026-07-03 (AMBIGUITIES.md #6); a limit of 0 admits nothing.
+  if (!Number.isSafeInteger(l.threshold) || l.threshold < 0) {
+    throw badRequest(`${at}.threshold must be an integer >= 0.`, 'invalid_limit', `${at}.threshold`);
   }
   return { type: l.type, unit: l.unit, threshold: l.threshold };
 }

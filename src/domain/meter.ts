@@ -141,8 +141,10 @@ export class Meter {
   admit<C extends Charge>(now: number, charges: readonly C[]): Admission<C> {
     for (const c of charges) {
       const used = this.used(c, now);
+      // A limit of 0 admits nothing, whatever the request's size (even a TOKEN charge of 0).
       const refuse =
-        c.type === 'TOKEN' && this.tokenPolicy === 'overshoot' ? used >= c.threshold : used + c.amount > c.threshold;
+        c.threshold === 0 ||
+        (c.type === 'TOKEN' && this.tokenPolicy === 'overshoot' ? used >= c.threshold : used + c.amount > c.threshold);
       if (refuse) return { ok: false, refused: c, retryAfterSeconds: this.retryAfter(c, now) };
     }
     for (const c of charges) this.charge(c, now);

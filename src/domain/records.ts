@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { EndpointTarget, Region } from './endpoints.js';
 import type { Enforcement, ModelConfig } from './limits.js';
+import type { RetiringSecret } from './webhooks.js';
 
 /**
  * The nouns of the domain: what the store keeps and the services work on. Plain data,
@@ -14,7 +15,10 @@ export interface Workspace {
   id: string;
   onboarded: boolean;
   webhookUrl: string | null;
+  /** The newest signing secret. */
   webhookSecret: string;
+  /** Secrets a rotation replaced, still signing until they expire, newest first (absent or empty: none). */
+  retiringWebhookSecrets?: RetiringSecret[];
   /** Endpoint slug prefixes the workspace's organisation owns. */
   orgPrefixes: string[];
   /** Baseten environments its deployments know. */

@@ -59,12 +59,58 @@ export function signPayload(rawBody: string | Buffer, secret: string): string {
   return `v1=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
 }
 
-/** What a receiver does: recompute the signature over the raw body and compare in constant time. */
+/**
+ * The `X-Baseten-Signature` header for the secrets active when the delivery is made,
+ * newest first: one `v1=` entry per secret, comma-separated. During a rotation that is
+ * `v1=<new>,v1=<old>`; otherwise a single entry, exactly signPayload's.
+ */
+export function signatureHeader(rawBody: string | Buffer, secrets: string | readonly string[]): string {
+  return typeof secrets === 'string' ? signPayload(rawBody, secrets) : secrets.map((s) => signPayload(rawBody, s)).join(',');
+}
+
+/**
+ * What a receiver does: recompute the signature over the raw body with its secret and
+ * accept the delivery when any one `v1=` entry of the header matches (during a rotation
+ * the header lists one per active secret). Each entry is compared in constant time, and
+ * every entry is compared, match or not.
+ */
 export function verifySignature(rawBody: string | Buffer, header: string | undefined, secret: string): boolean {
   if (!header) return false;
   const expected = Buffer.from(signPayload(rawBody, secret));
-  const given = Buffer.from(header);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  let ok = false;
+  for (const entry of header.split(',')) {
+    const given = Buffer.from(entry.trim());
+    if (given.length === expected.length && timingSafeEqual(given, expected)) ok = true;
+  }
+  return ok;
+}
+
+/** How long a replaced signing secret keeps signing after a rotation. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+
+/** A signing secret being retired by a rotation: it still signs until `expiresAt` (exclusive). */
+export interface RetiringSecret {
+  secret: string;
+  expiresAt: number;
+}
+
+/** The secrets that sign a delivery made at `now`, newest first: the current one, then each retiring one not yet expired. */
+export function activeSecrets(current: string, retiring: readonly RetiringSecret[] | undefined, now: number): string[] {
+  const out = [current];
+  for (const r of retiring ?? []) if (r.expiresAt > now) out.push(r.secret);
+  return out;
+}
+
+/**
+ * A rotation at `now` to `next`: the current secret starts retiring and expires
+ * ROTATION_OVERLAP_MS later; secrets already retiring keep their own expiry (those
+ * expired are dropped). Newest first.
+ */
+export function rotateSecrets(current: string, retiring: readonly RetiringSecret[] | undefined, now: number, next: string): { current: string; retiring: RetiringSecret[] } {
+  return {
+    current: next,
+    retiring: [{ secret: current, expiresAt: now + ROTATION_OVERLAP_MS }, ...(retiring ?? []).filter((r) => r.expiresAt > now)],
+  };
 }
 
 export interface RetryPolicy {

@@ -219,11 +219,11 @@ export interface paths {
         head?: never;
         /**
          * Update an endpoint
-         * @description Replaces `targets` and/or renames `slug` (at least one). Renaming is allowed by
-         *     default, as the prose documents; the live generated schema calls the slug
-         *     immutable, which `--immutable-endpoint-slugs` reproduces (see AMBIGUITIES.md).
-         *     `updated_at` moves on every successful update. The mock routes by the new targets
-         *     at once; the live gateway may take up to a minute.
+         * @description Replaces `targets`. The slug is immutable after creation (the published schema
+         *     since 2026-06-25; the older prose page allowed a rename): to change it, create an
+         *     endpoint with the new slug and delete the old one. `updated_at` moves on every
+         *     successful update. Inference routes by the new targets after the gateway's next
+         *     endpoint sync (up to 60 s live; `--endpoint-sync-seconds` on the mock, default at once).
          */
         patch: operations["updateEndpoint"];
         trace?: never;
@@ -318,6 +318,7 @@ export interface components {
          * @enum {string}
          */
         LimitType: "TOKEN" | "REQUEST";
+        /** @description At least 0: the published schema's minimum was 1 until 2026-07-03 and has been 0 since (the prose page still says 1). A limit of 0 admits nothing: every request under it is a 429. */
         Threshold: number;
         RateLimit: {
             type: components["schemas"]["LimitType"];
@@ -526,7 +527,7 @@ export interface components {
             /** @description Exactly one target today (priority-ordered, index 0 first). */
             targets: components["schemas"]["EndpointTargetInput"][];
         };
-        /** @description At least one of `targets` or `slug`. */
+        /** @description `targets` (the published schema's only field). `slug` is not in the published schema; the mock takes it only to answer clearly: the endpoint's current slug is accepted and changes nothing, another one is 400 `immutable_field`, unless the mock was started with `--allow-endpoint-renames` (a rename checked like a create). */
         UpdateEndpointRequest: {
             slug?: components["schemas"]["ModelSlug"];
             targets?: components["schemas"]["EndpointTargetInput"][];

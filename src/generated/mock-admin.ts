@@ -141,6 +141,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_mock/workspaces/{workspace_id}/webhook_secret/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the workspace's webhook signing secret
+         * @description As the live service does on a rotation: the new secret signs every delivery from
+         *     now on, and the one it replaces keeps signing beside it for 24 hours of mock time
+         *     (`POST /_mock/clock` skips them), so each delivery carries
+         *     `X-Baseten-Signature: v1=<new>,v1=<old>`; then only the new one. A receiver must
+         *     accept a delivery when any one signature verifies (the exported `verifySignature`
+         *     does). `secret` chooses the new secret; without it one is generated. The answer is
+         *     the only place the new secret is shown. `POST /_mock/reset` restores the configured
+         *     secret; a snapshot keeps a rotation in progress.
+         */
+        post: operations["rotateMockWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_mock/scenarios": {
         parameters: {
             query?: never;
@@ -407,6 +436,11 @@ export interface components {
                 onboarded: boolean;
                 webhook_url: string | null;
                 webhook_secret: string;
+                /** @description Secrets a rotation replaced, still signing until expires_at_ms, newest first; absent when none (and in older snapshots). */
+                webhook_secrets_retiring?: {
+                    secret: string;
+                    expires_at_ms: components["schemas"]["SnapshotInstant"];
+                }[];
                 org_prefixes?: string[];
                 environments?: string[];
                 register_public_key?: string | null;
@@ -503,6 +537,7 @@ export interface components {
             type: "TOKEN" | "REQUEST";
             /** @enum {unknown} */
             unit: "SECOND" | "MINUTE";
+            /** @description As the gateway spec's Threshold: 0 is a limit that admits nothing. */
             threshold: number;
         };
         SnapshotUsageLimit: {
@@ -510,6 +545,7 @@ export interface components {
             type: "TOKEN" | "REQUEST";
             /** @constant */
             unit: "DAY";
+            /** @description As the gateway spec's Threshold: 0 is a limit that admits nothing. */
             threshold: number;
         };
         ScenarioSummary: {
@@ -939,6 +975,44 @@ export interface operations {
                     "application/json": {
                         workspace_id: string;
                         public_key: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    rotateMockWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workspace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    secret?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new secret (shown once) and when each replaced one stops signing. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        workspace_id: string;
+                        secret: string;
+                        retiring: {
+                            /** Format: date-time */
+                            expires_at: string;
+                        }[];
                     };
                 };
             };

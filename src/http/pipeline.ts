@@ -51,6 +51,8 @@ export interface Exchange<M = unknown> {
   mock: M;
   /** Unknown body fields validation dropped, as one header-safe line (see validateStep). */
   ignoredFields?: string;
+  /** A remark for the log (and, as the X-Fgw-Note header, the journal and inspector): where the live gateway would answer otherwise. */
+  note?: string;
   /** What the handler (or a step answering in its place) answered. */
   result?: HandlerResult;
   /** An error raised before the pipeline (Express could not route the request); the handler step throws it. */

@@ -79,10 +79,11 @@ export function accessLogStep(log?: (line: string) => void, format: LogFormat = 
               ms,
               request_id: x.requestId,
               ...(x.ignoredFields ? { ignored_fields: x.ignoredFields } : {}),
+              ...(x.note ? { note: x.note } : {}),
             }),
           );
         } else {
-          log(`${x.req.method} ${redactUrl(x.req.originalUrl)} ${status ?? 'closed unanswered'} ${ms.toFixed(1)} ms  ${x.op?.id ?? '-'}  ${x.requestId.slice(0, 8)}${x.ignoredFields ? `  ignored fields: ${x.ignoredFields}` : ''}`);
+          log(`${x.req.method} ${redactUrl(x.req.originalUrl)} ${status ?? 'closed unanswered'} ${ms.toFixed(1)} ms  ${x.op?.id ?? '-'}  ${x.requestId.slice(0, 8)}${x.ignoredFields ? `  ignored fields: ${x.ignoredFields}` : ''}${x.note ? `  note: ${x.note}` : ''}`);
         }
       });
       return next();

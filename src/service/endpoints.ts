@@ -1,3 +1,4 @@
+import { EndpointSync, type Route } from '../domain/endpoint-sync.js';
 import { checkSlugOwned, normalizeTargets, type EndpointTarget, type EndpointTargetInput, type Organisation, type Region } from '../domain/endpoints.js';
 import { badRequest, forbidden, notFound } from '../domain/errors.js';
 import { paginate, type Page } from '../domain/pagination.js';
@@ -26,17 +27,29 @@ export interface UpdateEndpointInput {
 }
 
 export interface EndpointPolicy {
-  /** Refuse a PATCH that renames the slug (the live generated schema's reading). Default false. */
+  /** Refuse a PATCH that changes the slug (the published schema since 2026-06-25). Default true. */
   immutableSlugs: boolean;
   /** Refuse inference for a slug with no endpoint (the live gateway's behaviour). Default false. */
   requireEndpoints: boolean;
+  /**
+   * Seconds of mock time before an endpoint change reaches inference (the live gateway
+   * syncs every 60 s). Default 0: at once. Management reads see changes at once either way.
+   */
+  syncSeconds?: number;
 }
 
 export class EndpointService {
+  /** What inference sees: the endpoints as of the last sync (src/domain/endpoint-sync.ts). */
+  readonly sync: EndpointSync;
+
   constructor(
     private readonly store: Store,
-    readonly policy: EndpointPolicy = { immutableSlugs: false, requireEndpoints: false },
-  ) {}
+    readonly policy: EndpointPolicy = { immutableSlugs: true, requireEndpoints: false },
+  ) {
+    this.sync = new EndpointSync((policy.syncSeconds ?? 0) * 1000);
+    // A reset, restore or scenario load replaces the state: it counts as synced.
+    store.onReplaced(() => this.sync.clear());
+  }
 
   create(workspaceId: string, input: CreateEndpointInput): EndpointView {
     const org = this.organisation(workspaceId);
@@ -46,6 +59,7 @@ export class EndpointService {
     let id = this.store.ids.endpointId();
     while (this.store.endpoint(id)) id = this.store.ids.endpointId();
     const record = this.store.insertEndpoint({ id, workspaceId, slug: input.slug, region: input.region ?? 'UNRESTRICTED', targets });
+    this.sync.changed(record.slug, this.store.clock.now(), null);
     return endpointView(record);
   }
 
@@ -61,37 +75,54 @@ export class EndpointService {
   update(workspaceId: string, id: string, input: UpdateEndpointInput): EndpointView {
     const endpoint = this.find(workspaceId, id);
     if (input.slug === undefined && input.targets === undefined) {
-      throw badRequest('Provide at least one of targets or slug.', 'empty_update', null);
+      throw badRequest(this.policy.immutableSlugs ? 'Provide targets.' : 'Provide at least one of targets or slug.', 'empty_update', null);
     }
     const org = this.organisation(workspaceId);
     const renames = input.slug !== undefined && input.slug !== endpoint.slug;
     if (renames) {
       if (this.policy.immutableSlugs) {
-        throw badRequest('slug is immutable after creation on this server (--immutable-endpoint-slugs); create a new endpoint instead.', 'immutable_field', 'slug');
+        throw badRequest(
+          'slug is immutable after creation: create an endpoint with the new slug and delete this one (this mock renames only when started with --allow-endpoint-renames).',
+          'immutable_field',
+          'slug',
+        );
       }
       checkSlugOwned(input.slug as string, org);
       this.assertSlugFree(input.slug as string);
     }
     // Check everything before changing anything.
     const targets = input.targets === undefined ? endpoint.targets : normalizeTargets(input.targets, org);
+    const now = this.store.clock.now();
+    this.sync.changed(endpoint.slug, now, routeOf(endpoint));
+    if (renames) this.sync.changed(input.slug as string, now, null);
     return endpointView(this.store.updateEndpoint(endpoint.id, { ...(renames ? { slug: input.slug as string } : {}), targets }));
   }
 
   delete(workspaceId: string, id: string): { id: string; slug: string } {
     const endpoint = this.find(workspaceId, id);
+    this.sync.changed(endpoint.slug, this.store.clock.now(), routeOf(endpoint));
     this.store.removeEndpoint(endpoint.id);
     return { id: endpoint.id, slug: endpoint.slug };
   }
 
   /**
-   * The endpoint a call from `workspaceId` to `slug` is routed by: only the caller's own
-   * organisation's endpoints count. Under `requireEndpoints` a slug without one is 404.
+   * The route of a call from `workspaceId` to `slug`, as the gateway last synced it: only
+   * the caller's own organisation's endpoints count. Under `requireEndpoints` a slug
+   * without one is 404.
    */
-  route(workspaceId: string, slug: string): EndpointRecord | undefined {
-    const endpoint = this.store.endpointBySlug(slug);
-    const own = endpoint && endpoint.workspaceId === workspaceId ? endpoint : undefined;
+  route(workspaceId: string, slug: string): Route | undefined {
+    const current = this.store.endpointBySlug(slug);
+    const seen = this.sync.seen(slug, this.store.clock.now(), current ? routeOf(current) : null);
+    const own = seen && seen.workspaceId === workspaceId ? seen : undefined;
     if (!own && this.policy.requireEndpoints) {
-      throw notFound(`The model \`${slug}\` has no endpoint: create one with POST /v1/gateway/endpoints.`, 'endpoint_not_found', 'model');
+      const until = current?.workspaceId === workspaceId ? this.sync.pendingUntil(slug, this.store.clock.now()) : null;
+      throw notFound(
+        until === null
+          ? `The model \`${slug}\` has no endpoint: create one with POST /v1/gateway/endpoints.`
+          : `The model \`${slug}\` has no endpoint the gateway has synced yet: its endpoint reaches inference at ${new Date(until).toISOString()} (endpoints sync every ${this.sync.syncMs / 1000} s).`,
+        'endpoint_not_found',
+        'model',
+      );
     }
     return own;
   }
@@ -116,6 +147,8 @@ export class EndpointService {
     return { orgPrefixes: w.orgPrefixes, environments: w.environments };
   }
 }
+
+const routeOf = (e: EndpointRecord): Route => ({ workspaceId: e.workspaceId, targets: e.targets });
 
 export function endpointView(e: EndpointRecord): EndpointView {
   return {

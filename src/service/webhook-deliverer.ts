@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import {
+  activeSecrets,
   billingWebhook,
   DOCUMENTED_RETRY_POLICY,
   isRetryable,
@@ -72,8 +73,10 @@ export class WebhookDeliverer {
    */
   prepare(workspace: Workspace, events: BillingEvent[]): PreparedDelivery {
     const body = JSON.stringify(billingWebhook(events));
-    // Signed when first needed (storedDelivery), with this secret.
-    const secret = workspace.webhookSecret;
+    // Signed when first needed (storedDelivery), with the secrets active now: during a
+    // rotation every active one, newest first (retries resend the same signature).
+    const secrets = activeSecrets(workspace.webhookSecret, workspace.retiringWebhookSecrets, this.store.clock.now());
+    const secret = secrets.length === 1 ? (secrets[0] as string) : secrets;
     const url = workspace.webhookUrl;
     return {
       commit: () => {

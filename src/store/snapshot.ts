@@ -36,6 +36,8 @@ export interface Snapshot {
     onboarded: boolean;
     webhook_url: string | null;
     webhook_secret: string;
+    /** Secrets a rotation replaced, still signing until expires_at_ms, newest first; absent when none (and in older snapshots). */
+    webhook_secrets_retiring?: { secret: string; expires_at_ms: number }[];
     /** Absent in snapshots taken before endpoints and key registration. */
     org_prefixes?: string[];
     environments?: string[];

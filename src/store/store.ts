@@ -9,6 +9,7 @@ import { Meter, type TokenLimitPolicy } from '../domain/meter.js';
 import { CursorCodec, SeqIndex } from '../domain/pagination.js';
 import type { EndpointRecord, GroupRecord, KeyRecord, ManagementKey, Scope, Workspace } from '../domain/records.js';
 import { parsePublicKey, publicKeyBase64 } from '../domain/register.js';
+import { rotateSecrets } from '../domain/webhooks.js';
 import { ModelPool } from './model-pool.js';
 import { checkSnapshot, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
 import { WebhookLog } from './webhook-log.js';
@@ -233,6 +234,20 @@ export class Store {
     return workspace;
   }
 
+  /**
+   * Rotates a workspace's webhook signing secret to `next` (src/domain/webhooks.ts
+   * rotateSecrets): the current one keeps signing, beside it, for 24 hours of mock time.
+   */
+  rotateWebhookSecret(workspaceId: string, next: string): Workspace {
+    const workspace = this.workspaceMap.get(workspaceId);
+    if (!workspace) throw new Error(`store: no workspace ${workspaceId}`);
+    const rotated = rotateSecrets(workspace.webhookSecret, workspace.retiringWebhookSecrets, this.clock.now(), next);
+    workspace.webhookSecret = rotated.current;
+    workspace.retiringWebhookSecrets = rotated.retiring;
+    this.changes += 1;
+    return workspace;
+  }
+
   insertEndpoint(fields: NewEndpoint): EndpointRecord {
     const now = this.clock.now();
     const endpoint: EndpointRecord = { ...fields, seq: this.nextSeq(), createdAt: now, updatedAt: now };
@@ -376,6 +391,10 @@ export class Store {
         onboarded: w.onboarded,
         webhook_url: w.webhookUrl,
         webhook_secret: w.webhookSecret,
+        // Only while a rotation overlaps, so other snapshots stay as they were.
+        ...(w.retiringWebhookSecrets?.some((r) => r.expiresAt > now)
+          ? { webhook_secrets_retiring: w.retiringWebhookSecrets.filter((r) => r.expiresAt > now).map((r) => ({ secret: r.secret, expires_at_ms: r.expiresAt })) }
+          : {}),
         org_prefixes: [...w.orgPrefixes],
         environments: [...w.environments],
         register_public_key: w.registerPublicKey ? publicKeyBase64(w.registerPublicKey) : null,
@@ -438,6 +457,7 @@ export class Store {
             onboarded: w.onboarded,
             webhookUrl: w.webhook_url,
             webhookSecret: w.webhook_secret,
+            ...(w.webhook_secrets_retiring ? { retiringWebhookSecrets: w.webhook_secrets_retiring.map((r) => ({ secret: r.secret, expiresAt: r.expires_at_ms })) } : {}),
             // Snapshots taken before endpoints and registration existed lack these.
             orgPrefixes: w.org_prefixes ?? [w.id],
             environments: w.environments ?? ['production', 'staging'],

@@ -1,4 +1,4 @@
-import { signPayload, type BillingWebhook } from '../domain/webhooks.js';
+import { signatureHeader, type BillingWebhook } from '../domain/webhooks.js';
 
 /**
  * The record of billing webhook deliveries: every delivery with its attempts, oldest
@@ -51,12 +51,12 @@ export interface StoredDelivery extends Omit<Delivery, 'payload' | 'signature'> 
   bytes: number;
   /** Null until signatureOf() computes it. */
   signature: string | null;
-  /** The secret to sign with, until the signature is computed (then null). */
-  secret: string | null;
+  /** The secret (or secrets, newest first, during a rotation) to sign with, until the signature is computed (then null). */
+  secret: string | readonly string[] | null;
 }
 
 /** What a new record needs: its signature, or the secret to compute it with when it is needed. */
-export type NewDelivery = Omit<StoredDelivery, 'bytes' | 'signature' | 'secret'> & ({ signature: string } | { secret: string });
+export type NewDelivery = Omit<StoredDelivery, 'bytes' | 'signature' | 'secret'> & ({ signature: string } | { secret: string | readonly string[] });
 
 /** A new record for `body`, the serialized payload. */
 export function storedDelivery(fields: NewDelivery): StoredDelivery {
@@ -78,7 +78,7 @@ export function storedDelivery(fields: NewDelivery): StoredDelivery {
 /** The delivery's X-Baseten-Signature (HMAC-SHA256 of its bytes), computed once. */
 export function signatureOf(d: StoredDelivery): string {
   if (d.signature === null) {
-    d.signature = signPayload(d.body, d.secret as string);
+    d.signature = signatureHeader(d.body, d.secret as string | readonly string[]);
     d.secret = null;
   }
   return d.signature;

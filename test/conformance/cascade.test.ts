@@ -72,6 +72,13 @@ describe('CASCADING write-time rule: no child above an ancestor', () => {
     h.expectBody(child.models, tpm(s, 100));
   });
 
+  rule('a threshold of 0 compares like any other: a child of 0 is allowed, a parent may not drop to 0 over a child above it', [], async (h) => {
+    const { s, root, child } = await tree(h, 100, 0);
+    h.expectBody(child.models, tpm(s, 0));
+    expect((await h.api.patch(`/v1/gateway/groups/${child.id}`, { models: tpm(s, 5) })).status).toBe(200);
+    expectCascadeRejection(h, await h.api.patch(`/v1/gateway/groups/${root.id}`, { models: tpm(s, 0) }));
+  });
+
   rule('over-provisioning is allowed: two children of 70 under 100', [], async (h) => {
     const { s, root } = await tree(h, 100, 70);
     const second = await h.group({ models: tpm(s, 70), hierarchy: { limit_enforcement: 'CASCADING', parent_group_id: root.id } });

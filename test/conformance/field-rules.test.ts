@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { mockRule, rule, type Harness } from './support/harness.js';
+import { mockRule, model, rule, type Harness } from './support/harness.js';
 import { CREATE_NEGATIVES, type NegativeCase } from './support/negative-cases.js';
 
 /** Creates the body of `c`; it must be refused (the docs name no status for create: 400 on the mock). */
@@ -17,6 +17,15 @@ describe('Field rules: invalid data is refused', () => {
     if (c.ambiguity) mockRule(`create: ${c.rule}`, c.ambiguity, [], (h) => refusedCreate(h, c));
     else rule(`create: ${c.rule}`, [], (h) => refusedCreate(h, c));
   }
+
+  rule('create and update: a threshold of 0 is valid (the published minimum since 2026-07-03) and comes back as 0', [], async (h) => {
+    const zero = model(h.slug(), [['REQUEST', 'MINUTE', 0], ['TOKEN', 'SECOND', 0]], [['TOKEN', 0]]);
+    const g = await h.group({ models: [zero] });
+    h.expectBody(g.models, [zero]);
+    const patched = await h.api.patch(`/v1/gateway/groups/${g.id}`, { models: [model(h.slug(), [], [['REQUEST', 0]])] });
+    expect(patched.status, patched.text).toBe(200);
+    h.expectBody(patched.body.models, [model(h.slug(), [], [['REQUEST', 0]])]);
+  });
 
   rule('create: malformed JSON is refused', [], async (h) => {
     h.expectRefused(await h.api.call('post', '/v1/gateway/groups', { raw: '{"metadata": {' }), 400);

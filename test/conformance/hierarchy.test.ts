@@ -99,14 +99,24 @@ describe('Hierarchy and effective_models with source_group', () => {
     h.expectRefused(res, 400);
   });
 
-  rule('a parent that does not exist is refused (404 on the mock)', [], async (h) => {
-    const res = await h.api.post('/v1/gateway/groups', {
-      metadata: { external_entity_id: h.extId() },
-      models: [model(h.slug())],
-      hierarchy: { parent_group_id: 'no-such-group-000' },
-    });
-    if (res.status === 200) h.track(res.body.id);
-    h.expectRefused(res, 404);
+  rule('a parent that does not exist is 404', [], async (h) => {
+    const res = await createChild(h, 'no-such-group-000');
+    expect(res.status, res.text).toBe(404);
+  });
+
+  rule('a parent that is not visible to the workspace (another workspace’s group) is 404', ['other-workspace'], async (h) => {
+    const theirs = await h.api.post(
+      '/v1/gateway/groups',
+      { metadata: { external_entity_id: h.extId('theirs') }, models: [model(h.slug())], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null } },
+      { key: h.t.keys.otherWorkspace as string },
+    );
+    expect(theirs.status, theirs.text).toBe(200);
+    try {
+      const res = await createChild(h, theirs.body.id);
+      expect(res.status, res.text).toBe(404);
+    } finally {
+      await h.api.del(`/v1/gateway/groups/${theirs.body.id}`, { key: h.t.keys.otherWorkspace as string });
+    }
   });
 
   rule('a hierarchy is at most five levels deep: five levels are accepted, a seventh never is', [], async (h) => {

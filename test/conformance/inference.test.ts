@@ -128,6 +128,14 @@ describe('Limits are enforced on traffic', () => {
     expect(codes.filter((c) => c === 429)).toHaveLength(15);
   });
 
+  rule('a limit of 0 admits nothing: every request under it is a 429, and another slug of the group is untouched', ['inference', 'two-slugs'], async (h) => {
+    for (const limits of [[model(h.slug(0), [['REQUEST', 'MINUTE', 0]])], [model(h.slug(0), [['TOKEN', 'SECOND', 0]])], [model(h.slug(0), [], [['REQUEST', 0]])]]) {
+      const { key } = await keyed(h, [...limits, model(h.slug(1))]);
+      expect(await statuses(h, key, 2), JSON.stringify(limits)).toEqual([429, 429]);
+      expect((await chat(h, key, { model: h.slug(1) })).status).toBe(200);
+    }
+  });
+
   rule('each slug has its own buckets: spending on one never draws on another', ['inference', 'two-slugs'], async (h) => {
     const { key } = await keyed(h, [model(h.slug(0), [['REQUEST', 'MINUTE', 1]]), model(h.slug(1), [['REQUEST', 'MINUTE', 1]])]);
     expect((await chat(h, key, { model: h.slug(0) })).status).toBe(200);

@@ -57,6 +57,13 @@ describe('PATCH has set semantics; hierarchy and external id are immutable', () 
     expect((await h.api.patch(`/v1/gateway/groups/${g.id}`, {})).status).toBe(400);
   });
 
+  rule('a PATCH naming neither metadata.name nor models is the empty-body 400 (only the hierarchy, only the external id, a name-less metadata)', [], async (h) => {
+    const g = await h.group();
+    const bodies = [{ hierarchy: g.hierarchy }, { metadata: { external_entity_id: g.metadata.external_entity_id } }, { metadata: {} }, { metadata: { external_entity_id: g.metadata.external_entity_id }, hierarchy: g.hierarchy }];
+    for (const body of bodies) expect((await h.api.patch(`/v1/gateway/groups/${g.id}`, body)).status, JSON.stringify(body)).toBe(400);
+    h.expectBody((await h.api.get(`/v1/gateway/groups/${g.id}`)).body.metadata, g.metadata);
+  });
+
   rule('the hierarchy cannot be changed (400 on the mock)', [], async (h) => {
     const parent = await h.group();
     const g = await h.group();

@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
-import type { GroupRecord } from '../../src/domain/records.js';
+import type { EndpointRecord, GroupRecord } from '../../src/domain/records.js';
 
 /**
  * A deliberately broken Frontier Gateway: the real mock behind a small proxy that
@@ -228,6 +228,62 @@ export const BREAKAGES: Record<string, Breakage> = {
     },
   },
 
+  'a revoked key can still be fetched and revoked again (200)': (() => {
+    const revoked = new Set<string>();
+    return {
+      response: (r: ProxiedResponse, req: ProxiedRequest) => {
+        const m = /^\/v1\/gateway\/groups\/[^/]+\/api_keys\/([^/?]+)$/.exec(req.path);
+        if (!m) return;
+        const prefix = decodeURIComponent(m[1] as string);
+        if (req.method === 'DELETE' && r.status === 200) revoked.add(prefix);
+        else if (r.status === 404 && revoked.has(prefix)) {
+          r.status = 200;
+          r.json = req.method === 'GET' ? { prefix, name: null } : { prefix };
+        }
+      },
+    };
+  })(),
+
+  'a parent that does not exist is 400 instead of 404': {
+    response: (r, req) => {
+      if (req.method === 'POST' && req.path.split('?')[0] === '/v1/gateway/groups' && r.status === 404) r.status = 400;
+    },
+  },
+
+  'a PATCH naming neither name nor models is accepted': {
+    server: (m) => {
+      const gw = m.mock.gateway;
+      patch(gw.groups, 'update', (original) => (ws, id, input) => {
+        const named = input.metadata != null && 'name' in input.metadata;
+        if (!named && input.models == null) return gw.groups.get(ws, id);
+        return original(ws, id, input);
+      });
+    },
+  },
+
+  'a deleted endpoint keeps its slug taken': {
+    server: (m) => {
+      const store = m.mock.store;
+      const freed = new Map<string, EndpointRecord>();
+      patch(store, 'removeEndpoint', (original) => (id) => {
+        const gone = original(id);
+        if (gone) freed.set(gone.slug, gone);
+        return gone;
+      });
+      patch(store, 'endpointBySlug', (original) => (slug) => original(slug) ?? freed.get(slug));
+    },
+  },
+
+  'an endpoint slug may be renamed': {
+    mock: { endpoints: { immutableSlugs: false } },
+  },
+
+  "another workspace's endpoint answers 404 instead of 403": {
+    response: (r, req) => {
+      if (r.status === 403 && req.path.startsWith('/v1/gateway/endpoints/') && req.headers.authorization?.includes('mock-other-workspace-key')) r.status = 404;
+    },
+  },
+
   'the secret is shown again on get and list': (() => {
     const minted = new Map<string, string>();
     return {
@@ -315,8 +371,19 @@ export const BREAKAGES: Record<string, Breakage> = {
 
   'an invalid threshold is accepted': {
     request: (r) => {
-      if (r.method === 'POST' && r.body.includes('"threshold":0')) r.body = r.body.replace(/"threshold":0/g, '"threshold":1');
+      // A negative threshold reaches the mock as 1: accepted.
+      if (r.method === 'POST' && /"threshold":-\d/.test(r.body)) r.body = r.body.replace(/"threshold":-\d+/g, '"threshold":1');
     },
+  },
+
+  'a threshold of 0 is refused (the minimum before 2026-07-03)': {
+    request: (r) => {
+      if ((r.method === 'POST' || r.method === 'PATCH') && r.body.includes('"threshold":0')) r.body = r.body.replace(/"threshold":0(?![.\d])/g, '"threshold":-1');
+    },
+  },
+
+  'a limit of 0 lets traffic through': {
+    server: (m) => patch(m.mock.meter, 'admit', (original) => (now, charges) => original(now, charges.filter((c) => c.threshold !== 0))),
   },
 
   'the INDEPENDENT inherited limit is shared with the parent': {

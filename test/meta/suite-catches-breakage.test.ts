@@ -64,9 +64,17 @@ const CASES: [string, string[], string[]][] = [
   ['webhooks are signed with the wrong secret', ['inference'], ['one signed API_BILLING_USAGE event']],
   ['create answers 201 instead of the documented 200', ['lifecycle'], ['seed quick-start and lifecycle']],
   ['responses lose their request id', ['responses'], ['carry X-Request-Id']],
-  ['an invalid threshold is accepted', ['field-rules'], ['threshold is at least 1']],
+  ['an invalid threshold is accepted', ['field-rules'], ['threshold is not negative']],
+  ['a threshold of 0 is refused (the minimum before 2026-07-03)', ['field-rules', 'cascade', 'inference'], ['a threshold of 0 is valid', 'a threshold of 0 compares like any other', 'a limit of 0 admits nothing']],
+  ['a limit of 0 lets traffic through', ['inference'], ['a limit of 0 admits nothing']],
   ['key registration accepts any signature', ['register'], ['re-serialised after signing', 'missing or non-base64 signature']],
   ['endpoint slugs are not unique', ['endpoints'], ['a slug already taken']],
+  ['a revoked key can still be fetched and revoked again (200)', ['keys'], ['fetching or revoking a revoked key is 404']],
+  ['a parent that does not exist is 400 instead of 404', ['hierarchy'], ['a parent that does not exist is 404', 'not visible to the workspace']],
+  ['a PATCH naming neither name nor models is accepted', ['patch'], ['naming neither metadata.name nor models']],
+  ['a deleted endpoint keeps its slug taken', ['endpoints'], ['deleting an endpoint frees its slug']],
+  ['an endpoint slug may be renamed', ['endpoints'], ['an endpoint’s slug cannot be changed']],
+  ["another workspace's endpoint answers 404 instead of 403", ['endpoints'], ["another workspace's endpoint is 403"]],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {

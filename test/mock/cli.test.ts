@@ -41,18 +41,22 @@ describe('parseCli', () => {
     expect(q.options).toMatchObject({ port: 6000, host: '::1' });
   });
 
-  it('request rules, endpoints and key registration: flags and FGW_ variables; defaults are lenient', () => {
+  it('request rules, endpoints and key registration: flags and FGW_ variables; defaults are lenient, endpoint slugs immutable', () => {
     const pub = Buffer.alloc(32, 7).toString('base64');
     const d = parseCli([], {});
     if (typeof d === 'string') throw new Error(d);
-    expect(d.options).toMatchObject({ unknownFields: 'ignore', endpoints: { require: false, immutableSlugs: false } });
+    expect(d.options).toMatchObject({ unknownFields: 'ignore', endpoints: { require: false, immutableSlugs: true } });
     expect(d.options.register).toBeUndefined();
-    const f = parseCli(['--reject-unknown-fields', '--require-endpoints', '--immutable-endpoint-slugs', '--register-public-key', pub], {});
+    const f = parseCli(['--reject-unknown-fields', '--require-endpoints', '--allow-endpoint-renames', '--register-public-key', pub], {});
     if (typeof f === 'string') throw new Error(f);
-    expect(f.options).toMatchObject({ unknownFields: 'reject', endpoints: { require: true, immutableSlugs: true }, register: { publicKey: pub } });
-    const e = parseCli([], { FGW_REJECT_UNKNOWN_FIELDS: '1', FGW_REQUIRE_ENDPOINTS: 'true', FGW_IMMUTABLE_ENDPOINT_SLUGS: 'yes', FGW_REGISTER_PUBLIC_KEY: pub });
+    expect(f.options).toMatchObject({ unknownFields: 'reject', endpoints: { require: true, immutableSlugs: false }, register: { publicKey: pub } });
+    const e = parseCli([], { FGW_REJECT_UNKNOWN_FIELDS: '1', FGW_REQUIRE_ENDPOINTS: 'true', FGW_ALLOW_ENDPOINT_RENAMES: 'yes', FGW_REGISTER_PUBLIC_KEY: pub });
     if (typeof e === 'string') throw new Error(e);
-    expect(e.options).toMatchObject({ unknownFields: 'reject', endpoints: { require: true, immutableSlugs: true }, register: { publicKey: pub } });
+    expect(e.options).toMatchObject({ unknownFields: 'reject', endpoints: { require: true, immutableSlugs: false }, register: { publicKey: pub } });
+    expect(d.options.endpoints).toMatchObject({ syncSeconds: 0 });
+    expect(parseCli(['--endpoint-sync-seconds', '60'], {})).toMatchObject({ options: { endpoints: { syncSeconds: 60 } } });
+    expect(parseCli([], { FGW_ENDPOINT_SYNC_SECONDS: '5' })).toMatchObject({ options: { endpoints: { syncSeconds: 5 } } });
+    expect(() => parseCli(['--endpoint-sync-seconds', '1.5'], {})).toThrow(/--endpoint-sync-seconds must be an integer from 0 to 86400, not "1.5"/);
   });
 
   it('--management-key replaces the default keys and keeps the default workspaces', () => {
@@ -106,7 +110,7 @@ describe('parseCli', () => {
 describe('the frontier-gateway-mock binary', () => {
   it('--help explains the flags and the default keys', async () => {
     const { stdout } = await run(process.execPath, [CLI, '--help']);
-    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--immutable-endpoint-slugs', '--register-public-key', '--scenario', '--state-file', 'mock-management-key', 'mock-not-onboarded-key']) {
+    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--allow-endpoint-renames', '--endpoint-sync-seconds', '--register-public-key', '--scenario', '--state-file', 'mock-management-key', 'mock-not-onboarded-key']) {
       expect(stdout).toContain(s);
     }
   });

@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RunningMock } from '../../src/index.js';
+import { errorMessage } from '../support/errors.js';
 import { mocksPerTest } from '../support/mocks.js';
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
@@ -166,28 +167,40 @@ describe('endpoints over HTTP', () => {
     expect((await request(m.url).post('/_mock/snapshot').send(broken)).body.error.message).toMatch(/endpoint slug "your-org\/kept" appears twice/);
   });
 
-  it('PATCH: empty is 400; slug rename allowed by default, checked like a create; --immutable-endpoint-slugs refuses it', async () => {
+  it('PATCH: empty is 400; the slug is immutable by default (the same slug is accepted); --allow-endpoint-renames renames, checked like a create', async () => {
     const m = await mock();
     const a = await create(m, { slug: 'your-org/a', targets: [BASETEN] });
-    await create(m, { slug: 'your-org/b', targets: [BASETEN] });
     const patch = (body: object, mm = m, id = a.body.id) => request(mm.url).patch(`/v1/gateway/endpoints/${id}`).set(auth).send(body);
-    expect((await patch({})).body.error.code).toBe('empty_update');
-    expect((await patch({ slug: 'your-org/b' })).body.error.code).toBe('duplicate_slug');
-    expect((await patch({ slug: 'someone/a' })).body.error.code).toBe('org_prefix_not_owned');
+    const empty = await patch({});
+    expect(empty.status).toBe(400);
+    expect(errorMessage(empty.body)).toBe('Provide targets.');
+    const refused = await patch({ slug: 'your-org/z', targets: [{ ...BASETEN, model_id: 'changed' }] });
+    expect(refused.status).toBe(400);
+    expect(errorMessage(refused.body)).toMatch(/^slug is immutable after creation: create an endpoint with the new slug and delete this one/);
+    // Nothing changed, not even the targets of the refused PATCH.
+    const kept = await request(m.url).get(`/v1/gateway/endpoints/${a.body.id}`).set(auth);
+    expect(kept.body).toMatchObject({ slug: 'your-org/a', targets: [{ model_id: 'abc123' }] });
+    // Sending back the slug it has is no change.
+    const same = await patch({ slug: 'your-org/a', targets: [{ ...BASETEN, model_id: 'def456' }] });
+    expect(same.status, same.text).toBe(200);
+    expect(same.body).toMatchObject({ slug: 'your-org/a', targets: [{ model_id: 'def456' }] });
+
+    const renaming = await mock({ endpoints: { immutableSlugs: false } });
+    const r = await create(renaming, { slug: 'your-org/a', targets: [BASETEN] });
+    await create(renaming, { slug: 'your-org/b', targets: [BASETEN] });
+    expect(errorMessage((await patch({}, renaming, r.body.id)).body)).toBe('Provide at least one of targets or slug.');
+    const taken = await patch({ slug: 'your-org/b' }, renaming, r.body.id);
+    expect([taken.status, errorMessage(taken.body)]).toEqual([400, 'slug your-org/b is already taken; endpoint slugs are unique across all organisations.']);
+    const notOwned = await patch({ slug: 'someone/a' }, renaming, r.body.id);
+    expect([notOwned.status, errorMessage(notOwned.body)]).toEqual([400, 'slug prefix someone is not owned by your organisation; owned: your-org, my-org.']);
     // A refused PATCH changes nothing, even the half that was valid.
-    expect((await patch({ slug: 'your-org/c', targets: [] })).status).toBe(400);
-    expect((await request(m.url).get(`/v1/gateway/endpoints/${a.body.id}`).set(auth)).body.slug).toBe('your-org/a');
-    const renamed = await patch({ slug: 'my-org/a' });
+    expect((await patch({ slug: 'your-org/c', targets: [] }, renaming, r.body.id)).status).toBe(400);
+    expect((await request(renaming.url).get(`/v1/gateway/endpoints/${r.body.id}`).set(auth)).body.slug).toBe('your-org/a');
+    const renamed = await patch({ slug: 'my-org/a' }, renaming, r.body.id);
     expect(renamed.status, renamed.text).toBe(200);
     expect(renamed.body.slug).toBe('my-org/a');
-    expect((await create(m, { slug: 'your-org/a', targets: [BASETEN] })).status).toBe(200);
-
-    const strict = await mock({ endpoints: { immutableSlugs: true } });
-    const s = await create(strict, { slug: 'your-org/a', targets: [BASETEN] });
-    const refused = await patch({ slug: 'your-org/z' }, strict, s.body.id);
-    expect(refused.status).toBe(400);
-    expect(refused.body.error).toMatchObject({ code: 'immutable_field', param: 'slug' });
-    expect((await patch({ slug: 'your-org/a', targets: [BASETEN] }, strict, s.body.id)).status).toBe(200);
+    // The old slug is free again.
+    expect((await create(renaming, { slug: 'your-org/a', targets: [BASETEN] })).status).toBe(200);
   });
 });
 
@@ -213,6 +226,66 @@ describe('routing meets access', () => {
     expect((await chat(m, key, 'your-org/llama')).headers['x-fgw-endpoint-target']).toBe('ANTHROPIC target_model=claude-sonnet');
     await request(m.url).delete(`/v1/gateway/endpoints/${ep.body.id}`).set(auth);
     expect((await chat(m, key, 'your-org/llama')).headers['x-fgw-endpoint-target']).toBe('none');
+  });
+
+  it('--endpoint-sync-seconds: a create, re-point or delete reaches inference that long after it is made, on the mock clock; management reads see it at once', async () => {
+    const m = await mock({ endpoints: { syncSeconds: 60 } });
+    const key = await callerOf(m, 'your-org/llama');
+    const target = async () => (await chat(m, key, 'your-org/llama')).headers['x-fgw-endpoint-target'];
+    const advance = (s: number) => request(m.url).post('/_mock/clock').send({ advance_seconds: s });
+    const ep = await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).status).toBe(200);
+    expect(await target()).toBe('none');
+    await advance(59);
+    expect(await target()).toBe('none');
+    await advance(1);
+    expect(await target()).toBe('BASETEN model_id=abc123 environment=production');
+    const repointed = await request(m.url).patch(`/v1/gateway/endpoints/${ep.body.id}`).set(auth).send({ targets: [{ provider: 'OPENAI', secret_id: 's', target_model: 'gpt-4o' }] });
+    expect(repointed.body.targets[0].provider).toBe('OPENAI');
+    expect(await target()).toBe('BASETEN model_id=abc123 environment=production');
+    await advance(60);
+    expect(await target()).toBe('OPENAI target_model=gpt-4o');
+    await request(m.url).delete(`/v1/gateway/endpoints/${ep.body.id}`).set(auth);
+    expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).status).toBe(404);
+    expect(await target()).toBe('OPENAI target_model=gpt-4o');
+    await advance(60);
+    expect(await target()).toBe('none');
+    // A reset (like a restore or a scenario load) counts as synced.
+    await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    const snapshot = (await request(m.url).get('/_mock/snapshot')).body;
+    await request(m.url).post('/_mock/snapshot').send(snapshot);
+    expect(await target()).toBe('BASETEN model_id=abc123 environment=production');
+  });
+
+  it('--endpoint-sync-seconds with --require-endpoints: a slug whose endpoint is not synced yet is 404 saying when it will be', async () => {
+    const m = await mock({ endpoints: { syncSeconds: 30, require: true } });
+    const key = await callerOf(m, 'your-org/llama');
+    await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    const early = await chat(m, key, 'your-org/llama');
+    expect(early.status).toBe(404);
+    expect(errorMessage(early.body)).toMatch(/^The model `your-org\/llama` has no endpoint the gateway has synced yet: its endpoint reaches inference at \d{4}-.*Z \(endpoints sync every 30 s\)\.$/);
+    await request(m.url).post('/_mock/clock').send({ advance_seconds: 30 });
+    expect((await chat(m, key, 'your-org/llama')).status).toBe(200);
+  });
+
+  it('a slug without an endpoint is served by default, and impossible to miss: the target header says none, X-Fgw-Note, the log and the inspector say the live gateway would refuse it', async () => {
+    const lines: string[] = [];
+    const m = await mock({ log: (l) => lines.push(l) });
+    const key = await callerOf(m, 'your-org/llama');
+    const served = await chat(m, key, 'your-org/llama');
+    expect(served.status).toBe(200);
+    expect(served.headers['x-fgw-endpoint-target']).toBe('none');
+    const note = 'no endpoint routes your-org/llama in your organisation: the live gateway would refuse this call (404); the mock serves it unless --require-endpoints';
+    expect(served.headers['x-fgw-note']).toBe(note);
+    await vi.waitFor(() => expect(lines.some((l) => l.includes(`createChatCompletion  ${String(served.headers['x-request-id']).slice(0, 8)}  note: ${note}`))).toBe(true));
+    const inspector = await request(m.url).get('/_mock/inspector.json');
+    expect(inspector.body.journal.find((e: { request_id: string }) => e.request_id === served.headers['x-request-id'])).toMatchObject({ note });
+    // With an endpoint, no note.
+    await create(m, { slug: 'your-org/llama', targets: [BASETEN] });
+    const routed = await chat(m, key, 'your-org/llama');
+    expect(routed.headers['x-fgw-note']).toBeUndefined();
+    await vi.waitFor(() => expect(lines.some((l) => l.includes(String(routed.headers['x-request-id']).slice(0, 8)))).toBe(true));
+    expect(lines.find((l) => l.includes(String(routed.headers['x-request-id']).slice(0, 8)))).not.toContain('note:');
   });
 
   it('the OpenAI SDK sees the routing header, streaming included', async () => {

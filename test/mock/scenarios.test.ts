@@ -316,7 +316,7 @@ describe('a broken scenario', () => {
     ],
   });
   const cases: [string, (s: any) => void, string][] = [
-    ['a threshold below 1', (s) => (s.groups[2].models[0].rate_limits[0].threshold = 0), 'groups[2] "pro-acme": models[0].rate_limits[0].threshold must be >= 1'],
+    ['a negative threshold', (s) => (s.groups[2].models[0].rate_limits[0].threshold = -1), 'groups[2] "pro-acme": models[0].rate_limits[0].threshold must be >= 0'],
     ['a missing parent', (s) => (s.groups[2].parent = 'pro-rooot'), 'groups[2] "pro-acme": parent "pro-rooot" is not the name of a group in this scenario'],
     ['an unknown field', (s) => (s.groups[0].tier = 'free'), 'groups[0] "free": has an unknown field "tier"'],
     ['a missing field', (s) => delete s.groups[1].models, 'groups[1] "pro-root": models is required'],
@@ -363,18 +363,18 @@ describe('a broken scenario', () => {
     bad.groups[0].models[0].rate_limits[0].threshold = -1;
     bad.groups[1].extra = true;
     const res = await request(m.url).post('/_mock/scenarios').send(bad);
-    expect(res.body.error.message).toContain('groups[0] "free": models[0].rate_limits[0].threshold must be >= 1');
+    expect(res.body.error.message).toContain('groups[0] "free": models[0].rate_limits[0].threshold must be >= 0');
     expect(res.body.error.message).toContain('groups[1] "pro-root": has an unknown field "extra"');
   });
 
   it('stops start-up with the file name and the entry at fault; a YAML syntax error names its line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fgw-scenario-'));
     const broken = join(dir, 'broken.yaml');
-    writeFileSync(broken, 'groups:\n  - name: a\n    models: [{ slug: a/b, rate_limits: [{ type: REQUEST, unit: MINUTE, threshold: 0 }] }]\n    workspace: workspace-a\n');
+    writeFileSync(broken, 'groups:\n  - name: a\n    models: [{ slug: a/b, rate_limits: [{ type: REQUEST, unit: MINUTE, threshold: -1 }] }]\n    workspace: workspace-a\n');
     const err = await startMock({ scenarios: [SAAS, broken] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScenarioError);
     expect((err as Error).message).toContain(`${broken}: scenario refused, nothing was loaded`);
-    expect((err as Error).message).toContain('groups[0] "a": models[0].rate_limits[0].threshold must be >= 1');
+    expect((err as Error).message).toContain('groups[0] "a": models[0].rate_limits[0].threshold must be >= 0');
     const syntax = join(dir, 'syntax.yaml');
     writeFileSync(syntax, 'groups:\n  - name: a\n   models: []\n');
     expect(String(await startMock({ scenarios: [syntax] }).catch((e: unknown) => e))).toMatch(/not valid YAML: .*line 3/s);

@@ -1,10 +1,11 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadSpecs } from '../../src/http/spec.js';
 import { newAjv } from '../../src/lib/ajv.js';
-import { startMock, verifySignature, type RunningMock } from '../../src/index.js';
+import { signPayload, startMock, verifySignature, type RunningMock } from '../../src/index.js';
 
 const SECRET = 'whsec-test';
 const POLICY = { initialBackoffMs: 20, maxBackoffMs: 50, maxElapsedMs: 200, attemptTimeoutMs: 150 };
@@ -187,5 +188,73 @@ describe('billing webhooks across a restore', () => {
     expect(new Set(rx.received.map((r) => r.headers['x-baseten-request-id'])).size).toBe(1);
     expect(new Set(rx.received.map((r) => r.body)).size).toBe(1);
     expect(running.snapshot().webhooks.deliveries[0]?.state).toBe('delivered');
+  });
+});
+
+describe('webhook signing-secret rotation', () => {
+  /** The gateway guide's own snippet: the whole header compared with one expected `v1=` value. */
+  const guideStyleVerify = (body: string, header: string, secret: string) => header === `v1=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+  it('for 24 hours of mock time each delivery carries v1=<new>,v1=<old>; any one matching signature verifies, the guide-style whole-header comparison fails; then only the new one', async () => {
+    const { rx, running, api, chat } = await setup(() => 200);
+    const rotated = await api.post('/_mock/workspaces/workspace-a/webhook_secret/rotate').send({ secret: 'whsec-new' });
+    expect(rotated.status, rotated.text).toBe(200);
+    const now = Date.parse((await api.get('/_mock/clock')).body.now);
+    expect(rotated.body).toEqual({ workspace_id: 'workspace-a', secret: 'whsec-new', retiring: [{ expires_at: expect.any(String) }] });
+    expect(Date.parse(rotated.body.retiring[0].expires_at) - now).toBeGreaterThanOrEqual(24 * 3600 * 1000 - 1000);
+
+    await chat();
+    await running.mock.deliverer.idle();
+    const during = rx.received[0] as Received;
+    const header = during.headers['x-baseten-signature'] as string;
+    expect(header).toBe(`${signPayload(during.body, 'whsec-new')},${signPayload(during.body, SECRET)}`);
+    expect(header).toMatch(/^v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+    // A receiver holding either secret accepts it with ours; one written from the guide's snippet rejects it.
+    expect(verifySignature(during.body, header, 'whsec-new')).toBe(true);
+    expect(verifySignature(during.body, header, SECRET)).toBe(true);
+    expect(verifySignature(during.body, header, 'another-secret')).toBe(false);
+    expect(guideStyleVerify(during.body, header, 'whsec-new')).toBe(false);
+    expect(guideStyleVerify(during.body, header, SECRET)).toBe(false);
+
+    // Just before the 24 hours end, both still sign; from then on only the new one.
+    await api.post('/_mock/clock').send({ advance_seconds: 24 * 3600 - 60 });
+    await chat();
+    await running.mock.deliverer.idle();
+    expect((rx.received[1] as Received).headers['x-baseten-signature']).toMatch(/^v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+    await api.post('/_mock/clock').send({ advance_seconds: 61 });
+    await chat();
+    await running.mock.deliverer.idle();
+    const after = rx.received[2] as Received;
+    expect(after.headers['x-baseten-signature']).toBe(signPayload(after.body, 'whsec-new'));
+    expect(guideStyleVerify(after.body, after.headers['x-baseten-signature'] as string, 'whsec-new')).toBe(true);
+    expect(verifySignature(after.body, after.headers['x-baseten-signature'] as string, SECRET)).toBe(false);
+  });
+
+  it('mock.rotateWebhookSecret() generates a secret when none is given; rotations stack, each old secret keeping its own 24 hours; a snapshot keeps them, reset forgets them', async () => {
+    const { rx, running, api, chat } = await setup(() => 200);
+    const first = running.rotateWebhookSecret('workspace-a');
+    expect(first.secret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
+    await api.post('/_mock/clock').send({ advance_seconds: 3600 });
+    const second = running.rotateWebhookSecret('workspace-a', 'whsec-third');
+    expect(second.retiring).toHaveLength(2);
+    const snapshot = running.snapshot();
+    expect(snapshot.workspaces.find((w) => w.id === 'workspace-a')?.webhook_secrets_retiring).toHaveLength(2);
+    running.restore(snapshot);
+    await chat();
+    await running.mock.deliverer.idle();
+    const hit = rx.received[0] as Received;
+    expect(hit.headers['x-baseten-signature']).toBe([`whsec-third`, first.secret, SECRET].map((s) => signPayload(hit.body, s)).join(','));
+    // 23 hours later the configured secret (rotated out first) has expired; the generated one has an hour left.
+    await api.post('/_mock/clock').send({ advance_seconds: 23 * 3600 });
+    await chat();
+    await running.mock.deliverer.idle();
+    const later = rx.received[1] as Received;
+    expect(later.headers['x-baseten-signature']).toBe(['whsec-third', first.secret].map((s) => signPayload(later.body, s)).join(','));
+    running.reset();
+    expect(running.snapshot().workspaces.find((w) => w.id === 'workspace-a')).toMatchObject({ webhook_secret: SECRET });
+    expect(running.snapshot().workspaces.find((w) => w.id === 'workspace-a')?.webhook_secrets_retiring).toBeUndefined();
+    expect(() => running.rotateWebhookSecret('no-such-workspace')).toThrow(/No workspace no-such-workspace/);
+    expect((await api.post('/_mock/workspaces/no-such-workspace/webhook_secret/rotate').send({})).status).toBe(404);
+    expect((await api.post('/_mock/workspaces/workspace-a/webhook_secret/rotate').send({ secret: '' })).status).toBe(400);
   });
 });

@@ -167,6 +167,8 @@ describe('Gateway: keys and inference admission', () => {
     gw.keys.revoke(WS, g.id, k.prefix);
     fails(() => gw.access.federatedCaller(k.api_key), 'unauthorized');
     fails(() => gw.keys.get(WS, g.id, k.prefix), 'not_found');
+    // Documented: revoking an already revoked key is 404 too.
+    fails(() => gw.keys.revoke(WS, g.id, k.prefix), 'not_found');
   });
 
   it('a slug outside the group is 404; cleared models remove access', () => {

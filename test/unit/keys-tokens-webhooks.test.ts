@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, OffsetClock, rfc3339, rfc3339Millis, utcDayStart } from '../../src/domain/clock.js';
 import { hashKey, mintKey, prefixOf, verifyKey } from '../../src/domain/keys.js';
 import { complete, countTokens, promptTokens, tokenPieces } from '../../src/domain/tokens.js';
-import { billingEvent, DOCUMENTED_RETRY_POLICY, isRetryable, nextBackoff, signPayload, verifySignature } from '../../src/domain/webhooks.js';
+import { activeSecrets, billingEvent, DOCUMENTED_RETRY_POLICY, isRetryable, nextBackoff, ROTATION_OVERLAP_MS, rotateSecrets, signatureHeader, signPayload, verifySignature } from '../../src/domain/webhooks.js';
 
 describe('keys', () => {
   it('mints sky_ prefixes of 16 characters and secrets of at least 32 from a wide alphabet', () => {
@@ -52,6 +52,34 @@ describe('tokens and completions', () => {
   });
   it('stream pieces concatenate to the content', () => {
     expect(tokenPieces('Echo: Hello,  world!').join('')).toBe('Echo: Hello,  world!');
+  });
+});
+
+describe('webhook secret rotation', () => {
+  const body = '{"type":"API_BILLING_USAGE","data":{"events":[]}}';
+  it('verifySignature accepts a header when any one v1= entry matches, with or without spaces, and nothing else', () => {
+    const both = signatureHeader(body, ['new', 'old']);
+    expect(both).toBe(`${signPayload(body, 'new')},${signPayload(body, 'old')}`);
+    for (const secret of ['new', 'old']) expect(verifySignature(body, both, secret)).toBe(true);
+    expect(verifySignature(body, both.replace(',', ', '), 'old')).toBe(true);
+    expect(verifySignature(body, both, 'other')).toBe(false);
+    expect(verifySignature(`${body} `, both, 'new')).toBe(false);
+    expect(verifySignature(body, `${signPayload(body, 'new')}x,v1=`, 'new')).toBe(false);
+    expect(verifySignature(body, ',,', 'new')).toBe(false);
+    expect(verifySignature(body, undefined, 'new')).toBe(false);
+    expect(signatureHeader(body, 'only')).toBe(signPayload(body, 'only'));
+  });
+  it('a rotation keeps the old secret active for 24 hours, newest first; rotations stack, each keeping its own expiry', () => {
+    const t = Date.UTC(2026, 11, 3);
+    const one = rotateSecrets('a', undefined, t, 'b');
+    expect(one).toEqual({ current: 'b', retiring: [{ secret: 'a', expiresAt: t + ROTATION_OVERLAP_MS }] });
+    expect(activeSecrets(one.current, one.retiring, t + ROTATION_OVERLAP_MS - 1)).toEqual(['b', 'a']);
+    expect(activeSecrets(one.current, one.retiring, t + ROTATION_OVERLAP_MS)).toEqual(['b']);
+    const two = rotateSecrets(one.current, one.retiring, t + 1000, 'c');
+    expect(activeSecrets(two.current, two.retiring, t + 1000)).toEqual(['c', 'b', 'a']);
+    // An expired secret is dropped by the next rotation.
+    expect(rotateSecrets(one.current, one.retiring, t + ROTATION_OVERLAP_MS, 'c').retiring.map((r) => r.secret)).toEqual(['b']);
+    expect(activeSecrets('x', undefined, t)).toEqual(['x']);
   });
 });
 

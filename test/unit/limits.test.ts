@@ -28,13 +28,17 @@ describe('normalizeModels', () => {
     ['two usage limits of one (type, unit)', [{ slug: S, usage_limits: [{ type: 'REQUEST', unit: 'DAY', threshold: 1 }, { type: 'REQUEST', unit: 'DAY', threshold: 2 }] }], 'models[0].usage_limits[1]'],
     ['a DAY rate limit', [{ slug: S, rate_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1 }] }], 'models[0].rate_limits[0].unit'],
     ['a MINUTE usage limit', [{ slug: S, usage_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1 }] }], 'models[0].usage_limits[0].unit'],
-    ['a zero threshold', [{ slug: S, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 0 }] }], 'models[0].rate_limits[0].threshold'],
+    ['a negative threshold', [{ slug: S, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: -1 }] }], 'models[0].rate_limits[0].threshold'],
     ['a fractional threshold', [{ slug: S, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 2.5 }] }], 'models[0].rate_limits[0].threshold'],
   ])('refuses %s, naming the field', (_name, input, param) => {
     const err = rejection(() => normalizeModels(input as never));
     expect(err.kind).toBe('invalid_request');
     expect(err.param).toBe(param);
     expect(err.message).toContain(param);
+  });
+  it('accepts a threshold of 0, the published minimum since 2026-07-03 (AMBIGUITIES.md #6)', () => {
+    const zero = [{ slug: S, rate_limits: [{ type: 'REQUEST' as const, unit: 'SECOND' as const, threshold: 0 }], usage_limits: [{ type: 'TOKEN' as const, unit: 'DAY' as const, threshold: 0 }] }];
+    expect(normalizeModels(zero)).toEqual(zero);
   });
   it('allows TOKEN and REQUEST rate limits side by side, and both usage types', () => {
     const input = [
@@ -107,6 +111,13 @@ describe('checkCascade', () => {
   it('refuses raising a descendant past an ancestor', () => expectCascade(() => checkCascade(node('c', tpm(120)), [node('p', tpm(100))], [])));
   it('refuses lowering an ancestor below the highest descendant, at any depth', () =>
     expectCascade(() => checkCascade(node('p', tpm(50)), [], [node('c', tpm(40)), node('gc', tpm(70))])));
+  it('compares a threshold of 0 like any other: a child may hold 0 under any parent, a parent may not drop to 0 over a child above it', () => {
+    expect(() => checkCascade(node('c', tpm(0)), [node('p', tpm(100))], [])).not.toThrow();
+    expect(() => checkCascade(node('c', tpm(0)), [node('p', tpm(0))], [])).not.toThrow();
+    expectCascade(() => checkCascade(node('c', tpm(1)), [node('p', tpm(0))], []));
+    expectCascade(() => checkCascade(node('p', tpm(0)), [], [node('c', tpm(5))]));
+    expect(() => checkCascade(node('p', tpm(0)), [], [node('c', tpm(0))])).not.toThrow();
+  });
   it('accepts equal thresholds, over-provisioning and unrelated limits', () => {
     expect(() => checkCascade(node('p', tpm(100)), [], [node('a', tpm(70)), node('b', tpm(70)), node('c', tpm(100))])).not.toThrow();
     expect(() => checkCascade(node('c', tpm(500, 'org/other')), [node('p', tpm(100))], [])).not.toThrow();

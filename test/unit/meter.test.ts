@@ -40,6 +40,21 @@ describe('Meter rolling windows', () => {
     expect(m.admit(T0, [tok(100, 1)]).ok).toBe(false);
   });
 
+  it('a limit of 0 admits nothing, under either TOKEN policy and even a charge of 0 tokens', () => {
+    for (const policy of ['strict', 'overshoot'] as const) {
+      const m = new Meter(policy);
+      for (const unit of ['SECOND', 'MINUTE', 'DAY'] as const) {
+        expect(m.admit(T0, [req(0, unit)]).ok, `${policy} REQUEST/${unit}`).toBe(false);
+        expect(m.admit(T0, [tok(0, 5, unit)]).ok, `${policy} TOKEN/${unit}`).toBe(false);
+        expect(m.admit(T0, [tok(0, 0, unit)]).ok, `${policy} TOKEN/${unit} of 0 tokens`).toBe(false);
+      }
+      // Nothing was charged: a limit beside it is untouched.
+      expect(m.admit(T0, [req(1, 'MINUTE', 'other'), req(0, 'MINUTE', 'zero')]).ok).toBe(false);
+      expect(m.admit(T0, [req(1, 'MINUTE', 'other')]).ok).toBe(true);
+    }
+    expect(new Meter().admit(T0, [req(0, 'MINUTE')])).toMatchObject({ ok: false, retryAfterSeconds: 60 });
+  });
+
   it('a request bigger than the threshold on its own is refused with a whole-window Retry-After', () => {
     expect(new Meter('strict').admit(T0, [tok(10, 11)])).toMatchObject({ ok: false, retryAfterSeconds: 60 });
   });

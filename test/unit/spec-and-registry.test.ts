@@ -104,7 +104,7 @@ describe('the operation registry', () => {
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones (and health) when off', async () => {
-    expect((await createMock()).operations).toHaveLength(36);
+    expect((await createMock()).operations).toHaveLength(37);
     expect((await createMock({ admin: false })).operations).toHaveLength(19);
   });
 });

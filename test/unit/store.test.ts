@@ -165,7 +165,7 @@ describe('Store', () => {
       ['a group in an unknown workspace', (s) => (s.groups[0].workspace_id = 'nowhere'), /unknown workspace/],
       ['a child whose mode differs from its parent', (s) => (s.groups[1].limit_enforcement = 'INDEPENDENT'), /differ in workspace or limit_enforcement/],
       ['a duplicate external id', (s) => (s.groups[1].external_entity_id = 'root'), /external_entity_id in a workspace/],
-      ['a threshold of zero', (s) => (s.groups[0].models[0].rate_limits[0].threshold = 0), /models\[0\]\.rate_limits\[0\]\.threshold/],
+      ['a negative threshold (0 is a limit that admits nothing, and valid)', (s) => (s.groups[0].models[0].rate_limits[0].threshold = -1), /models\[0\]\.rate_limits\[0\]\.threshold/],
       ['a parent cycle', (s) => (s.groups[0].parent_group_id = s.groups[1].id), /cycle|differ/],
     ];
     for (const [what, spoil, message] of cases) {

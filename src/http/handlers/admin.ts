@@ -3,6 +3,7 @@ import { badRequest, notFound } from '../../domain/errors.js';
 import { parsePublicKey, publicKeyBase64 } from '../../domain/register.js';
 import { endpointView } from '../../service/endpoints.js';
 import { ScenarioError } from '../../service/scenarios/errors.js';
+import { rotateWebhookSecret } from '../../service/webhook-secrets.js';
 import { SnapshotError } from '../../store/snapshot.js';
 import { lazyArray, mapped, streamJson } from '../json-stream.js';
 import type { Ctx, HandlerMap } from '../registry.js';
@@ -89,6 +90,9 @@ export const adminHandlers: HandlerMap = {
       throw e;
     }
   },
+  rotateMockWebhookSecret: (ctx) => ({
+    body: rotateWebhookSecret(ctx.mock.store, ctx.params.workspace_id, ctx.body?.secret),
+  }),
   setRegisterPublicKey: (ctx) => {
     const id = ctx.params.workspace_id;
     if (!ctx.mock.store.workspace(id)) throw notFound(`No workspace ${id}.`, 'workspace_not_found', 'workspace_id');

@@ -13,6 +13,8 @@ import { waitWhileConnected } from '../wait.js';
 
 /** Names the target that answered, e.g. `BASETEN model_id=abc123 environment=production`, or `none`. */
 export const ENDPOINT_TARGET_HEADER = 'X-Fgw-Endpoint-Target';
+/** Set, with the log's note, when the live gateway would have answered otherwise (src/http/pipeline.ts Exchange.note). */
+export const NOTE_HEADER = 'X-Fgw-Note';
 
 export const inferenceHandlers: HandlerMap = {
   createChatCompletion: async (ctx) => {
@@ -23,6 +25,11 @@ export const inferenceHandlers: HandlerMap = {
     const target = gateway.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];
     const { completion, at } = serveCompletion({ usage: gateway.usage, clock, billing: deliverer }, ctx.caller!, ctx.requestId, body);
     ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
+    if (!target) {
+      // Served by default so group-only tests work; impossible to miss that live would refuse it.
+      ctx.note = `no endpoint routes ${body.model.replace(/[^\x21-\x7e]/g, '?')} in your organisation: the live gateway would refuse this call (404); the mock serves it unless --require-endpoints`;
+      ctx.res.setHeader(NOTE_HEADER, ctx.note);
+    }
     if (inference.latencyMs > 0) await waitWhileConnected(ctx.res, inference.latencyMs);
 
     const head = { id: `chatcmpl-${ctx.requestId}`, created: Math.floor(at / 1000), model: body.model };

@@ -114,6 +114,8 @@ function inspectorData(ctx: Ctx, tail: number) {
       outcome: e.outcome,
       request_id: e.request_id,
       fault: e.fault?.id ?? null,
+      // Where the live gateway would have answered otherwise (a slug without an endpoint).
+      note: e.response.headers['x-fgw-note'] ?? null,
     })),
     webhooks: {
       total: webhooks.total,

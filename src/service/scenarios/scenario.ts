@@ -14,7 +14,7 @@ export { ScenarioError };
  * The scenario format (scenarios/scenario.schema.json): what a file says, read from YAML
  * or JSON and checked against the schema and the file's own references (local group
  * names, parents, the workspace of each group). Every message names the entry and the
- * field, e.g. `groups[2] "pro-acme": models[0].rate_limits[0].threshold must be >= 1`.
+ * field, e.g. `groups[2] "pro-acme": models[0].rate_limits[0].threshold must be >= 0`.
  * Applying a checked scenario to the store is src/scenarios/apply.ts.
  */
 

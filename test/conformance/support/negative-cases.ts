@@ -33,7 +33,6 @@ export const CREATE_NEGATIVES: NegativeCase[] = [
   { rule: 'rate limit unit is SECOND or MINUTE', field: 'unit', body: (s, e) => withModel(e, { slug: s, rate_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 5 }] }) },
   { rule: 'usage limit unit is DAY only', field: 'unit', body: (s, e) => withModel(e, { slug: s, usage_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 5 }] }) },
   { rule: 'limit type is TOKEN or REQUEST', field: 'type', body: (s, e) => withModel(e, { slug: s, rate_limits: [{ type: 'BYTES', unit: 'MINUTE', threshold: 5 }] }) },
-  { rule: 'threshold is at least 1', ambiguity: 6, field: 'threshold', body: (s, e) => withModel(e, { slug: s, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 0 }] }) },
   { rule: 'threshold is not negative', field: 'threshold', body: (s, e) => withModel(e, { slug: s, usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: -5 }] }) },
   { rule: 'threshold is an integer', field: 'threshold', body: (s, e) => withModel(e, { slug: s, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1.5 }] }) },
   { rule: 'threshold is a number, not a string', field: 'threshold', body: (s, e) => withModel(e, { slug: s, rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: '10' }] }) },
