@@ -30,7 +30,16 @@ export class AccessService {
   workspaceCaller(key: string, needed: Scope): WorkspaceCaller {
     const entry = this.store.managementKey(key);
     const workspace = entry && this.store.workspace(entry.workspaceId);
-    if (!entry || !workspace) throw unauthorized('Invalid API key.', 'invalid_api_key');
+    if (!entry || !workspace) {
+      // Only on the refusal path: a live federated key is told what it is (AMBIGUITIES.md).
+      if (this.isFederatedKey(key)) {
+        throw unauthorized(
+          'This is an operator endpoint, not an inference credential: federated gateway keys are refused here. Use a workspace API key with management scope.',
+          'federated_key_not_allowed',
+        );
+      }
+      throw unauthorized('Invalid API key.', 'invalid_api_key');
+    }
     if (!workspace.onboarded) {
       throw forbidden('This workspace is not onboarded to Frontier Gateway.', 'workspace_not_onboarded');
     }
@@ -38,6 +47,12 @@ export class AccessService {
       throw forbidden(`This operation needs a key with management scope; this key has ${entry.scope} scope.`, 'insufficient_scope');
     }
     return { workspace, scope: entry.scope };
+  }
+
+  /** Whether `apiKey` is a live federated key (its secret checked). */
+  private isFederatedKey(apiKey: string): boolean {
+    const key = this.store.key(prefixOf(apiKey));
+    return key !== undefined && verifyKey(apiKey, key.hash) && this.store.group(key.groupId) !== undefined;
   }
 
   /** The caller behind a federated key; 401 for anything but a live key of a live group. */

@@ -9,7 +9,7 @@ import {
 } from '../domain/webhooks.js';
 import type { Workspace } from '../domain/records.js';
 import type { Store } from '../store/store.js';
-import { signatureOf, storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
+import { earliestAt, signatureOf, storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
 
 /**
  * Sends billing webhooks to the workspace's receiver, at least once, with the
@@ -75,6 +75,8 @@ export class WebhookDeliverer {
     // Signed when first needed (storedDelivery), with this secret.
     const secret = workspace.webhookSecret;
     const url = workspace.webhookUrl;
+    // The events API finds events by time (src/store/webhook-log.ts): taken from the events, not re-read from the body.
+    const at = earliestAt(events);
     return {
       commit: () => {
         const delivery = storedDelivery({
@@ -85,6 +87,7 @@ export class WebhookDeliverer {
           body,
           secret,
           attempts: [],
+          at,
         });
         this.store.webhooks.add(delivery);
         if (url) this.start(delivery);
