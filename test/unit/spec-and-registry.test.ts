@@ -26,7 +26,7 @@ describe('the OpenAPI documents', () => {
     }
   }, 60_000);
 
-  it('documents every published gateway operation (groups, keys, register, endpoints, inference), with the shared error schema', async () => {
+  it('documents every published gateway operation (groups, keys, register, endpoints, billing events, inference), with the shared error schema', async () => {
     const { operations } = await loadSpecs(false);
     expect(operations.map((o) => o.id).sort()).toEqual(
       [
@@ -41,6 +41,7 @@ describe('the OpenAPI documents', () => {
         'getGroup',
         'getGroupUsage',
         'listApiKeys',
+        'listBillingEvents',
         'listEndpoints',
         'listGroups',
         'listModels',
@@ -58,7 +59,7 @@ describe('the OpenAPI documents', () => {
         }
       }
     }
-    for (const id of ['listGroups', 'listApiKeys', 'listEndpoints']) {
+    for (const id of ['listGroups', 'listApiKeys', 'listEndpoints', 'listBillingEvents']) {
       const names = operations.find((o) => o.id === id)!.parameters.map((p) => p.name);
       expect(names, id).toEqual(expect.arrayContaining(['limit', 'cursor']));
     }
@@ -101,7 +102,7 @@ describe('the operation registry', () => {
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones when off', async () => {
-    expect((await createMock()).operations).toHaveLength(35);
-    expect((await createMock({ admin: false })).operations).toHaveLength(18);
+    expect((await createMock()).operations).toHaveLength(36);
+    expect((await createMock({ admin: false })).operations).toHaveLength(19);
   });
 });
