@@ -67,6 +67,9 @@ const CASES: [string, string[], string[]][] = [
   ['an invalid threshold is accepted', ['field-rules'], ['threshold is at least 1']],
   ['key registration accepts any signature', ['register'], ['re-serialised after signing', 'missing or non-base64 signature']],
   ['endpoint slugs are not unique', ['endpoints'], ['a slug already taken']],
+  ['fetched billing events leak requestMetadata', ['events'], ['no requestMetadata', 'the webhooks’ own']],
+  ['billing events come back newest first', ['events'], ['ascending timestamp order']],
+  ['the events end_time is inclusive', ['events'], ['end_time exclusive']],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {
