@@ -252,22 +252,25 @@ export class WebhookLog {
 
   /**
    * How many deliveries with events the log keeps (the mock sends one event per delivery,
-   * so as many events) and the earliest and latest of their times (ms), for the inspector;
-   * from the deliveries' times alone, without reading their payloads.
+   * so as many events), the earliest and latest of their times (ms), and how many are at
+   * or after `since`, for the inspector; from the deliveries' times alone, without reading
+   * their payloads.
    */
-  eventSpan(): { count: number; oldest: number | null; newest: number | null } {
+  eventSpan(since = Number.POSITIVE_INFINITY): { count: number; oldest: number | null; newest: number | null; since: number } {
     const list = this.deliveries;
     let count = 0;
+    let after = 0;
     let oldest: number | null = null;
     let newest: number | null = null;
     for (let i = 0; i < list.size; i++) {
       const at = list.get(i).at;
       if (Number.isNaN(at)) continue;
       count += 1;
+      if (at >= since) after += 1;
       if (oldest === null || at < oldest) oldest = at;
       if (newest === null || at > newest) newest = at;
     }
-    return { count, oldest, newest };
+    return { count, oldest, newest, since: after };
   }
 
   /** Records one attempt at delivering `d`. */

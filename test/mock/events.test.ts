@@ -337,4 +337,21 @@ describe('kept like the webhook log', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('the inspector shows how many events are kept, their span, and up to where they are queryable', async () => {
+    const s = await setup();
+    const { apiKey } = await s.keyed('cust-1');
+    const empty = (await s.api.get('/_mock/inspector.json')).body.events;
+    expect(empty).toMatchObject({ retained: 0, oldest: null, newest: null, holdback_seconds: 60, held_back: 0 });
+    await s.chat(apiKey);
+    await s.chat(apiKey);
+    const res = await s.api.get('/_mock/inspector.json');
+    expect(checker.check({ method: 'get', path: '/_mock/inspector.json', status: res.status, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
+    expect(res.body.events).toMatchObject({ retained: 2, held_back: 2 });
+    expect(Date.parse(res.body.events.queryable_until)).toBeLessThanOrEqual(s.now() - 60_000);
+    await s.advance(61);
+    expect((await s.api.get('/_mock/inspector.json')).body.events).toMatchObject({ retained: 2, held_back: 0 });
+    const page = await s.api.get('/_mock/');
+    expect(page.text).toContain('GET /v1/gateway/events');
+  });
 });
