@@ -25,8 +25,8 @@ export interface EventsQueryInput {
   end_time?: string | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
-  api_keys?: string[] | undefined;
-  external_entity_ids?: string[] | undefined;
+  api_keys?: readonly string[] | undefined;
+  external_entity_ids?: readonly string[] | undefined;
 }
 
 /** The window and filters a query is evaluated over; a cursor pins all of it. */
