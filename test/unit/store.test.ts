@@ -334,7 +334,8 @@ describe('WebhookLog: the events it serves to GET /v1/gateway/events', () => {
     const first = log.eventsFrom(T + 24_000).next().value!;
     expect(first).toMatchObject({ at: T + 24_000, workspaceId: 'ws', apiKeyPrefix: 'k', externalEntityId: 'e', delivery: 'd48', index: 0 });
     expect(log.eventOf(first)).toMatchObject({ idempotencyKey: 'evt_d48', requestMetadata: { x: 1 } });
-    expect(log.eventSpan()).toEqual({ count: 50, oldest: T, newest: T + 24_000 });
+    expect(log.eventSpan()).toEqual({ count: 50, oldest: T, newest: T + 24_000, since: 0 });
+    expect(log.eventSpan(T + 23_000).since).toBe(4);
   });
 
   it('is bounded like the log (its retention), and comes back the same from a snapshot', () => {
