@@ -10,6 +10,7 @@ import { drainBodyStep, jsonBoundsStep } from './http/drain.js';
 import { FaultBook, faultStep } from './http/faults.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { endpointHandlers } from './http/handlers/endpoints.js';
+import { eventHandlers } from './http/handlers/events.js';
 import { groupHandlers } from './http/handlers/groups.js';
 import { healthHandlers } from './http/handlers/health.js';
 import { inferenceHandlers } from './http/handlers/inference.js';
@@ -105,6 +106,14 @@ export interface MockOptions {
     /** Raw 32-byte Ed25519 public key, base64, for workspaces whose config names none. */
     publicKey?: string;
   };
+  events?: {
+    /**
+     * GET /v1/gateway/events holds back events younger than this many seconds, on the
+     * mock's clock (default 60, the documented "about a minute"; 0 makes every event
+     * queryable at once). A test moves the clock (POST /_mock/clock) instead of sleeping.
+     */
+    holdbackSeconds?: number;
+  };
   /** Bounds of the request journal (GET /_mock/requests). */
   journal?: JournalLimits;
   /** How the "view scope" wording is read (default `reads`). */
@@ -144,7 +153,7 @@ export interface Mock extends MockServices {
 export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const withAdmin = options.admin !== false;
   const { operations, validators } = await compiledSpecs(withAdmin);
-  const handlerMap: HandlerMap = { ...groupHandlers, ...endpointHandlers, ...inferenceHandlers, ...healthHandlers, ...(withAdmin ? { ...adminHandlers, ...observeHandlers } : {}) };
+  const handlerMap: HandlerMap = { ...groupHandlers, ...endpointHandlers, ...eventHandlers, ...inferenceHandlers, ...healthHandlers, ...(withAdmin ? { ...adminHandlers, ...observeHandlers } : {}) };
   const handlers = bindHandlers(operations, handlerMap);
 
   const config = withImplicitWorkspaces(options.config ?? DEFAULT_CONFIG);
@@ -178,11 +187,15 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     ...(options.webhook?.maxLog ? { maxWebhookLog: options.webhook.maxLog } : {}),
     ...(options.webhook?.maxLogBytes ? { maxWebhookLogBytes: options.webhook.maxLogBytes } : {}),
   });
-  const gateway = new Gateway(store, {
-    requireEndpoints: options.endpoints?.require === true,
-    immutableSlugs: options.endpoints?.immutableSlugs !== false,
-    syncSeconds: options.endpoints?.syncSeconds ?? 0,
-  });
+  const gateway = new Gateway(
+    store,
+    {
+      requireEndpoints: options.endpoints?.require === true,
+      immutableSlugs: options.endpoints?.immutableSlugs !== false,
+      syncSeconds: options.endpoints?.syncSeconds ?? 0,
+    },
+    options.events?.holdbackSeconds !== undefined ? { holdbackSeconds: options.events.holdbackSeconds } : {},
+  );
   const deliverer = new WebhookDeliverer(store, {
     ...(options.webhook?.policy ? { policy: options.webhook.policy } : {}),
     ...(options.webhook?.maxConcurrent ? { maxConcurrent: options.webhook.maxConcurrent } : {}),

@@ -96,6 +96,10 @@ Billing webhooks
   --webhook-url URL        receiver of API_BILLING_USAGE events (env FGW_WEBHOOK_URL)
   --webhook-secret S       HMAC signing secret (env FGW_WEBHOOK_SECRET;
                            default mock-webhook-secret)
+  --events-holdback-seconds N
+                           GET /v1/gateway/events holds back events younger than N
+                           seconds on the mock's clock (env FGW_EVENTS_HOLDBACK_SECONDS;
+                           default 60, the documented "about a minute"; 0: none)
 
   -h, --help               this help
   -v, --version            the version
@@ -144,6 +148,7 @@ export function parseCli(
         'token-limit-policy': { type: 'string' },
         'webhook-url': { type: 'string' },
         'webhook-secret': { type: 'string' },
+        'events-holdback-seconds': { type: 'string' },
         scenario: { type: 'string', multiple: true },
         'state-file': { type: 'string' },
         'headers-timeout-ms': { type: 'string' },
@@ -176,6 +181,8 @@ export function parseCli(
   if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) throw new UsageError(`--webhook-url must be an http(s) URL, not "${webhookUrl}"`);
   const webhookSecret = values['webhook-secret'] ?? env.FGW_WEBHOOK_SECRET;
   if (webhookSecret === '') throw new UsageError('--webhook-secret must not be empty');
+  const holdback = values['events-holdback-seconds'] ?? env.FGW_EVENTS_HOLDBACK_SECONDS;
+  const holdbackSeconds = holdback === undefined ? undefined : intOf(holdback, '--events-holdback-seconds', 0, 86_400);
   const stateFile = values['state-file'];
   if (stateFile === '') throw new UsageError('--state-file must name a file');
   const portFile = values['port-file'];
@@ -222,6 +229,7 @@ export function parseCli(
         syncSeconds: intOf(values['endpoint-sync-seconds'] ?? env.FGW_ENDPOINT_SYNC_SECONDS ?? '0', '--endpoint-sync-seconds', 0, 86_400),
       },
       ...(publicKey !== undefined ? { register: { publicKey } } : {}),
+      ...(holdbackSeconds !== undefined ? { events: { holdbackSeconds } } : {}),
       ...(config ? { config } : {}),
       ...(values.scenario?.length ? { scenarios: values.scenario } : {}),
       ...(stateFile !== undefined ? { stateFile } : {}),
@@ -256,7 +264,7 @@ function withNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
+const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--events-holdback-seconds', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
 
 function intOf(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);

@@ -96,7 +96,31 @@ export class CursorCodec {
 
   /** The seq to continue after; throws 400 for anything this codec did not issue for `scope`. */
   decode(cursor: string, scope: string): number {
-    const invalid = () => badRequest('cursor is invalid: pass back the pagination.cursor of the previous page of the same list.', 'invalid_cursor', 'cursor');
+    const p = this.verified(cursor);
+    if (p.s !== scope || !Number.isSafeInteger(p.a)) throw invalidCursor();
+    return p.a as number;
+  }
+
+  /**
+   * A cursor carrying any small JSON `state` (a list whose position is more than one
+   * seq, e.g. the billing events' pinned window), signed like the others; `open` gives
+   * the state back only for this codec's own cursors of the same `scope`.
+   */
+  seal(scope: string, state: unknown): string {
+    const body = Buffer.from(JSON.stringify({ s: scope, p: state }));
+    return Buffer.concat([this.tag(body), body]).toString('base64url');
+  }
+
+  /** The state `seal` put in `cursor`; throws 400 for anything this codec did not seal for `scope`. */
+  open(cursor: string, scope: string): unknown {
+    const p = this.verified(cursor);
+    if (p.s !== scope || p.p === undefined) throw invalidCursor();
+    return p.p;
+  }
+
+  /** The JSON body of a cursor this codec signed, or a 400. */
+  private verified(cursor: string): { s?: unknown; a?: unknown; p?: unknown } {
+    const invalid = invalidCursor;
     if (!/^[A-Za-z0-9_-]+={0,2}$/.test(cursor)) throw invalid();
     const raw = Buffer.from(cursor, 'base64url');
     // Only the one canonical spelling: Node's decoder ignores a dangling last character.
@@ -110,9 +134,8 @@ export class CursorCodec {
     } catch {
       throw invalid();
     }
-    const p = parsed as { s?: unknown; a?: unknown };
-    if (p.s !== scope || !Number.isSafeInteger(p.a)) throw invalid();
-    return p.a as number;
+    if (!parsed || typeof parsed !== 'object') throw invalid();
+    return parsed as { s?: unknown; a?: unknown; p?: unknown };
   }
 
   private tag(body: Buffer): Buffer {
@@ -121,6 +144,10 @@ export class CursorCodec {
 }
 
 const TAG_BYTES = 12;
+
+/** The 400 for a cursor this codec did not issue for the list it is used on. */
+export const invalidCursor = () =>
+  badRequest('cursor is invalid: pass back the pagination.cursor of the previous page of the same list.', 'invalid_cursor', 'cursor');
 
 export interface Page<T> {
   items: T[];

@@ -228,6 +228,37 @@ export interface paths {
         patch: operations["updateEndpoint"];
         trace?: never;
     };
+    "/v1/gateway/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List billing events
+         * @description The same `API_BILLING_USAGE` events the billing webhooks deliver (same
+         *     `idempotencyKey`), for operators who poll instead of running a receiver, in
+         *     ascending `timestamp` order over the window [`start_time`, `end_time`).
+         *     `end_time` defaults to now minus the ingestion holdback (about a minute: events
+         *     of the last minute are not returned yet); a later `end_time` is cut there too.
+         *     The window and filters are evaluated once: the cursor pins them, so the following
+         *     pages continue inside the same window, and a request with a cursor needs no other
+         *     parameter (one sent again must equal the pinned one). Overlapping windows return
+         *     the same event twice: deduplicate on `idempotencyKey`. Fetched events carry no
+         *     `requestMetadata` (only webhooks do). An operator endpoint: a workspace key with
+         *     management scope; federated keys are refused. On the mock the events are those its
+         *     webhook log keeps (the last 10,000 deliveries and 32 MiB): that is their retention.
+         */
+        get: operations["listBillingEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/chat/completions": {
         parameters: {
             query?: never;
@@ -640,10 +671,45 @@ export interface components {
             /** @description The same value under the name the seed guide uses. */
             externalCustomerId?: string;
             apiKeyPrefix: string;
-            tokens: {
-                inputTokens: number;
-                outputTokens: number;
-                cachedInputTokens: number;
+            tokens: components["schemas"]["BillingTokens"];
+        };
+        BillingTokens: {
+            inputTokens: number;
+            outputTokens: number;
+            cachedInputTokens: number;
+        };
+        /**
+         * @description A billing event as `GET /v1/gateway/events` returns it: the webhook's event, same
+         *     values, without `requestMetadata` (only webhooks carry it).
+         */
+        FetchedBillingEvent: {
+            /** @description The same key the event's webhook carried; de-duplicate on it. */
+            idempotencyKey: string;
+            /** Format: date-time */
+            timestamp: string;
+            requestId: string;
+            requestMetadata?: never;
+            modelSlug: string;
+            externalEntityId: string;
+            /** @description The same value under the name the seed guide uses. */
+            externalCustomerId?: string;
+            apiKeyPrefix: string;
+            tokens: components["schemas"]["BillingTokens"];
+        };
+        /**
+         * @description The published page is cut off before its response envelope: the mock answers like
+         *     every other gateway list (`items`, `pagination`), plus the `window` it read
+         *     (AMBIGUITIES.md).
+         */
+        BillingEventList: {
+            items: components["schemas"]["FetchedBillingEvent"][];
+            pagination: components["schemas"]["Pagination"];
+            /** @description The window the page was read from, as the cursor pins it; the next poll may start at its `end_time`. */
+            window: {
+                /** Format: date-time */
+                start_time: string;
+                /** Format: date-time */
+                end_time: string;
             };
         };
         BillingWebhook: {
@@ -776,6 +842,9 @@ export type ChatCompletion = components['schemas']['ChatCompletion'];
 export type ChatCompletionChunk = components['schemas']['ChatCompletionChunk'];
 export type ModelList = components['schemas']['ModelList'];
 export type BillingEvent = components['schemas']['BillingEvent'];
+export type BillingTokens = components['schemas']['BillingTokens'];
+export type FetchedBillingEvent = components['schemas']['FetchedBillingEvent'];
+export type BillingEventList = components['schemas']['BillingEventList'];
 export type BillingWebhook = components['schemas']['BillingWebhook'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
@@ -1263,6 +1332,52 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listBillingEvents: {
+        parameters: {
+            query?: {
+                /** @description Inclusive start of the window, ISO 8601 UTC (RFC 3339). Required unless `cursor` is given. */
+                start_time?: string;
+                /** @description Exclusive end of the window, ISO 8601 UTC. Default, and latest, now minus the ingestion holdback. */
+                end_time?: string;
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description The `pagination.cursor` of the previous page. Opaque; it pins the window and
+                 *     filters of the query it came from.
+                 */
+                cursor?: string;
+                /** @description Only events of these key prefixes, one parameter per prefix: `api_keys=a&api_keys=b`. Omit for every key. */
+                api_keys?: string[];
+                /**
+                 * @description Only events of groups with these `external_entity_id`s, one parameter per id.
+                 *     The published page is cut off before this filter's name: the mock's choice
+                 *     (AMBIGUITIES.md), which also accepts the spelling `external_entity_id`.
+                 */
+                external_entity_ids?: string[];
+                /** @description The same filter as `external_entity_ids`, under the list-groups parameter's name; both may be given (the ids add up). */
+                external_entity_id?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, oldest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingEventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     createChatCompletion: {

@@ -698,6 +698,22 @@ export interface components {
                 dead_letter: Record<string, never>[];
                 total: number;
             };
+            /**
+             * @description What GET /v1/gateway/events can serve: the events the webhook log keeps (its
+             *     retention), and up to where they are queryable (now minus the holdback).
+             */
+            events: {
+                retained: number;
+                /** Format: date-time */
+                oldest: string | null;
+                /** Format: date-time */
+                newest: string | null;
+                holdback_seconds: number;
+                /** Format: date-time */
+                queryable_until: string;
+                /** @description Retained events not queryable yet. */
+                held_back: number;
+            };
             faults: components["schemas"]["Fault"][];
         };
     };

@@ -51,6 +51,9 @@ export function describeAjvError(e: ErrorObject, rootSchema?: unknown): { messag
       if (e.keyword === 'maxProperties' && p.limit === 1 && names) return { message: `${what} takes only one of ${names}.`, param: at || null };
       return { message: `${what} ${e.message ?? 'is invalid'}.`, param: at || null };
     }
+    case 'format':
+      if (p.format === 'date-time') return { message: `${at} must be an ISO 8601 UTC date-time (RFC 3339), such as 2026-12-03T12:00:00Z.`, param: at };
+      return { message: `${at} must be a valid ${String(p.format)}.`, param: at };
     case 'minItems':
       return { message: `${at} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}.`, param: at };
     default:

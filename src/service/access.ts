@@ -31,11 +31,11 @@ export class AccessService {
     const entry = this.store.managementKey(key);
     const workspace = entry && this.store.workspace(entry.workspaceId);
     if (!entry || !workspace) {
-      // Still 401, but say so when it is a live federated key: the commonest mix-up.
+      // Only on the refusal path: a live federated key is told what it is (AMBIGUITIES.md).
       if (this.isFederatedKey(key)) {
         throw unauthorized(
-          'Invalid API key: this is a federated API key, for inference (POST /v1/chat/completions); the management API needs a workspace management key.',
-          'invalid_api_key',
+          'This is an operator endpoint, not an inference credential: federated gateway keys (for inference, POST /v1/chat/completions) are refused here. Use a workspace API key with management scope.',
+          'federated_key_not_allowed',
         );
       }
       throw unauthorized('Invalid API key.', 'invalid_api_key');
@@ -47,6 +47,12 @@ export class AccessService {
       throw forbidden(`This operation needs a key with management scope; this key has ${entry.scope} scope.`, 'insufficient_scope');
     }
     return { workspace, scope: entry.scope };
+  }
+
+  /** Whether `apiKey` is a live federated key (its secret checked). */
+  private isFederatedKey(apiKey: string): boolean {
+    const key = this.store.key(prefixOf(apiKey));
+    return key !== undefined && verifyKey(apiKey, key.hash) && this.store.group(key.groupId) !== undefined;
   }
 
   /** The caller behind a federated key; 401 for anything but a live key of a live group. */
@@ -67,8 +73,4 @@ export class AccessService {
     return { key, group, workspace };
   }
 
-  private isFederatedKey(apiKey: string): boolean {
-    const key = this.store.key(prefixOf(apiKey));
-    return key !== undefined && verifyKey(apiKey, key.hash) && this.store.group(key.groupId) !== undefined;
-  }
 }

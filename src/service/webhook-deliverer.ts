@@ -10,7 +10,7 @@ import {
 } from '../domain/webhooks.js';
 import type { Workspace } from '../domain/records.js';
 import type { Store } from '../store/store.js';
-import { signatureOf, storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
+import { earliestAt, signatureOf, storedDelivery, type StoredDelivery } from '../store/webhook-log.js';
 
 /**
  * Sends billing webhooks to the workspace's receiver, at least once, with the
@@ -78,6 +78,8 @@ export class WebhookDeliverer {
     const secrets = activeSecrets(workspace.webhookSecret, workspace.retiringWebhookSecrets, this.store.clock.now());
     const secret = secrets.length === 1 ? (secrets[0] as string) : secrets;
     const url = workspace.webhookUrl;
+    // The events API finds events by time (src/store/webhook-log.ts): taken from the events, not re-read from the body.
+    const at = earliestAt(events);
     return {
       commit: () => {
         const delivery = storedDelivery({
@@ -88,6 +90,7 @@ export class WebhookDeliverer {
           body,
           secret,
           attempts: [],
+          at,
         });
         this.store.webhooks.add(delivery);
         if (url) this.start(delivery);

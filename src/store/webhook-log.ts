@@ -1,4 +1,5 @@
-import { signatureHeader, type BillingWebhook } from '../domain/webhooks.js';
+import type { EventRef } from '../domain/events.js';
+import { signatureHeader, type BillingEvent, type BillingWebhook } from '../domain/webhooks.js';
 
 /**
  * The record of billing webhook deliveries: every delivery with its attempts, oldest
@@ -53,10 +54,19 @@ export interface StoredDelivery extends Omit<Delivery, 'payload' | 'signature'> 
   signature: string | null;
   /** The secret (or secrets, newest first, during a rotation) to sign with, until the signature is computed (then null). */
   secret: string | readonly string[] | null;
+  /** Its earliest event's time (ms; NaN without events): the log is kept in this order. */
+  at: number;
+  /** Its events as the events API indexes them, read from `body` the first time a query needs them. */
+  refs: StoredEventRef[] | null;
+}
+
+/** An event of the log, indexed (src/domain/events.ts), with the delivery it is read from. */
+export interface StoredEventRef extends EventRef {
+  source: StoredDelivery;
 }
 
 /** What a new record needs: its signature, or the secret to compute it with when it is needed. */
-export type NewDelivery = Omit<StoredDelivery, 'bytes' | 'signature' | 'secret'> & ({ signature: string } | { secret: string | readonly string[] });
+export type NewDelivery = Omit<StoredDelivery, 'bytes' | 'signature' | 'secret' | 'at' | 'refs'> & { at?: number } & ({ signature: string } | { secret: string | readonly string[] });
 
 /** A new record for `body`, the serialized payload. */
 export function storedDelivery(fields: NewDelivery): StoredDelivery {
@@ -72,7 +82,41 @@ export function storedDelivery(fields: NewDelivery): StoredDelivery {
     attempts: fields.attempts,
     body: fields.body,
     bytes: fields.body.length + RECORD_OVERHEAD_BYTES,
+    at: fields.at ?? earliestAt(eventsOfBody(fields.body)),
+    refs: null,
   };
+}
+
+/** The events of a serialized payload; none when it holds none (or is not a payload). */
+function eventsOfBody(body: string): BillingEvent[] {
+  try {
+    const events = (JSON.parse(body) as Partial<BillingWebhook> | null)?.data?.events;
+    return Array.isArray(events) ? events : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The earliest `timestamp` of `events` in ms; NaN when there is none. */
+export function earliestAt(events: readonly BillingEvent[]): number {
+  let at = Number.NaN;
+  for (const e of events) {
+    const t = Date.parse(e?.timestamp);
+    if (!Number.isNaN(t) && (Number.isNaN(at) || t < at)) at = t;
+  }
+  return at;
+}
+
+/** The delivery's events, indexed once. */
+function refsOf(d: StoredDelivery): StoredEventRef[] {
+  if (d.refs === null) {
+    d.refs = eventsOfBody(d.body).flatMap((e, index): StoredEventRef[] => {
+      const at = Date.parse(e?.timestamp);
+      if (Number.isNaN(at)) return [];
+      return [{ at, workspaceId: d.workspace_id, apiKeyPrefix: String(e.apiKeyPrefix), externalEntityId: String(e.externalEntityId), delivery: d.id, index, source: d }];
+    });
+  }
+  return d.refs;
 }
 
 /** The delivery's X-Baseten-Signature (HMAC-SHA256 of its bytes), computed once. */
@@ -102,6 +146,13 @@ class BoundedList {
   /** The kept entries, oldest first. */
   get items(): StoredDelivery[] {
     return (this.head === 0 ? this.all : this.all.slice(this.head)) as StoredDelivery[];
+  }
+  get size(): number {
+    return this.all.length - this.head;
+  }
+  /** The i-th kept entry, oldest first. */
+  get(i: number): StoredDelivery {
+    return this.all[this.head + i] as StoredDelivery;
   }
   add(d: StoredDelivery): void {
     this.all.push(d);
@@ -141,6 +192,9 @@ export class WebhookLog {
   private deliveries: BoundedList;
   private deadLetter: BoundedList;
   private changes = 0;
+  /** Whether the deliveries are in the order of their `at` (they are appended as the clock moves, which is only forward). */
+  private ordered = true;
+  private lastAt = Number.NEGATIVE_INFINITY;
 
   /** Keeps at most `maxLog` deliveries and `maxBytes` of payload (oldest dropped first); the dead letters likewise. */
   constructor(
@@ -158,7 +212,65 @@ export class WebhookLog {
 
   add(d: StoredDelivery): void {
     this.deliveries.add(d);
+    this.noteOrder(d);
     this.changes += 1;
+  }
+
+  private noteOrder(d: StoredDelivery): void {
+    if (d.at < this.lastAt) this.ordered = false;
+    else if (d.at > this.lastAt) this.lastAt = d.at;
+  }
+
+  /**
+   * The kept events from `fromMs` on (maybe some earlier), ascending by time and, at equal
+   * times, in the order they were recorded: a binary search then a walk, as deliveries are
+   * appended in clock order. Should that ever not hold (a base clock that stepped back),
+   * every kept event, sorted.
+   */
+  *eventsFrom(fromMs: number): Generator<StoredEventRef> {
+    const list = this.deliveries;
+    if (!this.ordered) {
+      const all: StoredEventRef[] = [];
+      for (let i = 0; i < list.size; i++) all.push(...refsOf(list.get(i)));
+      yield* all.sort((a, b) => a.at - b.at);
+      return;
+    }
+    let lo = 0;
+    let hi = list.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list.get(mid).at < fromMs) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < list.size; i++) yield* refsOf(list.get(i));
+  }
+
+  /** The whole event `ref` indexes, as its delivery carries it. */
+  eventOf(ref: StoredEventRef): BillingEvent {
+    return eventsOfBody(ref.source.body)[ref.index] as BillingEvent;
+  }
+
+  /**
+   * How many deliveries with events the log keeps (the mock sends one event per delivery,
+   * so as many events), the earliest and latest of their times (ms), and how many are at
+   * or after `since`, for the inspector; from the deliveries' times alone, without reading
+   * their payloads.
+   */
+  eventSpan(since = Number.POSITIVE_INFINITY): { count: number; oldest: number | null; newest: number | null; since: number } {
+    const list = this.deliveries;
+    let count = 0;
+    let after = 0;
+    let oldest: number | null = null;
+    let newest: number | null = null;
+    for (let i = 0; i < list.size; i++) {
+      const at = list.get(i).at;
+      if (Number.isNaN(at)) continue;
+      count += 1;
+      if (at >= since) after += 1;
+      if (oldest === null || at < oldest) oldest = at;
+      if (newest === null || at > newest) newest = at;
+    }
+    return { count, oldest, newest, since: after };
   }
 
   /** Records one attempt at delivering `d`. */
@@ -201,7 +313,14 @@ export class WebhookLog {
   reset(): void {
     this.deliveries.replace([]);
     this.deadLetter.replace([]);
+    this.resetOrder();
     this.changes += 1;
+  }
+
+  private resetOrder(): void {
+    this.ordered = true;
+    this.lastAt = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < this.deliveries.size; i++) this.noteOrder(this.deliveries.get(i));
   }
 
   snapshot(): WebhookLogSnapshot {
@@ -212,12 +331,13 @@ export class WebhookLog {
   restore(s: WebhookLogSnapshot): void {
     const stored = (d: Delivery): StoredDelivery => {
       const { payload, ...rest } = d;
-      return storedDelivery({ ...rest, attempts: d.attempts.map((a) => ({ ...a })), body: JSON.stringify(payload) });
+      return storedDelivery({ ...rest, attempts: d.attempts.map((a) => ({ ...a })), body: JSON.stringify(payload), at: earliestAt(payload?.data?.events ?? []) });
     };
     const deliveries = s.deliveries.map(stored);
     const byId = new Map(deliveries.map((d) => [d.id, d]));
     this.deliveries.replace(deliveries);
     this.deadLetter.replace(s.dead_letter.map((d) => byId.get(d.id) ?? stored(d)));
+    this.resetOrder();
     this.changes += 1;
   }
 }

@@ -386,6 +386,26 @@ export const BREAKAGES: Record<string, Breakage> = {
     server: (m) => patch(m.mock.meter, 'admit', (original) => (now, charges) => original(now, charges.filter((c) => c.threshold !== 0))),
   },
 
+  'fetched billing events leak requestMetadata': {
+    response: (r, req) => {
+      if (req.path.startsWith('/v1/gateway/events') && Array.isArray(r.json?.items)) for (const e of r.json.items) e.requestMetadata = { order: 'leaked' };
+    },
+  },
+
+  'billing events come back newest first': {
+    response: (r, req) => {
+      if (req.path.startsWith('/v1/gateway/events') && Array.isArray(r.json?.items)) r.json.items.reverse();
+    },
+  },
+
+  'the events end_time is inclusive': {
+    request: (r) => {
+      if (!r.path.startsWith('/v1/gateway/events?')) return;
+      // One millisecond added to end_time: an event stamped exactly at it is returned.
+      r.path = r.path.replace(/([?&]end_time=)([^&]+)/, (_m, head: string, v: string) => `${head}${encodeURIComponent(new Date(Date.parse(decodeURIComponent(v)) + 1).toISOString())}`);
+    },
+  },
+
   'the INDEPENDENT inherited limit is shared with the parent': {
     server: (m) => {
       const gw = m.mock.gateway;

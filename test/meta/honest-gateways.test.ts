@@ -42,6 +42,7 @@ const CASES: [string, string[], string[]][] = [
   ['cursors of another encoding', ['pagination'], []],
   ['group ids of another format', ['hierarchy', 'delete', 'lifecycle', 'cascade', 'auth'], []],
   ['federated keys must use Api-Key (Bearer refused, as the newer page says)', ['inference', 'keys', 'delete'], []],
+  ['billing events in another envelope ({events, has_more, next_cursor}), federated keys refused with 403, events queryable after 2 s', ['events'], ['the target answered 403 where the mock answers 401']],
   ['a slow network: 250 ms before every call', ['auth', 'pagination', 'cascade'], []],
 ];
 

@@ -44,7 +44,7 @@ function editQuery(r: ProxiedRequest, name: string, fn: (value: string | null) =
   r.path = `${url.pathname}${url.search}`;
 }
 
-const isList = (r: ProxiedRequest) => r.method === 'GET' && /^\/v1\/gateway\/groups(\/[^/]+\/api_keys)?$/.test(pathOf(r));
+const isList = (r: ProxiedRequest) => r.method === 'GET' && /^\/v1\/gateway\/(groups(\/[^/]+\/api_keys)?|events)$/.test(pathOf(r));
 
 /** Group ids of the form gid-<hex of the mock's id>, in paths, bodies and responses. */
 const outId = (id: string) => `gid-${Buffer.from(id).toString('hex')}`;
@@ -159,6 +159,15 @@ export const HONEST: Record<string, Breakage> = {
 
   'federated keys must use Api-Key (Bearer refused, as the newer page says)': {
     mock: { inference: { allowBearer: false } },
+  },
+
+  'billing events in another envelope ({events, has_more, next_cursor}), federated keys refused with 403, events queryable after 2 s': {
+    mock: { events: { holdbackSeconds: 2 } },
+    response: (r: ProxiedResponse, req: ProxiedRequest) => {
+      if (pathOf(req) !== '/v1/gateway/events') return;
+      if (r.status === 200 && r.json?.items) r.json = { events: r.json.items, has_more: r.json.pagination.has_more, next_cursor: r.json.pagination.cursor };
+      if (r.status === 401 && r.json?.error?.code === 'federated_key_not_allowed') r.status = 403;
+    },
   },
 
   'a slow network: 250 ms before every call': {

@@ -75,6 +75,9 @@ const CASES: [string, string[], string[]][] = [
   ['a deleted endpoint keeps its slug taken', ['endpoints'], ['deleting an endpoint frees its slug']],
   ['an endpoint slug may be renamed', ['endpoints'], ['an endpoint’s slug cannot be changed']],
   ["another workspace's endpoint answers 404 instead of 403", ['endpoints'], ["another workspace's endpoint is 403"]],
+  ['fetched billing events leak requestMetadata', ['events'], ['no requestMetadata', 'the webhooks’ own']],
+  ['billing events come back newest first', ['events'], ['ascending timestamp order']],
+  ['the events end_time is inclusive', ['events'], ['end_time exclusive']],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {

@@ -110,7 +110,7 @@ describe('a key of the wrong kind is named as such', () => {
     const key = (await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({})).body.api_key as string;
     const management = await request(m.url).get('/v1/gateway/groups').set({ Authorization: `Api-Key ${key}` });
     expect(management.status).toBe(401);
-    expect(errorMessage(management.body)).toMatch(/this is a federated API key, for inference/);
+    expect(errorMessage(management.body)).toMatch(/^This is an operator endpoint, not an inference credential: federated gateway keys \(for inference/);
     const inference = await request(m.url).post('/v1/chat/completions').set(auth).send({ model: 'a/b', messages: [{ role: 'user', content: 'hi' }] });
     expect(inference.status).toBe(401);
     expect(errorMessage(inference.body)).toMatch(/this is a workspace management key; inference needs a federated API key/);

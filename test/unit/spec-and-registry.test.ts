@@ -26,7 +26,7 @@ describe('the OpenAPI documents', () => {
     }
   }, 60_000);
 
-  it('documents every published gateway operation (groups, keys, register, endpoints, inference), with the shared error schema', async () => {
+  it('documents every published gateway operation (groups, keys, register, endpoints, billing events, inference), with the shared error schema', async () => {
     const { operations: all } = await loadSpecs(false);
     // Without the admin routes only the health route stays of the admin document.
     expect(all.filter((o) => o.document === 'admin').map((o) => o.id)).toEqual(['getMockHealth']);
@@ -44,6 +44,7 @@ describe('the OpenAPI documents', () => {
         'getGroup',
         'getGroupUsage',
         'listApiKeys',
+        'listBillingEvents',
         'listEndpoints',
         'listGroups',
         'listModels',
@@ -61,7 +62,7 @@ describe('the OpenAPI documents', () => {
         }
       }
     }
-    for (const id of ['listGroups', 'listApiKeys', 'listEndpoints']) {
+    for (const id of ['listGroups', 'listApiKeys', 'listEndpoints', 'listBillingEvents']) {
       const names = operations.find((o) => o.id === id)!.parameters.map((p) => p.name);
       expect(names, id).toEqual(expect.arrayContaining(['limit', 'cursor']));
     }
@@ -104,7 +105,7 @@ describe('the operation registry', () => {
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones (and health) when off', async () => {
-    expect((await createMock()).operations).toHaveLength(37);
-    expect((await createMock({ admin: false })).operations).toHaveLength(19);
+    expect((await createMock()).operations).toHaveLength(38);
+    expect((await createMock({ admin: false })).operations).toHaveLength(20);
   });
 });

@@ -313,6 +313,52 @@ describe('WebhookLog', () => {
   });
 });
 
+describe('WebhookLog: the events it serves to GET /v1/gateway/events', () => {
+  const T = Date.UTC(2026, 11, 3, 12, 0, 0);
+  const withEvent = (id: string, at: number, ws = 'ws') =>
+    storedDelivery({
+      id,
+      workspace_id: ws,
+      url: null,
+      state: 'no_receiver',
+      body: JSON.stringify({ type: 'API_BILLING_USAGE', data: { events: [{ idempotencyKey: `evt_${id}`, timestamp: new Date(at).toISOString(), apiKeyPrefix: 'k', externalEntityId: 'e', requestMetadata: { x: 1 } }] } }),
+      secret: 's',
+      attempts: [],
+    });
+  const ids = (log: WebhookLog, from: number) => [...log.eventsFrom(from)].map((r) => r.delivery);
+
+  it('indexes each delivery by its event time, finds a start by binary search, and reads an event back whole', () => {
+    const log = new WebhookLog();
+    for (let i = 0; i < 50; i++) log.add(withEvent(`d${i}`, T + Math.floor(i / 2) * 1000));
+    expect(ids(log, T + 10_000)).toEqual(Array.from({ length: 30 }, (_, i) => `d${i + 20}`));
+    const first = log.eventsFrom(T + 24_000).next().value!;
+    expect(first).toMatchObject({ at: T + 24_000, workspaceId: 'ws', apiKeyPrefix: 'k', externalEntityId: 'e', delivery: 'd48', index: 0 });
+    expect(log.eventOf(first)).toMatchObject({ idempotencyKey: 'evt_d48', requestMetadata: { x: 1 } });
+    expect(log.eventSpan()).toEqual({ count: 50, oldest: T, newest: T + 24_000, since: 0 });
+    expect(log.eventSpan(T + 23_000).since).toBe(4);
+  });
+
+  it('is bounded like the log (its retention), and comes back the same from a snapshot', () => {
+    const log = new WebhookLog(5);
+    for (let i = 0; i < 12; i++) log.add(withEvent(`d${i}`, T + i));
+    expect(ids(log, 0)).toEqual(['d7', 'd8', 'd9', 'd10', 'd11']);
+    const copy = new WebhookLog(5);
+    copy.restore(log.snapshot());
+    expect(ids(copy, T + 9)).toEqual(['d9', 'd10', 'd11']);
+  });
+
+  it('stays in time order even if deliveries ever arrive out of it (a base clock that stepped back)', () => {
+    const log = new WebhookLog();
+    log.add(withEvent('late', T + 5));
+    log.add(withEvent('early', T + 1));
+    log.add(withEvent('middle', T + 3));
+    expect([...log.eventsFrom(0)].map((r) => r.delivery)).toEqual(['early', 'middle', 'late']);
+    log.reset();
+    log.add(withEvent('again', T));
+    expect(ids(log, 0)).toEqual(['again']);
+  });
+});
+
 describe('Store restore with the offset kept', () => {
   it('puts back exactly the saved offset, however the base clock ticks meanwhile', () => {
     let t = Date.UTC(2026, 4, 13, 12, 0, 0);

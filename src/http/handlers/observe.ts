@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { rfc3339 } from '../../domain/clock.js';
+import { rfc3339, rfc3339Millis } from '../../domain/clock.js';
 import type { GroupRecord } from '../../domain/records.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import type { JournalFilter } from '../journal.js';
@@ -99,6 +99,9 @@ function inspectorData(ctx: Ctx, tail: number) {
     return { id: w.id, onboarded: w.onboarded, webhook_url: w.webhookUrl, groups, groups_not_shown: (all?.size ?? 0) - (before - budget) };
   });
   const webhooks = store.webhooks.tail(tail);
+  const horizon = gateway.events.horizon();
+  const span = store.webhooks.eventSpan(horizon);
+  const stamp = (ms: number | null) => (ms === null ? null : rfc3339Millis(ms));
   return {
     now: rfc3339(clock.now()),
     offset_seconds: clock.offset / 1000,
@@ -121,6 +124,15 @@ function inspectorData(ctx: Ctx, tail: number) {
       total: webhooks.total,
       deliveries: webhooks.deliveries.map(({ signature: _s, payload, ...d }) => ({ ...d, events: payload.data.events.map((e) => ({ model: e.modelSlug, customer: e.externalEntityId, key_prefix: e.apiKeyPrefix, tokens: e.tokens })) })),
       dead_letter: webhooks.dead_letter.map(({ signature: _s, payload: _p, ...d }) => d),
+    },
+    // GET /v1/gateway/events serves the webhook log's events: how many it keeps, and up to where they are queryable.
+    events: {
+      retained: span.count,
+      oldest: stamp(span.oldest),
+      newest: stamp(span.newest),
+      holdback_seconds: gateway.events.holdbackMs / 1000,
+      queryable_until: rfc3339Millis(horizon),
+      held_back: span.since,
     },
     faults: faults.list(),
   };
