@@ -2,11 +2,13 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { ConfigError } from './config.js';
 import { banner, bannerJson, HELP, parseCli, UsageError } from './cli-options.js';
+import { parseWaitArgs, WAIT_HELP, waitForMock } from './cli-wait.js';
 import { RegistryMismatchError } from './http/registry.js';
 import { PACKAGE_VERSION } from './paths.js';
 import { startMock } from './index.js';
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'wait') return waitCommand(process.argv.slice(3));
   let parsed;
   try {
     parsed = parseCli(process.argv.slice(2), process.env);
@@ -63,6 +65,28 @@ async function main(): Promise<void> {
     } else {
       process.stderr.write(`frontier-gateway-mock: cannot start: ${err.message}\n`);
     }
+    process.exit(1);
+  }
+}
+
+/** `frontier-gateway-mock wait ...` (src/cli-wait.ts). */
+async function waitCommand(argv: string[]): Promise<void> {
+  let options;
+  try {
+    options = parseWaitArgs(argv);
+  } catch (e) {
+    process.stderr.write(`frontier-gateway-mock wait: ${(e as Error).message}\nRun with --help for the options.\n`);
+    process.exit(2);
+  }
+  if (options === 'help') {
+    process.stdout.write(WAIT_HELP);
+    return;
+  }
+  try {
+    const url = await waitForMock(options);
+    if (!options.quiet) process.stdout.write(`${url}\n`);
+  } catch (e) {
+    process.stderr.write(`frontier-gateway-mock wait: ${(e as Error).message}\n`);
     process.exit(1);
   }
 }

@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +16,7 @@ import { mocksPerTest } from '../support/mocks.js';
 /** Knowing the mock is ready, finding its port, and reaching the shipped scenarios from anywhere. */
 
 const CLI = resolve('dist/cli.js');
+const execFileP = promisify(execFile);
 const auth = { Authorization: 'Api-Key mock-management-key' };
 /** The management key of saas-tiers' workspace. */
 const saasAuth = { Authorization: 'Api-Key saas-admin-key' };
@@ -117,5 +121,27 @@ describe('a key of the wrong kind is named as such', () => {
     // A key that is neither says only that it is invalid.
     const neither = await request(m.url).get('/v1/gateway/groups').set({ Authorization: 'Api-Key nope' });
     expect(errorMessage(neither.body)).toBe('Invalid API key.');
+  });
+});
+
+describe('frontier-gateway-mock wait', () => {
+  it('prints the URL once the mock is ready; a wrong URL is one line and exit 1 at the deadline; bad flags exit 2', async () => {
+    const m = await start();
+    const ok = await execFileP(process.execPath, [CLI, 'wait', '--url', `${m.url}/`, '--timeout', '10']);
+    expect(ok.stdout.trim()).toBe(m.url);
+    // A port nothing listens on: one a server just gave back.
+    const closed = await new Promise<number>((done) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => done(port));
+      });
+    });
+    const down = await execFileP(process.execPath, [CLI, 'wait', '--url', `http://127.0.0.1:${closed}`, '--timeout', '0.5']).catch((e: { code: number; stderr: string }) => e);
+    expect(down).toMatchObject({ code: 1 });
+    expect((down as { stderr: string }).stderr.trim().split('\n')).toHaveLength(1);
+    expect((down as { stderr: string }).stderr).toMatch(new RegExp(`not ready within 0.5 s: http://127\\.0\\.0\\.1:${closed}: ECONNREFUSED`));
+    const bad = await execFileP(process.execPath, [CLI, 'wait']).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 2 });
+    expect((bad as { stderr: string }).stderr).toContain('give exactly one of --url or --port-file');
   });
 });
