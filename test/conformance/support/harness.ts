@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, expect, it, type TestContext } from 'vitest';
 import { ContractChecker } from '../../../src/contract.js';
 import { startMock, type RunningMock } from '../../../src/index.js';
+import { errorMessage } from '../../support/errors.js';
 import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from './target.js';
 
 /**
@@ -32,8 +33,8 @@ import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from
  *   not name: any 4xx passes; the mock must answer exactly `mockStatus`; any other 4xx
  *   from another target is an observation. Where the docs name the status, assert it
  *   with a plain `expect(res.status).toBe(n)`.
- * - `h.expectMessage(res, text)`: a documented message anywhere in the body (at
- *   `error.message` on the mock, which is where the mock puts it).
+ * - `h.expectMessage(res, text)`: a documented message anywhere in the body (on the
+ *   mock, exactly the message of its error body, in either of its forms).
  * - `h.expectBody(actual, expected, label?)`: exact on the mock; on other targets extra
  *   fields are allowed (`toMatchObject`).
  * - `h.sameSet(actual, expected, label?)`: equal up to order, for lists whose order the
@@ -168,7 +169,7 @@ export interface Harness {
   expectOrObserve(ok: boolean, message: string): void;
   /** A refusal whose status the docs do not name: any 4xx; exactly `mockStatus` on the mock. */
   expectRefused(res: Res, mockStatus: number, label?: string): void;
-  /** A documented message anywhere in the body (at error.message on the mock). */
+  /** A documented message anywhere in the body (exactly the error body's message on the mock). */
   expectMessage(res: Res, text: string): void;
   /** Exact on the mock; extra fields allowed elsewhere. */
   expectBody(actual: unknown, expected: unknown, label?: string): void;
@@ -274,7 +275,7 @@ function harnessFor(o: Opened, ctx: TestContext, pending: Promise<unknown>[]): H
       if (res.status !== mockStatus) h.observe(`${where}the target answered ${res.status} where the mock answers ${mockStatus}`);
     },
     expectMessage(res, text) {
-      if (isMock) expect(res.body?.error?.message, res.text).toBe(text);
+      if (isMock) expect(errorMessage(res.body), res.text).toBe(text);
       else expect(strings(res.body).some((s) => s.includes(text)) || res.text.includes(text), `"${text}" anywhere in ${res.text.slice(0, 300)}`).toBe(true);
     },
     expectBody(actual, expected, label) {
