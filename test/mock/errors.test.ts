@@ -23,6 +23,12 @@ async function groupWithKey(m: RunningMock, models: unknown[] = [{ slug: 'acme/m
   return { group: g.body, key: k.body.api_key as string };
 }
 
+/** The method and path (without the query) a supertest response answered. */
+const where = (res: request.Response) => {
+  const req = (res as unknown as { req: { method: string; path: string } }).req;
+  return { method: req.method, path: new URL(req.path, 'http://x').pathname };
+};
+
 /** One of each error the mock answers, by how it is raised. */
 async function samples(m: RunningMock) {
   const { group } = await groupWithKey(m, [{ slug: 'acme/m', rate_limits: [{ type: 'TOKEN', unit: 'MINUTE', threshold: 100 }] }]);
@@ -46,7 +52,7 @@ describe('error bodies', () => {
       expect(Object.keys(res.body), name).toEqual(['error']);
       expect(typeof res.body.error, name).toBe('string');
       expect(res.headers['x-fgw-error-code'], name).toMatch(/^[a-z_]+$/);
-      expect(checker.check({ method: res.req.method, path: new URL(res.req.path, 'http://x').pathname, status: res.status, contentType: res.headers['content-type'], body: res.body }), name).toEqual([]);
+      expect(checker.check({ ...where(res), status: res.status, contentType: res.headers['content-type'], body: res.body }), name).toEqual([]);
     }
     const s = await samples(m);
     expect(s.invalid.body.error).toMatch(/external_entity_id/);
@@ -86,7 +92,7 @@ describe('error bodies', () => {
     for (const [name, res] of Object.entries(s)) {
       expect(Object.keys(res.body.error).sort(), name).toEqual(['code', 'message', 'param', 'type']);
       expect(res.body.error.code, name).toBe(res.headers['x-fgw-error-code']);
-      expect(checker.check({ method: res.req.method, path: new URL(res.req.path, 'http://x').pathname, status: res.status, contentType: res.headers['content-type'], body: res.body }), name).toEqual([]);
+      expect(checker.check({ ...where(res), status: res.status, contentType: res.headers['content-type'], body: res.body }), name).toEqual([]);
     }
     expect(s.unauthorized.body).toEqual({ error: { message: 'Missing Authorization header: send "Authorization: Api-Key <key>".', type: 'authentication_error', code: 'missing_api_key', param: null } });
     expect(s.invalid.body.error).toMatchObject({ type: 'invalid_request_error', param: 'metadata.external_entity_id' });
@@ -119,7 +125,7 @@ describe('the official openai SDK with either form', () => {
   it.each(['baseten', 'openai'] as const)('%s form: the status picks the error class and the message is surfaced', async (errorFormat) => {
     const m = await start({ errorFormat });
     const { key } = await groupWithKey(m);
-    const cases: [() => Promise<unknown>, typeof OpenAI.APIError, string, string][] = [
+    const cases: [() => Promise<unknown>, new (...args: any[]) => Error, string, string][] = [
       [() => sdk(m, key).chat.completions.create({ model: 'acme/m', messages: hello, max_tokens: 100_000 }), OpenAI.BadRequestError, 'max_tokens', 'max_tokens_too_large'],
       [() => sdk(m, 'sky_nope.nope').chat.completions.create({ model: 'acme/m', messages: hello }), OpenAI.AuthenticationError, 'Invalid API key', 'invalid_api_key'],
       [() => sdk(m, key).chat.completions.create({ model: 'other/slug', messages: hello }), OpenAI.NotFoundError, 'other/slug', 'model_not_found'],
