@@ -61,6 +61,11 @@ export interface CallOptions {
   query?: Record<string, string | number>;
   /** More request headers (e.g. a signature). */
   headers?: Record<string, string>;
+  /**
+   * Send at once, unpaced, and hand back a management 429 as it is rather than waiting
+   * `retry_after` and sending again (for the rule that provokes the management rate limit).
+   */
+  unpaced?: boolean;
 }
 
 export interface Seen {
@@ -84,8 +89,52 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * Keeps the suite under the management API's own rate limit (100 requests per second per
+ * API key, per route; facts file): at most `perSecond` requests (default 50, half the
+ * limit, so clock skew and the service's fixed windows leave room; FGW_PACE_PER_SECOND,
+ * 0 turns pacing off) on one management route with one key in any second. A call waits
+ * for its slot. Inference routes are not paced (they are not under that limit, and rules
+ * that provoke a group's limit need their bursts).
+ */
+export class Pacer {
+  private readonly slots = new Map<string, number[]>();
+
+  constructor(readonly perSecond = Number(process.env.FGW_PACE_PER_SECOND ?? 50)) {}
+
+  /** Resolves when a request on `route` with `key` may be sent. */
+  async wait(route: string, key: string): Promise<void> {
+    if (!(this.perSecond > 0)) return;
+    const id = `${route} ${key}`;
+    const now = Date.now();
+    const list = (this.slots.get(id) ?? []).filter((t) => t > now - 1000);
+    const at = list.length < this.perSecond ? now : Math.max(now, (list[list.length - this.perSecond] as number) + 1000);
+    list.push(at);
+    this.slots.set(id, list);
+    if (at > now) await sleep(at - now);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One pacer per test file: on a shared live target files run one at a time. */
+export const pacer = new Pacer();
+
+/**
+ * Seconds a management 429 asks to wait: the documented body's `retry_after`, else
+ * `Retry-After`; undefined when it is no rate-limit answer.
+ */
+export function retryAfterOf(res: { status: number; body: any; headers: Record<string, string> }): number | undefined {
+  if (res.status !== 429) return undefined;
+  const n = Number(Number.isInteger(res.body?.retry_after) ? res.body.retry_after : res.headers['retry-after']);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
 /** An HTTP client that fails the test on any response the spec does not allow. */
 export class Api {
+  /** Management 429s the pacing did not avoid, each waited out and sent again. */
+  rateLimitedRetries = 0;
+
   /** Every response this client received, for the rules that look across all of them. */
   readonly seen: Seen[] = [];
 
@@ -96,8 +145,22 @@ export class Api {
   ) {}
 
   async call(method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string, o: CallOptions = {}): Promise<Res> {
-    let req = request(this.baseUrl)[method](path);
     const key = o.key === undefined ? this.defaultKey : o.key;
+    const op = this.checker.operationFor(method, path.split('?')[0] as string);
+    const managed = op?.auth === 'workspace' && key !== null;
+    for (let attempt = 0; ; attempt++) {
+      if (managed && !o.unpaced) await pacer.wait(op.id, key);
+      const res = await this.send(method, path, key, o);
+      // Honour the management API's rate limit: wait what it asks (at most 60 s), then send again.
+      const wait = managed && !o.unpaced && attempt < 3 ? retryAfterOf(res) : undefined;
+      if (wait === undefined) return res;
+      this.rateLimitedRetries += 1;
+      await sleep(Math.min(60, Math.max(1, wait)) * 1000);
+    }
+  }
+
+  private async send(method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string, key: string | null, o: CallOptions): Promise<Res> {
+    let req = request(this.baseUrl)[method](path);
     if (key !== null) req = req.set('Authorization', `${o.scheme ?? 'Api-Key'} ${key}`);
     if (o.query) req = req.query(o.query);
     if (o.headers) req = req.set(o.headers);
@@ -310,11 +373,15 @@ function harnessFor(o: Opened, ctx: TestContext, pending: Promise<unknown>[]): H
 async function cleanup(): Promise<void> {
   if (!opened) return;
   const o = await opened;
+  // Paced like every management call, so a live target's rate limit does not leave groups behind.
   await Promise.all(
-    created.splice(0).map((id) => request(o.baseUrl).delete(`/v1/gateway/groups/${id}`).set('Authorization', `Api-Key ${target.keys.management}`).then(
-      () => undefined,
-      () => undefined,
-    )),
+    created.splice(0).map(async (id) => {
+      await pacer.wait('deleteGroup', target.keys.management);
+      await request(o.baseUrl).delete(`/v1/gateway/groups/${id}`).set('Authorization', `Api-Key ${target.keys.management}`).then(
+        () => undefined,
+        () => undefined,
+      );
+    }),
   );
   await o.mock?.close();
 }
