@@ -19,7 +19,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { api, createBody, MGMT, printUsage, ROOT, routeRequests, ROUTES as ALL_ROUTES, setUpRoutes, whenListening } from './bench/common.mjs';
+import { api, createBody, MGMT, MOCK_BENCH_FLAGS, MOCK_BENCH_NOTE, printUsage, ROOT, routeRequests, ROUTES as ALL_ROUTES, setUpRoutes, whenListening } from './bench/common.mjs';
 
 const arg = (name, fallback) => {
   const hit = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -38,7 +38,7 @@ const GROUPS = Number(arg('groups', 100_000));
 const SKIP = new Set(String(arg('skip', '')).split(',').filter(Boolean));
 const ROUTES = new Set(String(arg('routes', ALL_ROUTES.join(','))).split(',').filter(Boolean));
 for (const r of ROUTES) if (!ALL_ROUTES.includes(r)) throw new Error(`--routes: unknown route "${r}" (${ALL_ROUTES.join(', ')})`);
-const MOCK_ARGS = ['--quiet', '--port', '0', ...(arg('no-admin', false) === true ? ['--no-admin'] : [])];
+const MOCK_ARGS = ['--quiet', '--port', '0', ...MOCK_BENCH_FLAGS, ...(arg('no-admin', false) === true ? ['--no-admin'] : [])];
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('./bench/bare-express.mjs', import.meta.url));
@@ -283,7 +283,7 @@ const load1 = (() => {
     return 'unknown';
   }
 })();
-console.log(`frontier-gateway-mock bench: ${RUNS} runs of ${DURATION} s per route and server, ${CONNECTIONS} connections, medians; pinning: ${pinned}; load average before: ${load1}\n`);
+console.log(`frontier-gateway-mock bench: ${RUNS} runs of ${DURATION} s per route and server, ${CONNECTIONS} connections, medians; pinning: ${pinned}; load average before: ${load1}\n${MOCK_BENCH_NOTE}\n`);
 
 if (!SKIP.has('load')) {
   const rows = await loadSection();

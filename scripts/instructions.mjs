@@ -21,7 +21,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { printUsage, routeRequests, ROUTES, setUpRoutes, whenListening } from './bench/common.mjs';
+import { MOCK_BENCH_FLAGS, MOCK_BENCH_NOTE, printUsage, routeRequests, ROUTES, setUpRoutes, whenListening } from './bench/common.mjs';
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help')) printUsage(import.meta.url);
@@ -104,7 +104,7 @@ async function count(name, args, env) {
 }
 
 // The baseline answers the mock's own bodies, so payload sizes match (as in npm run bench).
-const plain = await start([CLI, '--quiet', '--port', '0']);
+const plain = await start([CLI, '--quiet', '--port', '0', ...MOCK_BENCH_FLAGS]);
 let baselineSetup;
 try {
   baselineSetup = await setUpRoutes(plain.url, REQUEST_TIMEOUT_MS);
@@ -113,9 +113,10 @@ try {
 }
 const write = ROUTE === 'create' || ROUTE === 'chat';
 const baseline = join(ROOT, write ? 'scripts/bench/express-ajv.mjs' : 'scripts/bench/bare-express.mjs');
+console.log(MOCK_BENCH_NOTE);
 console.log(`instructions per request, ${ROUTE}: ${WARM} requests to warm up, ${REQUESTS} counted, 10 connections, under callgrind`);
 const [mock, base] = await Promise.all([
-  count('mock', [CLI, '--quiet', '--port', '0', ...MOCK_FLAGS]),
+  count('mock', [CLI, '--quiet', '--port', '0', ...MOCK_BENCH_FLAGS, ...MOCK_FLAGS]),
   argv.includes('--mock-only') ? Promise.resolve(NaN) : count('baseline', [baseline], { BENCH_FIXED_JSON: JSON.stringify(baselineSetup.fixed) }),
 ]).catch((e) => {
   console.error(`instructions: ${e.message}`);

@@ -20,7 +20,7 @@ const duration = opt('duration', 5);
 const top = opt('top', 25);
 const dir = mkdtempSync(join(tmpdir(), `fgw-prof-${route}-`));
 
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, CLI, '--quiet', '--port', '0', ...process.argv.slice(3).filter((a) => !/^--(duration|top)=/.test(a))], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, CLI, '--quiet', '--port', '0', '--management-rate-limit', 'off', ...process.argv.slice(3).filter((a) => !/^--(duration|top)=/.test(a))], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise((resolve, reject) => {
   let out = '';
   const timer = setTimeout(() => reject(new Error('no start within 15 s')), 15_000);

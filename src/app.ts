@@ -3,10 +3,12 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, environmentsOf, orgPrefixesOf, withImplicitWorkspaces, type MockConfig } from './config.js';
 import { parsePublicKey } from './domain/register.js';
 import type { Clock } from './domain/clock.js';
+import { FixedWindowLimiter } from './domain/management-rate.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
 import type { RetryPolicy } from './domain/webhooks.js';
 import type { ViewScopeReading } from './http/auth.js';
 import { drainBodyStep, jsonBoundsStep } from './http/drain.js';
+import type { ErrorFormat } from './http/errors.js';
 import { FaultBook, faultStep } from './http/faults.js';
 import { adminHandlers } from './http/handlers/admin.js';
 import { endpointHandlers } from './http/handlers/endpoints.js';
@@ -19,6 +21,7 @@ import type { MockServices } from './http/context.js';
 import { observeHandlers } from './http/handlers/observe.js';
 import { Journal, journalStep, type JournalLimits } from './http/journal.js';
 import { Pipeline, type Exchange } from './http/pipeline.js';
+import { managementRateLimitStep } from './http/rate-limit.js';
 import { compileRouter } from './http/router.js';
 import { rawJsonParser } from './http/raw-body.js';
 import { bindHandlers, type HandlerMap } from './http/registry.js';
@@ -116,6 +119,19 @@ export interface MockOptions {
   };
   /** Bounds of the request journal (GET /_mock/requests). */
   journal?: JournalLimits;
+  /**
+   * The form of every error body (AMBIGUITIES.md #9): `baseten` (default), as Baseten
+   * documents it, `{"error": "<message>"}`; `openai`, the nested
+   * `{"error": {"message", "type", "code", "param"}}`. Either way the code and the field
+   * are in the X-Fgw-Error-Code and X-Fgw-Error-Param headers.
+   */
+  errorFormat?: ErrorFormat;
+  /**
+   * The management API's own rate limit: requests per second per API key per route on
+   * every management (`/v1/gateway/`) operation, as on the service (default 100); `false`
+   * turns it off (load tests). Over it: 429 with `retry_after` (AMBIGUITIES.md #88).
+   */
+  managementRateLimit?: number | false;
   /** How the "view scope" wording is read (default `reads`). */
   viewScope?: ViewScopeReading;
   /**
@@ -135,6 +151,9 @@ export interface MockOptions {
   /** Internal errors, which are bugs of the mock (default: standard error). */
   logError?: (line: string) => void;
 }
+
+/** Requests per second per API key per route the management API allows (facts file). */
+export const DEFAULT_MANAGEMENT_RATE_LIMIT = 100;
 
 export interface Mock extends MockServices {
   app: Express;
@@ -218,6 +237,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     faults: new FaultBook(operations.filter((o) => o.document === 'gateway').map((o) => o.id)),
     reset: () => {
       store.reset();
+      limiter?.clear();
       // Faults are set per test; a reset between tests clears them (a restore or scenario load does not).
       services.faults.clear();
     },
@@ -233,6 +253,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const viewScope = options.viewScope ?? 'reads';
   const allowBearer = options.inference?.allowBearer !== false;
+  const rateLimit = options.managementRateLimit ?? DEFAULT_MANAGEMENT_RATE_LIMIT;
+  const limiter = rateLimit === false ? undefined : new FixedWindowLimiter(rateLimit);
 
   // How each operation's body is read, as its `x-fgw-body` declares.
   const parsers: Record<BodyKind, ReturnType<typeof jsonParser>> = {
@@ -247,7 +269,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
   const pipeline = new Pipeline([
     requestIdStep(store.ids),
     accessLogStep(options.log, options.logFormat ?? 'pretty', store.clock),
-    serialiseStep(logError, { prettyJson: options.prettyJson === true }),
+    serialiseStep(logError, { prettyJson: options.prettyJson === true, errorFormat: options.errorFormat ?? 'baseten' }),
     parseStep((op) => parsers[op?.body ?? 'json']),
     drainBodyStep(),
     authenticateStep(gateway.access, viewScope, allowBearer),
@@ -255,6 +277,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     validateStep(validators, options.unknownFields ?? 'ignore'),
     handlerStep(handlers, router),
   ]);
+  // Counted only once the caller is known (per API key), before the body is judged.
+  if (limiter) pipeline.add(managementRateLimitStep(limiter, store.clock), { after: 'authenticate' });
   if (withAdmin) {
     // Observation joins the request path as steps of its own (src/http/journal.ts, faults.ts).
     pipeline.add(journalStep(services.journal, store.clock), { after: 'access-log' });

@@ -48,6 +48,17 @@ Who may call it
                            list-only: they may only list groups
 
 Request rules
+  --error-format F         the form of every error body (env FGW_ERROR_FORMAT):
+                           baseten (default), as Baseten documents it:
+                           {"error": "<message>"} (a management 429 adds "retry_after");
+                           openai: {"error": {"message", "type", "code", "param"}}.
+                           Either way the code is in the X-Fgw-Error-Code header and the
+                           offending field in X-Fgw-Error-Param
+  --management-rate-limit N|off
+                           the management API's own rate limit: N requests per second
+                           per API key per route (env FGW_MANAGEMENT_RATE_LIMIT; default
+                           100, as on the service); above it 429 with retry_after and
+                           Retry-After. off: no limit (load tests)
   --reject-unknown-fields  refuse body fields the spec does not list with 400 (env
                            FGW_REJECT_UNKNOWN_FIELDS=1). Default: ignore them and name
                            them in the X-Fgw-Ignored-Fields header and the log
@@ -135,6 +146,8 @@ export function parseCli(
         quiet: { type: 'boolean' },
         'pretty-json': { type: 'boolean' },
         'log-format': { type: 'string' },
+        'error-format': { type: 'string' },
+        'management-rate-limit': { type: 'string' },
         config: { type: 'string' },
         'management-key': { type: 'string', multiple: true },
         'view-scope': { type: 'string' },
@@ -177,6 +190,10 @@ export function parseCli(
   if (policy !== 'strict' && policy !== 'overshoot') throw new UsageError(`--token-limit-policy must be strict or overshoot, not "${policy}"`);
   const logFormat = values['log-format'] ?? 'pretty';
   if (logFormat !== 'pretty' && logFormat !== 'json') throw new UsageError(`--log-format must be pretty or json, not "${logFormat}"`);
+  const errorFormat = values['error-format'] ?? env.FGW_ERROR_FORMAT ?? 'baseten';
+  if (errorFormat !== 'baseten' && errorFormat !== 'openai') throw new UsageError(`--error-format must be baseten or openai, not "${errorFormat}"`);
+  const rateFlag = values['management-rate-limit'] ?? env.FGW_MANAGEMENT_RATE_LIMIT;
+  const managementRateLimit = rateFlag === undefined ? undefined : /^off$/i.test(rateFlag.trim()) ? false : intOf(rateFlag, '--management-rate-limit', 1, 1_000_000_000);
   const webhookUrl = values['webhook-url'] ?? env.FGW_WEBHOOK_URL;
   if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) throw new UsageError(`--webhook-url must be an http(s) URL, not "${webhookUrl}"`);
   const webhookSecret = values['webhook-secret'] ?? env.FGW_WEBHOOK_SECRET;
@@ -221,6 +238,8 @@ export function parseCli(
       admin: values['no-admin'] !== true,
       prettyJson: values['pretty-json'] === true || truthy(env.FGW_PRETTY_JSON),
       logFormat,
+      errorFormat,
+      ...(managementRateLimit !== undefined ? { managementRateLimit } : {}),
       viewScope,
       unknownFields: values['reject-unknown-fields'] === true || truthy(env.FGW_REJECT_UNKNOWN_FIELDS) ? 'reject' : 'ignore',
       endpoints: {
@@ -264,7 +283,7 @@ function withNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--events-holdback-seconds', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
+const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--events-holdback-seconds', '--management-rate-limit', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
 
 function intOf(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
@@ -302,6 +321,8 @@ export function banner(url: string, options: StartOptions, config: MockConfig, q
           `  admin routes:    ${url}/_mock/requests, /_mock/faults, /_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks, /_mock/snapshot, /_mock/scenarios`,
         ]),
     `  webhooks:        ${options.webhook?.url ?? (options.admin === false ? 'no receiver (events are not delivered anywhere)' : 'no receiver (events are still listed at /_mock/webhooks)')}`,
+    `  errors:          ${options.errorFormat === 'openai' ? 'OpenAI form {"error": {"message", "type", "code", "param"}} (--error-format openai)' : 'Baseten form {"error": "<message>"} (--error-format openai for the nested form)'}`,
+    `  management rate limit: ${options.managementRateLimit === false ? 'off (--management-rate-limit off)' : `${options.managementRateLimit ?? 100} requests per second per key per route`}`,
     `  key registration: ${config.workspaces.some((w) => w.register_public_key) || options.register?.publicKey ? 'public key configured' : 'no public key (--register-public-key)'}`,
     '  management keys (Authorization: Api-Key <key>):',
     ...keys,
@@ -338,6 +359,8 @@ export function bannerJson(url: string, options: StartOptions, config: MockConfi
     inspector: admin ? `${url}/_mock/` : null,
     admin_routes: admin,
     webhook_url: options.webhook?.url ?? null,
+    error_format: options.errorFormat ?? 'baseten',
+    management_rate_limit: options.managementRateLimit === false ? null : (options.managementRateLimit ?? 100),
     management_keys: config.management_keys.map((k) => ({ key: mask ? maskKey(k.key) : k.key, workspace: k.workspace, scope: k.scope })),
     scenarios: (startup?.scenarios ?? []).map((sc) => ({
       source: sc.source,

@@ -13,14 +13,15 @@ import { describeAjvError } from './lib/ajv-errors.js';
  *
  * Two views of the spec:
  * - `strict` (the default): this project's spec as written, the mock's own promise:
- *   no undeclared fields, every field it lists present, one error shape, the statuses
+ *   no undeclared fields, every field it lists present, one of its two error forms, the statuses
  *   it lists.
  * - `documented`: only what Frontier Gateway's documentation guarantees, for judging a
  *   real deployment: extra fields are allowed everywhere; on /v1/gateway/ routes only
  *   the fields the published schema marks required must be present
  *   (DOCUMENTED_REQUIRED); success statuses must be the documented ones, any 4xx is
  *   accepted (whether it is the right one is the caller's rule to judge), and error
- *   bodies are not checked, since no error shape is published.
+ *   bodies are not checked here (no error shape is published for the management API;
+ *   the conformance suite checks the documented inference and rate-limit forms itself).
  */
 
 export type ContractView = 'strict' | 'documented';

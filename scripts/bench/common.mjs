@@ -8,6 +8,14 @@ export const MGMT = { Authorization: 'Api-Key mock-management-key', 'Content-Typ
 /** Every create sends its hierarchy block, which the live API requires. */
 export const ROOT = { limit_enforcement: 'INDEPENDENT', parent_group_id: null };
 export const ROUTES = ['list', 'one', 'create', 'chat'];
+/**
+ * Flags every measured mock starts with. The management API's own rate limit (100
+ * requests per second per key per route, on by default as on the service) would answer
+ * most of a load run's requests with 429 from one key: it is off, so the figures measure
+ * the routes, not the limiter. The scripts say so when they start.
+ */
+export const MOCK_BENCH_FLAGS = ['--management-rate-limit', 'off'];
+export const MOCK_BENCH_NOTE = 'mock started with --management-rate-limit off (its 100 req/s per key per route limit would refuse most of a load run)';
 const UNLIMITED = [{ type: 'TOKEN', unit: 'MINUTE', threshold: 1e12 }, { type: 'REQUEST', unit: 'MINUTE', threshold: 1e12 }];
 const BENCH_MODELS = [{ slug: 'bench/model', rate_limits: UNLIMITED, usage_limits: [{ type: 'TOKEN', unit: 'DAY', threshold: 1e12 }] }];
 const CHAT_BODY = JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Hello, world! How are you today?' }] });

@@ -33,3 +33,11 @@ export const notFound = (message: string, code: string, param: string | null = n
   new GatewayError('not_found', message, code, param);
 export const forbidden = (message: string, code: string) => new GatewayError('forbidden', message, code);
 export const unauthorized = (message: string, code: string) => new GatewayError('unauthorized', message, code);
+
+/** The management API's own rate limit (facts file, "Management API rate limit"): the documented message. */
+export const MANAGEMENT_RATE_LIMIT_MESSAGE = 'Rate limit exceeded. Please try again later.';
+/** Its code; the HTTP layer adds the documented `retry_after` to the body of this one 429. */
+export const MANAGEMENT_RATE_LIMIT_CODE = 'management_rate_limit_exceeded';
+
+export const managementRateLimited = (retryAfter: number) =>
+  new GatewayError('rate_limited', MANAGEMENT_RATE_LIMIT_MESSAGE, MANAGEMENT_RATE_LIMIT_CODE, null, retryAfter);

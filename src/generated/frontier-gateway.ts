@@ -330,19 +330,37 @@ export interface webhooks {
 export interface components {
     schemas: {
         /**
-         * @description One error shape for the whole API, the OpenAI one, so that OpenAI clients raise
-         *     the right error class. `param` names the offending field when there is one.
+         * @description An error body in one of the mock's two forms: Baseten's documented
+         *     `{"error": "<message>"}` (the default) or OpenAI's nested form
+         *     (`--error-format openai`). The management API's own 429 adds `retry_after` in
+         *     either. The published OpenAPI document lists no error schema.
          */
-        Error: {
+        Error: components["schemas"]["BasetenError"] | components["schemas"]["OpenAIError"];
+        /**
+         * @description As Baseten documents it: `error` is the message. The machine-readable code and the
+         *     offending field are in the `X-Fgw-Error-Code` and `X-Fgw-Error-Param` headers.
+         */
+        BasetenError: {
+            error: string;
+            /** @description On the management API's own 429 only, seconds until its window resets. */
+            retry_after?: number;
+        };
+        /**
+         * @description The OpenAI shape (`--error-format openai`). `param` names the offending field
+         *     when there is one.
+         */
+        OpenAIError: {
             error: {
                 message: string;
                 /** @enum {string} */
                 type: "invalid_request_error" | "authentication_error" | "permission_error" | "not_found_error" | "method_not_allowed" | "rate_limit_error" | "api_error";
-                code?: string | null;
-                param?: string | null;
+                code: string | null;
+                param: string | null;
                 /** @description A longer explanation, when `message` is a documented fixed text. */
                 detail?: string | null;
             };
+            /** @description On the management API's own 429 only, seconds until its window resets. */
+            retry_after?: number;
         };
         /**
          * @description TOKEN counts prompt plus completion tokens; REQUEST counts requests.
@@ -775,6 +793,21 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description The management API's own rate limit: 100 requests per second per API key, each
+         *     route counted separately. `retry_after` (and `Retry-After`) is the number of
+         *     seconds until the current window resets; wait at least that long.
+         */
+        ManagementRateLimited: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: {
         /** @description Internal id of the group (not its `external_entity_id`). */
@@ -797,6 +830,8 @@ export interface components {
     pathItems: never;
 }
 export type Error = components['schemas']['Error'];
+export type BasetenError = components['schemas']['BasetenError'];
+export type OpenAiError = components['schemas']['OpenAIError'];
 export type LimitType = components['schemas']['LimitType'];
 export type Threshold = components['schemas']['Threshold'];
 export type RateLimit = components['schemas']['RateLimit'];
@@ -851,6 +886,7 @@ export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
+export type ResponseManagementRateLimited = components['responses']['ManagementRateLimited'];
 export type ParameterGroupId = components['parameters']['GroupId'];
 export type ParameterApiKeyPrefix = components['parameters']['ApiKeyPrefix'];
 export type ParameterEndpointId = components['parameters']['EndpointId'];
@@ -889,6 +925,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     createGroup: {
@@ -918,6 +955,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     getGroup: {
@@ -945,6 +983,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     deleteGroup: {
@@ -972,6 +1011,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     updateGroup: {
@@ -1004,6 +1044,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     getGroupUsage: {
@@ -1031,6 +1072,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     listApiKeys: {
@@ -1064,6 +1106,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     createApiKey: {
@@ -1096,6 +1139,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     getApiKey: {
@@ -1125,6 +1169,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     revokeApiKey: {
@@ -1154,6 +1199,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     registerApiKey: {
@@ -1192,6 +1238,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     listEndpoints: {
@@ -1221,6 +1268,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     createEndpoint: {
@@ -1249,6 +1297,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     getEndpoint: {
@@ -1275,6 +1324,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     deleteEndpoint: {
@@ -1301,6 +1351,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     updateEndpoint: {
@@ -1332,6 +1383,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     listBillingEvents: {
@@ -1378,6 +1430,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["ManagementRateLimited"];
         };
     };
     createChatCompletion: {

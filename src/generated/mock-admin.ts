@@ -346,7 +346,14 @@ export interface components {
                 error: string | null;
             };
         };
+        /**
+         * @description The admin routes answer errors in the same form as the gateway routes (the
+         *     mock's `--error-format`): `{"error": "<message>"}` by default, OpenAI's nested
+         *     form with `--error-format openai`; the code is in `X-Fgw-Error-Code`.
+         */
         Error: {
+            error: string;
+        } | {
             error: {
                 message: string;
                 type: string;

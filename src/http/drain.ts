@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { assertSaneJson } from '../domain/json-bounds.js';
-import { errorBody } from './errors.js';
+import { HttpError } from './errors.js';
 import type { Exchange, Next, Step } from './pipeline.js';
 
 /**
@@ -64,11 +64,7 @@ export function drainBodyStep(maxBytes: number = MAX_DRAINED_BYTES): Step {
 async function drainThen(x: Exchange, next: Next, maxBytes: number): Promise<void> {
   if (await drain(x.req, maxBytes)) return next();
   x.res.on('finish', () => x.req.destroy());
-  x.result = {
-    status: 413,
-    headers: { Connection: 'close' },
-    body: errorBody('invalid_request_error', `The request body is too large (limit ${maxBytes / 1024 / 1024} MiB for a body that is not JSON, 1 MB for JSON).`, 'body_too_large'),
-  };
+  throw new HttpError(413, `The request body is too large (limit ${maxBytes / 1024 / 1024} MiB for a body that is not JSON, 1 MB for JSON).`, 'body_too_large', { Connection: 'close' });
 }
 
 export function jsonBoundsStep(): Step {

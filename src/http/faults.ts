@@ -1,6 +1,6 @@
 import { badRequest, notFound } from '../domain/errors.js';
 import { IdSource } from '../domain/ids.js';
-import { errorBody } from './errors.js';
+import { HttpError } from './errors.js';
 import type { AppliedFault, Exchange, Next, Step } from './pipeline.js';
 import { waitWhileConnected } from './wait.js';
 
@@ -22,7 +22,7 @@ export interface FaultInput {
   operation?: string;
   /** Answer with this status instead of running the operation. */
   status?: number;
-  /** The body of that answer (default: an OpenAI-shaped error naming the fault). */
+  /** The body of that answer (default: an error in the mock's error form naming the fault). */
   body?: unknown;
   headers?: Record<string, string>;
   /** Wait this long first; alone, the call then proceeds normally. */
@@ -180,9 +180,7 @@ async function apply(x: Exchange, next: Next, f: Fault): Promise<void> {
     return;
   }
   if (f.status === null) return next();
-  x.result = {
-    status: f.status,
-    headers: f.headers,
-    body: f.body ?? errorBody(f.status >= 500 ? 'api_error' : 'invalid_request_error', `Injected by the mock (${f.id}): this call answers ${f.status}.`, 'injected_fault'),
-  };
+  // Without a body of its own, the answer is an error in the mock's error form.
+  if (f.body === null) throw new HttpError(f.status, `Injected by the mock (${f.id}): this call answers ${f.status}.`, 'injected_fault', f.headers);
+  x.result = { status: f.status, headers: f.headers, body: f.body };
 }

@@ -6,7 +6,7 @@ import type { IdSource } from '../domain/ids.js';
 import type { AccessService } from '../service/access.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
 import { hasBody } from './drain.js';
-import { errorBody, errorResponse } from './errors.js';
+import { errorResponse, HttpError, type ErrorFormat } from './errors.js';
 import { redactUrl } from './redact.js';
 import type { Step } from './pipeline.js';
 import type { Router } from './router.js';
@@ -20,7 +20,8 @@ import type { RequestValidator, UnknownFields } from './validation.js';
  *     -> json-bounds -> validate -> handler
  * With the admin routes served, two observation steps join: `journal` just inside
  * `access-log` (src/http/journal.ts) and `faults` just outside `authenticate`
- * (src/http/faults.ts). `serialise` turns whatever the steps inside it answer or throw
+ * (src/http/faults.ts). Unless it is turned off, `management-rate-limit` joins just
+ * inside `authenticate` (src/http/rate-limit.ts). `serialise` turns whatever the steps inside it answer or throw
  * into the HTTP response, in one place; steps outside it (request id, log, the journal)
  * see the exchange whole. `drain-body` and `json-bounds` are in src/http/drain.ts.
  */
@@ -92,14 +93,15 @@ export function accessLogStep(log?: (line: string) => void, format: LogFormat = 
 }
 
 /**
- * Writes the result of the steps inside it as JSON, or the error they threw as the
- * documented error shape (src/http/errors.ts). A handler that streamed has answered
+ * Writes the result of the steps inside it as JSON, or the error they threw in the
+ * chosen error form (`errorFormat`, src/http/errors.ts, the only module that knows it). A handler that streamed has answered
  * itself; an error after a response started can only end it. JSON is compact, like the
  * real API's, unless `prettyJson`; the /_mock/ admin routes, read by people, are always
  * indented.
  */
-export function serialiseStep(logError: (line: string) => void, options: { prettyJson?: boolean } = {}): Step {
+export function serialiseStep(logError: (line: string) => void, options: { prettyJson?: boolean; errorFormat?: ErrorFormat } = {}): Step {
   const pretty = options.prettyJson === true;
+  const errorFormat = options.errorFormat ?? 'baseten';
   return {
     name: STEP.serialise,
     async run(x, next) {
@@ -111,8 +113,8 @@ export function serialiseStep(logError: (line: string) => void, options: { prett
           x.res.end();
           return;
         }
-        const e = errorResponse(err, logError);
-        x.result = { status: e.status, body: e.body, ...(e.headers ? { headers: e.headers } : {}) };
+        const e = errorResponse(err, logError, errorFormat);
+        x.result = { status: e.status, body: e.body, headers: e.headers };
       }
       const r = x.result;
       if (!r || 'streamed' in r || x.res.headersSent || x.res.destroyed) return;
@@ -235,12 +237,7 @@ export function handlerStep(handlers: ReadonlyMap<string, Handler>, router: Rout
       const path = x.req.path;
       const allowed = router.allowed(path);
       if (allowed.length > 0) {
-        x.result = {
-          status: 405,
-          headers: { Allow: allowed.join(', ') },
-          body: errorBody('method_not_allowed', `${x.req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}.`, 'method_not_allowed'),
-        };
-        return;
+        throw new HttpError(405, `${x.req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}.`, 'method_not_allowed', { Allow: allowed.join(', ') });
       }
       throw new GatewayError('not_found', `No route for ${x.req.method} ${path}.`, 'route_not_found');
     },

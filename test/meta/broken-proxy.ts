@@ -206,7 +206,7 @@ export const BREAKAGES: Record<string, Breakage> = {
 
   'a group of another workspace answers 404 instead of 403': {
     response: (r) => {
-      if (r.status === 403 && r.json?.error?.code === 'group_in_other_workspace') r.status = 404;
+      if (r.status === 403 && r.headers['x-fgw-error-code'] === 'group_in_other_workspace') r.status = 404;
     },
   },
 
@@ -323,6 +323,18 @@ export const BREAKAGES: Record<string, Breakage> = {
   '429 without Retry-After': {
     response: (r) => {
       if (r.status === 429) delete r.headers['retry-after'];
+    },
+  },
+
+  'a management 429 without retry_after': {
+    response: (r, req) => {
+      if (r.status === 429 && req.path.startsWith('/v1/gateway/') && r.json) delete r.json.retry_after;
+    },
+  },
+
+  'inference errors as {"detail": "..."} instead of the documented {"error": "<message>"}': {
+    response: (r, req) => {
+      if (r.status >= 400 && req.path.startsWith('/v1/chat/') && r.json?.error) r.json = { detail: String(r.json.error) };
     },
   },
 

@@ -33,8 +33,10 @@ async function liveSuiteAgainst(gateway: Breakage, files: string[], extraEnv: (u
 /** Each gateway, the files that exercise what it changes, and observations it must produce (substrings). */
 const CASES: [string, string[], string[]][] = [
   ['no request id header, other headers instead', ['responses', 'inference'], ['no X-Request-Id header', 'a 429 without a Retry-After']],
-  ['errors as {"detail": "..."}', ['cascade', 'field-rules', 'auth', 'inference'], []],
-  ['errors as {"message": ..., "status": ...} at the top level', ['cascade', 'keys', 'delete'], []],
+  ['management errors as {"detail": "..."}', ['cascade', 'field-rules', 'auth', 'inference', 'errors'], []],
+  ['management errors as {"message": ..., "status": ...} at the top level', ['cascade', 'keys', 'delete'], []],
+  ["errors in the documented form without the mock's X-Fgw-Error-* headers", ['cascade', 'field-rules', 'auth', 'inference', 'errors'], []],
+  ["errors in OpenAI's nested form (the mock's --error-format openai)", ['cascade', 'field-rules', 'inference', 'errors'], ["inference errors come in OpenAI's nested form"]],
   ['extra response fields everywhere', ['lifecycle', 'hierarchy', 'patch', 'keys', 'pagination', 'inference'], []],
   ['422 for schema errors where the docs name no status', ['field-rules', 'hierarchy', 'inference', 'keys', 'delete'], ['the target answered 422 where the mock answers 400']],
   ['lenient input: unknown fields ignored, immutable fields ignored on PATCH, list limits clamped', ['patch', 'field-rules', 'pagination'], ['was accepted and the change ignored']],

@@ -1,3 +1,4 @@
+import { errorMessage } from '../support/errors.js';
 import type { Breakage, ProxiedRequest, ProxiedResponse } from './broken-proxy.js';
 
 /**
@@ -10,7 +11,13 @@ import type { Breakage, ProxiedRequest, ProxiedResponse } from './broken-proxy.j
 
 const CASCADE_MESSAGE = 'Child group exceeds parent group limit.';
 const pathOf = (r: ProxiedRequest) => r.path.split('?')[0] as string;
-const messageOf = (json: any): string => json?.error?.message ?? 'error';
+const messageOf = (json: any): string => errorMessage(json) ?? 'error';
+/**
+ * Management errors other than the rate limit's 429: their form is not published (only
+ * their messages are), so an honest gateway may shape them as it likes. Inference errors
+ * and the management 429 have documented forms (facts file, "Error bodies").
+ */
+const undocumentedForm = (r: ProxiedResponse, req: ProxiedRequest) => r.status >= 400 && r.status !== 429 && req.path.startsWith('/v1/gateway/') && r.json?.error !== undefined;
 
 /** Walks every object of a JSON value (what `fn` adds is not walked). */
 function eachObject(v: unknown, fn: (o: Record<string, unknown>, key: string | undefined) => void, key?: string): void {
@@ -59,16 +66,26 @@ export const HONEST: Record<string, Breakage> = {
     },
   },
 
-  'errors as {"detail": "..."}': {
-    response: (r) => {
-      if (r.status >= 400 && r.json?.error) r.json = { detail: messageOf(r.json) };
+  'management errors as {"detail": "..."}': {
+    response: (r, req) => {
+      if (undocumentedForm(r, req)) r.json = { detail: messageOf(r.json) };
     },
   },
 
-  'errors as {"message": ..., "status": ...} at the top level': {
-    response: (r) => {
-      if (r.status >= 400 && r.json?.error) r.json = { message: messageOf(r.json), status: r.status, errors: [{ reason: r.json.error.code ?? null }] };
+  'management errors as {"message": ..., "status": ...} at the top level': {
+    response: (r, req) => {
+      if (undocumentedForm(r, req)) r.json = { message: messageOf(r.json), status: r.status, errors: [{ reason: r.headers['x-fgw-error-code'] ?? null }] };
     },
+  },
+
+  'errors in the documented form without the mock\'s X-Fgw-Error-* headers': {
+    response: (r) => {
+      for (const h of Object.keys(r.headers)) if (h.toLowerCase().startsWith('x-fgw-error-')) delete r.headers[h];
+    },
+  },
+
+  "errors in OpenAI's nested form (the mock's --error-format openai)": {
+    mock: { errorFormat: 'openai' },
   },
 
   'extra response fields everywhere': {

@@ -30,7 +30,8 @@ async function suiteAgainst(breakage: string, files: string[]) {
   return runSuite(
     {
       ...mockKeysEnv(gw.url),
-      FGW_CAPABILITIES: 'mock-admin',
+      // The suite may provoke the management rate limit here: the gateway is its own.
+      FGW_CAPABILITIES: 'mock-admin,rate-limit-probe',
       FGW_ENDPOINT_PREFIX: 'your-org',
       FGW_ENDPOINT_TARGET: JSON.stringify({ provider: 'BASETEN', model_id: 'abc123' }),
       FGW_REGISTER_PRIVATE_KEY: privateKeyFile,
@@ -60,6 +61,8 @@ const CASES: [string, string[], string[]][] = [
   ['one bucket is shared by all slugs of a group', ['inference'], ['each slug has its own buckets']],
   ['a limit lets one request too many through', ['inference'], ['admit exactly K']],
   ['429 without Retry-After', ['inference'], ['RateLimitError (429), with Retry-After']],
+  ['a management 429 without retry_after', ['errors'], ['above 100 requests per second on one route']],
+  ['inference errors as {"detail": "..."} instead of the documented {"error": "<message>"}', ['errors'], ['a failed inference response is JSON']],
   ['usage counters never move', ['inference'], ['usage shows the counters move', 'TOKEN usage counts prompt plus completion']],
   ['webhooks are signed with the wrong secret', ['inference'], ['one signed API_BILLING_USAGE event']],
   ['create answers 201 instead of the documented 200', ['lifecycle'], ['seed quick-start and lifecycle']],

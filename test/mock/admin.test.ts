@@ -2,6 +2,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { startMock } from '../../src/index.js';
 import { mockPerFile } from '../support/mocks.js';
+import { errorOf } from '../support/errors.js';
 
 const file = mockPerFile();
 
@@ -76,7 +77,7 @@ describe('/_mock/ admin routes', () => {
     for (const body of [{ now: '2000-01-01T00:00:00Z' }, { advance_seconds: 0 }, { advance_seconds: -5 }, { now: 'tomorrow' }, {}, { advance_seconds: 1, now: '2100-01-01T00:00:00Z' }, { speed: 2 }]) {
       const res = await call('post', '/_mock/clock', body);
       expect(res.status, JSON.stringify(body)).toBe(400);
-      expect(res.body.error.message).toBeTruthy();
+      expect(errorOf(res).message).toBeTruthy();
     }
   });
 
@@ -130,7 +131,7 @@ describe('/_mock/snapshot', () => {
     ] as const) {
       const res = await call('post', '/_mock/snapshot', body);
       expect(res.status).toBe(400);
-      expect(res.body.error.message).toMatch(message);
+      expect(errorOf(res).message).toMatch(message);
     }
     expect((await call('get', '/_mock/snapshot')).body).toEqual({ ...before, taken_at: expect.any(String), clock: expect.any(Object) });
   });

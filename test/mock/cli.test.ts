@@ -59,6 +59,22 @@ describe('parseCli', () => {
     expect(() => parseCli(['--endpoint-sync-seconds', '1.5'], {})).toThrow(/--endpoint-sync-seconds must be an integer from 0 to 86400, not "1.5"/);
   });
 
+  it('--error-format and --management-rate-limit: flags and FGW_ variables; defaults are the documented behaviour', () => {
+    const opts = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+      const p = parseCli(argv, env);
+      if (typeof p === 'string') throw new Error(p);
+      return p.options;
+    };
+    expect(opts([])).toMatchObject({ errorFormat: 'baseten' });
+    expect(opts([]).managementRateLimit).toBeUndefined(); // createMock's default: 100
+    expect(opts(['--error-format', 'openai', '--management-rate-limit', '20'])).toMatchObject({ errorFormat: 'openai', managementRateLimit: 20 });
+    expect(opts(['--management-rate-limit', 'off']).managementRateLimit).toBe(false);
+    expect(opts([], { FGW_ERROR_FORMAT: 'openai', FGW_MANAGEMENT_RATE_LIMIT: 'OFF' })).toMatchObject({ errorFormat: 'openai', managementRateLimit: false });
+    expect(() => opts(['--error-format', 'xml'])).toThrow(/--error-format must be baseten or openai, not "xml"/);
+    expect(() => opts(['--management-rate-limit', '0'])).toThrow(/--management-rate-limit must be an integer from 1/);
+    expect(() => opts(['--management-rate-limit', '-5'])).toThrow(/--management-rate-limit must be an integer from 1/);
+  });
+
   it('--management-key replaces the default keys and keeps the default workspaces', () => {
     const p = parseCli(['--management-key', 'k1', '--management-key', 'k2:workspace-b:view'], {});
     if (typeof p === 'string') throw new Error(p);
@@ -110,7 +126,7 @@ describe('parseCli', () => {
 describe('the frontier-gateway-mock binary', () => {
   it('--help explains the flags and the default keys', async () => {
     const { stdout } = await run(process.execPath, [CLI, '--help']);
-    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--allow-endpoint-renames', '--endpoint-sync-seconds', '--register-public-key', '--scenario', '--state-file', 'mock-management-key', 'mock-not-onboarded-key']) {
+    for (const s of ['--port', '--webhook-url', '--reject-bearer', '--config', '--reject-unknown-fields', '--require-endpoints', '--allow-endpoint-renames', '--endpoint-sync-seconds', '--register-public-key', '--scenario', '--state-file', '--error-format', '--management-rate-limit', 'mock-management-key', 'mock-not-onboarded-key']) {
       expect(stdout).toContain(s);
     }
   });

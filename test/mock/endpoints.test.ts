@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { RunningMock } from '../../src/index.js';
 import { errorMessage } from '../support/errors.js';
 import { mocksPerTest } from '../support/mocks.js';
+import { errorOf } from '../support/errors.js';
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
 const view = { Authorization: 'Api-Key mock-view-key' };
@@ -77,13 +78,13 @@ describe('endpoints over HTTP', () => {
     const m = await mock();
     const foreign = await create(m, { slug: 'someone/x', targets: [BASETEN] });
     expect(foreign.status).toBe(400);
-    expect(foreign.body.error).toMatchObject({ code: 'org_prefix_not_owned', param: 'slug' });
+    expect(errorOf(foreign)).toMatchObject({ code: 'org_prefix_not_owned', param: 'slug' });
     expect((await create(m, { slug: 'other-org/x', targets: [BASETEN] })).status).toBe(400);
     expect((await create(m, { slug: 'other-org/x', targets: [BASETEN] }, other)).status).toBe(200);
     expect((await create(m, { slug: 'your-org/x', targets: [BASETEN] })).status).toBe(200);
     const dup = await create(m, { slug: 'your-org/x', targets: [BASETEN] });
-    expect(dup.body.error).toMatchObject({ code: 'duplicate_slug', param: 'slug' });
-    expect((await create(m, { slug: 'no-slash', targets: [BASETEN] })).body.error.param).toBe('slug');
+    expect(errorOf(dup)).toMatchObject({ code: 'duplicate_slug', param: 'slug' });
+    expect(errorOf(await create(m, { slug: 'no-slash', targets: [BASETEN] })).param).toBe('slug');
   });
 
   it('a slug held by another organisation is taken for everybody (global uniqueness, through configured owners)', async () => {
@@ -131,7 +132,7 @@ describe('endpoints over HTTP', () => {
     for (const [body, status, param] of cases) {
       const res = await create(m, { slug: `your-org/t${n++}`, ...body });
       expect(res.status, JSON.stringify(body)).toBe(status);
-      if (param) expect(res.body.error.param, JSON.stringify(body)).toBe(param);
+      if (param) expect(errorOf(res).param, JSON.stringify(body)).toBe(param);
     }
   });
 
@@ -159,12 +160,12 @@ describe('endpoints over HTTP', () => {
     expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).status).toBe(404);
     expect((await request(m.url).post('/_mock/snapshot').send(snap)).status).toBe(200);
     expect((await request(m.url).get(`/v1/gateway/endpoints/${ep.body.id}`).set(auth)).body).toEqual(ep.body);
-    expect((await create(m, { slug: 'your-org/kept', targets: [BASETEN] })).body.error.code).toBe('duplicate_slug');
+    expect(errorOf(await create(m, { slug: 'your-org/kept', targets: [BASETEN] })).code).toBe('duplicate_slug');
     const workspaces = (await request(m.url).get('/_mock/state')).body.workspaces;
     expect(workspaces.map((w: { register_public_key: string | null }) => w.register_public_key)).toEqual([Buffer.alloc(32, 9).toString('base64'), null, Buffer.alloc(32, 9).toString('base64')]);
     const broken = structuredClone(snap);
     broken.endpoints.push({ ...broken.endpoints[0], id: 'other' });
-    expect((await request(m.url).post('/_mock/snapshot').send(broken)).body.error.message).toMatch(/endpoint slug "your-org\/kept" appears twice/);
+    expect(errorOf(await request(m.url).post('/_mock/snapshot').send(broken)).message).toMatch(/endpoint slug "your-org\/kept" appears twice/);
   });
 
   it('PATCH: empty is 400; the slug is immutable by default (the same slug is accepted); --allow-endpoint-renames renames, checked like a create', async () => {
@@ -306,7 +307,7 @@ describe('routing meets access', () => {
     const key = await callerOf(m, 'your-org/llama');
     const refused = await chat(m, key, 'your-org/llama');
     expect(refused.status).toBe(404);
-    expect(refused.body.error).toMatchObject({ code: 'endpoint_not_found', param: 'model' });
+    expect(errorOf(refused)).toMatchObject({ code: 'endpoint_not_found', param: 'model' });
     expect((await request(m.url).get('/_mock/state')).body.usage).toEqual([]);
     // Another organisation's endpoint for a slug does not route this workspace's calls.
     const theirs = await callerOf(m, 'other-org/x');

@@ -2,6 +2,7 @@ import OpenAI, { APIConnectionError, APIError } from 'openai';
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockPerFile } from '../support/mocks.js';
+import { errorOf } from '../support/errors.js';
 
 const file = mockPerFile();
 
@@ -145,7 +146,7 @@ describe('fault rules', () => {
     const bad = async (body: object, pattern: RegExp) => {
       const res = await addFault(body);
       expect(res.status).toBe(400);
-      expect(res.body.error.message).toMatch(pattern);
+      expect(errorOf(res).message).toMatch(pattern);
     };
     await bad({ operation: 'createChatCompletion' }, /at least one of status, latency_ms/);
     await bad({ status: 503, drop: true }, /not both/);

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import type { RunningMock } from '../../src/index.js';
 import { mocksPerTest } from '../support/mocks.js';
+import { errorOf } from '../support/errors.js';
 
 const auth = { Authorization: 'Api-Key mock-management-key' };
 const { start: mock } = mocksPerTest();
@@ -63,7 +64,7 @@ describe('register a key over HTTP', () => {
     for (const variant of [JSON.stringify(JSON.parse(raw), null, 2), `${raw}\n`, JSON.stringify({ name: 'n', key: JSON.parse(raw).key })]) {
       const res = await post(m, groupId, variant, sig);
       expect(res.status).toBe(400);
-      expect(res.body.error.message).toBe('Signature verification failed');
+      expect(errorOf(res).message).toBe('Signature verification failed');
     }
     expect((await post(m, groupId, raw, sig)).status).toBe(200);
   });
@@ -77,7 +78,7 @@ describe('register a key over HTTP', () => {
     for (const sig of [undefined, '', 'not base64 at all!', good.slice(0, 40), signed(keypair().privateKey, raw), Buffer.alloc(64).toString('base64')]) {
       const res = await post(m, groupId, raw, sig);
       expect(res.status, String(sig)).toBe(400);
-      expect(res.body.error.message).toBe('Signature verification failed');
+      expect(errorOf(res).message).toBe('Signature verification failed');
     }
     expect((await request(m.url).get(`/v1/gateway/groups/${groupId}/api_keys`).set(auth)).body.items).toEqual([]);
   });
@@ -92,19 +93,19 @@ describe('register a key over HTTP', () => {
     };
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const long = alphabet.repeat(2);
-    expect((await register(long.slice(0, 31))).body.error.message).toBe('key must be 32 to 128 characters long; this one has 31.');
-    expect((await register(`${long}x`)).body.error.message).toBe('key must be 32 to 128 characters long; this one has 129.');
-    expect((await register('abababababababababababababababab')).body.error.message).toMatch(/^key is too predictable: its Shannon entropy is 1\.00 bits per character; at least 3\.0 is required\.$/);
+    expect(errorOf(await register(long.slice(0, 31))).message).toBe('key must be 32 to 128 characters long; this one has 31.');
+    expect(errorOf(await register(`${long}x`)).message).toBe('key must be 32 to 128 characters long; this one has 129.');
+    expect(errorOf(await register('abababababababababababababababab')).message).toMatch(/^key is too predictable: its Shannon entropy is 1\.00 bits per character; at least 3\.0 is required\.$/);
     expect((await register(long)).status).toBe(200);
     const key = newKey();
     expect((await register(key)).status).toBe(200);
     const dup = await register(`${key.slice(0, 16)}${newKey()}`);
     expect(dup.status).toBe(400);
-    expect(dup.body.error).toMatchObject({ code: 'duplicate_key_prefix', param: 'key' });
+    expect(errorOf(dup)).toMatchObject({ code: 'duplicate_key_prefix', param: 'key' });
     // The minted-key prefix space is shared: a registered key may not take a minted key's prefix.
     const minted = await request(m.url).post(`/v1/gateway/groups/${groupId}/api_keys`).set(auth).send({});
-    expect((await register(`${minted.body.prefix}${newKey()}`)).body.error.code).toBe('duplicate_key_prefix');
-    expect((await register(42 as unknown as string)).body.error.param).toBe('key');
+    expect(errorOf(await register(`${minted.body.prefix}${newKey()}`)).code).toBe('duplicate_key_prefix');
+    expect(errorOf(await register(42 as unknown as string)).param).toBe('key');
     // Another workspace may not take the prefix either: inference finds keys by prefix.
     const theirs = await request(m.url).post('/v1/gateway/groups').set('Authorization', 'Api-Key mock-other-workspace-key').send({ metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b' }], hierarchy: {} });
     const raw = JSON.stringify({ key: `${key.slice(0, 16)}${newKey()}` });
@@ -114,7 +115,7 @@ describe('register a key over HTTP', () => {
       .set('Content-Type', 'application/json')
       .set('X-Baseten-Signature', signed(privateKey, raw))
       .send(raw);
-    expect(across.body.error.code).toBe('duplicate_key_prefix');
+    expect(errorOf(across).code).toBe('duplicate_key_prefix');
   });
 
   it('no public key on file: 400 Must configure a public key…; the admin route sets and clears it; a config file sets it per workspace', async () => {
@@ -123,7 +124,7 @@ describe('register a key over HTTP', () => {
     const groupId = await groupOf(m);
     const raw = JSON.stringify({ key: newKey() });
     const none = await post(m, groupId, raw, signed(privateKey, raw));
-    expect(none.body.error.message).toBe('Must configure a public key before registering API keys');
+    expect(errorOf(none).message).toBe('Must configure a public key before registering API keys');
     const set = await request(m.url).put('/_mock/workspaces/workspace-a/register_public_key').send({ public_key: publicBase64 });
     expect(set.body).toEqual({ workspace_id: 'workspace-a', public_key: publicBase64 });
     expect((await request(m.url).get('/_mock/state')).body.workspaces[0].register_public_key).toBe(publicBase64);
@@ -132,7 +133,7 @@ describe('register a key over HTTP', () => {
     expect((await request(m.url).put('/_mock/workspaces/nope/register_public_key').send({ public_key: publicBase64 })).status).toBe(404);
     await request(m.url).put('/_mock/workspaces/workspace-a/register_public_key').send({ public_key: null });
     const raw2 = JSON.stringify({ key: newKey() });
-    expect((await post(m, groupId, raw2, signed(privateKey, raw2))).body.error.message).toBe('Must configure a public key before registering API keys');
+    expect(errorOf(await post(m, groupId, raw2, signed(privateKey, raw2))).message).toBe('Must configure a public key before registering API keys');
 
     const configured = await mock({
       config: { workspaces: [{ id: 'lab', onboarded: true, register_public_key: publicBase64 }], management_keys: [{ key: 'mock-management-key', workspace: 'lab', scope: 'management' }] },

@@ -9,6 +9,7 @@ import { ContractChecker } from '../../src/contract.js';
 import { startMock, type RunningMock } from '../../src/index.js';
 import { mocksPerTest } from '../support/mocks.js';
 import { ScenarioError } from '../../src/service/scenarios/scenario.js';
+import { errorOf } from '../support/errors.js';
 
 const SAAS = 'scenarios/saas-tiers.yaml';
 const ENTERPRISE = 'scenarios/enterprise-cascading.yaml';
@@ -120,7 +121,8 @@ describe('the shipped scenarios', () => {
     for (let i = 0; i < 3; i++) await notebooks.chat.completions.create({ model: 'globocorp/assistant', messages: hello });
     const refused = await notebooks.chat.completions.create({ model: 'globocorp/assistant', messages: hello }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('usage_limit_exceeded');
+    // The documented body holds only the message; the mock's code is in a header.
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('x-fgw-error-code')).toBe('usage_limit_exceeded');
 
     // Legal has no limits of its own, but draws on the org's last 1 000 tokens: it runs out soon.
     const legal = sdk(m, 'sky_gclegal00001.LegalDepartmentReviewToolKey001');
@@ -292,7 +294,7 @@ describe('POST /_mock/scenarios and reset', () => {
     await api(m, 'mock-management-key', 'post', '/v1/gateway/groups', { metadata: { external_entity_id: 'x' }, models: [{ slug: 'a/b' }], hierarchy: {} });
     const res = await request(m.url).post('/_mock/scenarios').send({ clock: { start: '2020-01-01T00:00:00Z' } });
     expect(res.status).toBe(400);
-    expect(res.body.error.message).toContain('clock.start 2020-01-01T00:00:00Z is before the mock\'s current time');
+    expect(errorOf(res).message).toContain('clock.start 2020-01-01T00:00:00Z is before the mock\'s current time');
     // Forward is always fine.
     expect((await request(m.url).post('/_mock/scenarios').send({ clock: { start: '2021-01-01T00:00:00Z' } })).status).toBe(200);
   });
@@ -349,8 +351,8 @@ describe('a broken scenario', () => {
     spoil(bad);
     const res = await request(m.url).post('/_mock/scenarios').send(bad);
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('invalid_scenario');
-    expect(res.body.error.message).toContain(message);
+    expect(errorOf(res).code).toBe('invalid_scenario');
+    expect(errorOf(res).message).toContain(message);
     expect(checker.check({ method: 'post', path: '/_mock/scenarios', status: 400, contentType: res.headers['content-type'], body: res.body })).toEqual([]);
     expect({ ...m.snapshot(), taken_at: 0, clock: 0 }).toEqual({ ...before, taken_at: 0, clock: 0 });
     expect(m.mock.store.workspace('acme')).toBeUndefined();
@@ -363,8 +365,8 @@ describe('a broken scenario', () => {
     bad.groups[0].models[0].rate_limits[0].threshold = -1;
     bad.groups[1].extra = true;
     const res = await request(m.url).post('/_mock/scenarios').send(bad);
-    expect(res.body.error.message).toContain('groups[0] "free": models[0].rate_limits[0].threshold must be >= 0');
-    expect(res.body.error.message).toContain('groups[1] "pro-root": has an unknown field "extra"');
+    expect(errorOf(res).message).toContain('groups[0] "free": models[0].rate_limits[0].threshold must be >= 0');
+    expect(errorOf(res).message).toContain('groups[1] "pro-root": has an unknown field "extra"');
   });
 
   it('stops start-up with the file name and the entry at fault; a YAML syntax error names its line', async () => {

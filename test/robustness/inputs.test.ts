@@ -7,6 +7,7 @@ import { InvalidInstantError, MAX_INSTANT_MS, OffsetClock } from '../../src/doma
 import { MAX_COMPLETION_TOKENS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH } from '../../src/domain/inference.js';
 import type { RunningMock } from '../../src/index.js';
 import { mocksPerTest } from '../support/mocks.js';
+import { errorOf } from '../support/errors.js';
 
 /** Hostile and oversized inputs against a real server: every bound answers a clear 4xx, never a crash. */
 
@@ -35,8 +36,8 @@ describe('1. the clock refuses times that are no instant', () => {
     const m = await mock();
     const res = await request(m.url).post('/_mock/clock').send({ now: '2030-06-30T23:59:60Z' });
     expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe('now');
-    expect(res.body.error.message).toContain('2030-06-30T23:59:60Z');
+    expect(errorOf(res).param).toBe('now');
+    expect(errorOf(res).message).toContain('2030-06-30T23:59:60Z');
     expect((await request(m.url).get('/_mock/clock')).status).toBe(200);
     const created = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'after-leap' }, models: [{ slug: 'a/b' }], hierarchy: { limit_enforcement: 'INDEPENDENT', parent_group_id: null } });
     expect(created.status).toBe(200);
@@ -56,10 +57,10 @@ describe('8. plain messages and well-formed strings', () => {
     const m = await mock();
     const empty = await request(m.url).post('/_mock/clock').send({});
     expect(empty.status).toBe(400);
-    expect(empty.body.error.message).toBe('Provide advance_seconds or now.');
+    expect(errorOf(empty).message).toBe('Provide advance_seconds or now.');
     const both = await request(m.url).post('/_mock/clock').send({ advance_seconds: 1, now: '2030-01-01T00:00:00Z' });
     expect(both.status).toBe(400);
-    expect(both.body.error.message).toContain('only one of advance_seconds or now');
+    expect(errorOf(both).message).toContain('only one of advance_seconds or now');
   });
 
   it('a lone surrogate in external_entity_id is refused, so nothing is stored that cannot be found', async () => {
@@ -70,7 +71,7 @@ describe('8. plain messages and well-formed strings', () => {
       .set('Content-Type', 'application/json')
       .send('{"metadata":{"external_entity_id":"x\\ud800y"},"models":[{"slug":"a/b"}],"hierarchy":{"limit_enforcement":"INDEPENDENT","parent_group_id":null}}');
     expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe('metadata.external_entity_id');
+    expect(errorOf(res).param).toBe('metadata.external_entity_id');
     expect(m.mock.store.allGroups().length).toBe(0);
   });
 });
@@ -83,13 +84,13 @@ describe('3. chat metadata: size and depth limits, never charged when refused', 
       request(m.url).post('/v1/chat/completions').set('Authorization', `Bearer ${key}`).set('Content-Type', 'application/json').send(text);
     const deep = await chat(`{"model":"a/b","messages":[{"role":"user","content":"hi"}],"metadata":${nestedText(5000)}}`);
     expect(deep.status).toBe(400);
-    expect(deep.body.error.param).toBe('metadata');
+    expect(errorOf(deep).param).toBe('metadata');
     const justDeep = await chat(JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'hi' }], metadata: nested(MAX_METADATA_DEPTH + 1) }));
     expect(justDeep.status).toBe(400);
-    expect(justDeep.body.error.param).toBe('metadata');
+    expect(errorOf(justDeep).param).toBe('metadata');
     const big = await chat(JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'hi' }], metadata: { blob: 'x'.repeat(MAX_METADATA_BYTES) } }));
     expect(big.status).toBe(400);
-    expect(big.body.error.param).toBe('metadata');
+    expect(errorOf(big).param).toBe('metadata');
     const usage = await request(m.url).get(`/v1/gateway/groups/${group.id}/usage`).set(auth);
     expect(usage.body.usage['a/b'][0].current_usage).toBeNull();
     const ok = await chat(JSON.stringify({ model: 'a/b', messages: [{ role: 'user', content: 'hi' }], metadata: nested(MAX_METADATA_DEPTH) }));
@@ -142,7 +143,7 @@ describe('2 and 4. the webhook log is bounded by bytes and always listable', () 
     const m = await mock();
     const res = await request(m.url).post('/v1/gateway/groups').set(auth).set('Content-Type', 'application/json').send(`{"metadata":{"external_entity_id":"d","name":null},"models":[{"slug":"a/b"}],"hierarchy":{"limit_enforcement":"INDEPENDENT","parent_group_id":null},"x":${nestedText(3000)}}`);
     expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe('x');
+    expect(errorOf(res).param).toBe('x');
   });
 });
 
@@ -170,7 +171,7 @@ describe('5. streaming is bounded', () => {
     const { key } = await keyFor(m);
     const res = await request(m.url).post('/v1/chat/completions').set('Authorization', `Bearer ${key}`).send({ model: 'a/b', messages: [{ role: 'user', content: 'x' }], max_tokens: MAX_COMPLETION_TOKENS + 1 });
     expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe('max_tokens');
+    expect(errorOf(res).param).toBe('max_tokens');
     expect(m.mock.store.webhooks.view().deliveries).toHaveLength(0);
   });
 });

@@ -65,8 +65,9 @@ describe('Pipeline', () => {
   it("the mock's request path has the named steps, and a step added to it sees and may answer requests", async () => {
     const m = await startMock();
     try {
-      // The journal and fault injection join the standard steps when the admin routes are served.
-      expect(m.mock.pipeline.names()).toEqual(['request-id', 'access-log', 'journal', 'serialise', 'parse', 'drain-body', 'faults', 'authenticate', 'json-bounds', 'validate', 'handler']);
+      // The journal and fault injection join the standard steps when the admin routes are served;
+      // the management rate limit unless it is off.
+      expect(m.mock.pipeline.names()).toEqual(['request-id', 'access-log', 'journal', 'serialise', 'parse', 'drain-body', 'faults', 'authenticate', 'management-rate-limit', 'json-bounds', 'validate', 'handler']);
       const seen: string[] = [];
       m.mock.pipeline.add({ name: 'spy', run: async (ex, next) => (await next(), void seen.push(`${ex.op?.id ?? 'none'} ${ex.sent?.status}`)) }, { after: 'access-log' });
       m.mock.pipeline.add(

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, expect, it, type TestContext } from 'vitest';
 import { ContractChecker } from '../../../src/contract.js';
 import { startMock, type RunningMock } from '../../../src/index.js';
+import { errorMessage } from '../../support/errors.js';
 import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from './target.js';
 
 /**
@@ -32,8 +33,8 @@ import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from
  *   not name: any 4xx passes; the mock must answer exactly `mockStatus`; any other 4xx
  *   from another target is an observation. Where the docs name the status, assert it
  *   with a plain `expect(res.status).toBe(n)`.
- * - `h.expectMessage(res, text)`: a documented message anywhere in the body (at
- *   `error.message` on the mock, which is where the mock puts it).
+ * - `h.expectMessage(res, text)`: a documented message anywhere in the body (on the
+ *   mock, exactly the message of its error body, in either of its forms).
  * - `h.expectBody(actual, expected, label?)`: exact on the mock; on other targets extra
  *   fields are allowed (`toMatchObject`).
  * - `h.sameSet(actual, expected, label?)`: equal up to order, for lists whose order the
@@ -60,6 +61,11 @@ export interface CallOptions {
   query?: Record<string, string | number>;
   /** More request headers (e.g. a signature). */
   headers?: Record<string, string>;
+  /**
+   * Send at once, unpaced, and hand back a management 429 as it is rather than waiting
+   * `retry_after` and sending again (for the rule that provokes the management rate limit).
+   */
+  unpaced?: boolean;
 }
 
 export interface Seen {
@@ -83,8 +89,52 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * Keeps the suite under the management API's own rate limit (100 requests per second per
+ * API key, per route; facts file): at most `perSecond` requests (default 50, half the
+ * limit, so clock skew and the service's fixed windows leave room; FGW_PACE_PER_SECOND,
+ * 0 turns pacing off) on one management route with one key in any second. A call waits
+ * for its slot. Inference routes are not paced (they are not under that limit, and rules
+ * that provoke a group's limit need their bursts).
+ */
+export class Pacer {
+  private readonly slots = new Map<string, number[]>();
+
+  constructor(readonly perSecond = Number(process.env.FGW_PACE_PER_SECOND ?? 50)) {}
+
+  /** Resolves when a request on `route` with `key` may be sent. */
+  async wait(route: string, key: string): Promise<void> {
+    if (!(this.perSecond > 0)) return;
+    const id = `${route} ${key}`;
+    const now = Date.now();
+    const list = (this.slots.get(id) ?? []).filter((t) => t > now - 1000);
+    const at = list.length < this.perSecond ? now : Math.max(now, (list[list.length - this.perSecond] as number) + 1000);
+    list.push(at);
+    this.slots.set(id, list);
+    if (at > now) await sleep(at - now);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One pacer per test file: on a shared live target files run one at a time. */
+export const pacer = new Pacer();
+
+/**
+ * Seconds a management 429 asks to wait: the documented body's `retry_after`, else
+ * `Retry-After`; undefined when it is no rate-limit answer.
+ */
+export function retryAfterOf(res: { status: number; body: any; headers: Record<string, string> }): number | undefined {
+  if (res.status !== 429) return undefined;
+  const n = Number(Number.isInteger(res.body?.retry_after) ? res.body.retry_after : res.headers['retry-after']);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
 /** An HTTP client that fails the test on any response the spec does not allow. */
 export class Api {
+  /** Management 429s the pacing did not avoid, each waited out and sent again. */
+  rateLimitedRetries = 0;
+
   /** Every response this client received, for the rules that look across all of them. */
   readonly seen: Seen[] = [];
 
@@ -95,8 +145,22 @@ export class Api {
   ) {}
 
   async call(method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string, o: CallOptions = {}): Promise<Res> {
-    let req = request(this.baseUrl)[method](path);
     const key = o.key === undefined ? this.defaultKey : o.key;
+    const op = this.checker.operationFor(method, path.split('?')[0] as string);
+    const managed = op?.auth === 'workspace' && key !== null;
+    for (let attempt = 0; ; attempt++) {
+      if (managed && !o.unpaced) await pacer.wait(op.id, key);
+      const res = await this.send(method, path, key, o);
+      // Honour the management API's rate limit: wait what it asks (at most 60 s), then send again.
+      const wait = managed && !o.unpaced && attempt < 3 ? retryAfterOf(res) : undefined;
+      if (wait === undefined) return res;
+      this.rateLimitedRetries += 1;
+      await sleep(Math.min(60, Math.max(1, wait)) * 1000);
+    }
+  }
+
+  private async send(method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string, key: string | null, o: CallOptions): Promise<Res> {
+    let req = request(this.baseUrl)[method](path);
     if (key !== null) req = req.set('Authorization', `${o.scheme ?? 'Api-Key'} ${key}`);
     if (o.query) req = req.query(o.query);
     if (o.headers) req = req.set(o.headers);
@@ -168,7 +232,7 @@ export interface Harness {
   expectOrObserve(ok: boolean, message: string): void;
   /** A refusal whose status the docs do not name: any 4xx; exactly `mockStatus` on the mock. */
   expectRefused(res: Res, mockStatus: number, label?: string): void;
-  /** A documented message anywhere in the body (at error.message on the mock). */
+  /** A documented message anywhere in the body (exactly the error body's message on the mock). */
   expectMessage(res: Res, text: string): void;
   /** Exact on the mock; extra fields allowed elsewhere. */
   expectBody(actual: unknown, expected: unknown, label?: string): void;
@@ -274,7 +338,7 @@ function harnessFor(o: Opened, ctx: TestContext, pending: Promise<unknown>[]): H
       if (res.status !== mockStatus) h.observe(`${where}the target answered ${res.status} where the mock answers ${mockStatus}`);
     },
     expectMessage(res, text) {
-      if (isMock) expect(res.body?.error?.message, res.text).toBe(text);
+      if (isMock) expect(errorMessage(res.body), res.text).toBe(text);
       else expect(strings(res.body).some((s) => s.includes(text)) || res.text.includes(text), `"${text}" anywhere in ${res.text.slice(0, 300)}`).toBe(true);
     },
     expectBody(actual, expected, label) {
@@ -309,11 +373,15 @@ function harnessFor(o: Opened, ctx: TestContext, pending: Promise<unknown>[]): H
 async function cleanup(): Promise<void> {
   if (!opened) return;
   const o = await opened;
+  // Paced like every management call, so a live target's rate limit does not leave groups behind.
   await Promise.all(
-    created.splice(0).map((id) => request(o.baseUrl).delete(`/v1/gateway/groups/${id}`).set('Authorization', `Api-Key ${target.keys.management}`).then(
-      () => undefined,
-      () => undefined,
-    )),
+    created.splice(0).map(async (id) => {
+      await pacer.wait('deleteGroup', target.keys.management);
+      await request(o.baseUrl).delete(`/v1/gateway/groups/${id}`).set('Authorization', `Api-Key ${target.keys.management}`).then(
+        () => undefined,
+        () => undefined,
+      );
+    }),
   );
   await o.mock?.close();
 }

@@ -29,6 +29,8 @@ export type Capability =
   | 'admin'
   | 'endpoints'
   | 'register'
+  /** The suite may burst past the management API's rate limit (FGW_CAPABILITIES=rate-limit-probe). */
+  | 'rate-limit-probe'
   /** The target is this mock, so its own choices (AMBIGUITIES.md) are asserted too. */
   | 'mock';
 
@@ -42,6 +44,7 @@ export const CAPABILITY_HELP: Record<Capability, string> = {
   'webhook-inbox': 'a webhook inbox (FGW_CAPABILITIES=mock-admin)',
   admin: 'the mock admin routes (FGW_CAPABILITIES=mock-admin)',
   endpoints: 'an org prefix and a target to create endpoints with (FGW_ENDPOINT_PREFIX and FGW_ENDPOINT_TARGET)',
+  'rate-limit-probe': 'leave to provoke the management rate limit with a burst (FGW_CAPABILITIES=rate-limit-probe)',
   register: "the Ed25519 private key of the workspace's registration key (FGW_REGISTER_PRIVATE_KEY)",
   mock: "the target to be this mock: it checks one of the mock's own choices where the docs are silent (in-process, or FGW_CAPABILITIES=mock-admin)",
 };
@@ -82,7 +85,7 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
         notOnboarded: 'mock-not-onboarded-key',
       },
       slugs: MOCK_SLUGS,
-      capabilities: new Set<Capability>(['view-key', 'other-workspace', 'not-onboarded', 'inference', 'two-slugs', 'clock', 'webhook-inbox', 'admin', 'endpoints', 'register', 'mock']),
+      capabilities: new Set<Capability>(['view-key', 'other-workspace', 'not-onboarded', 'inference', 'two-slugs', 'clock', 'webhook-inbox', 'admin', 'endpoints', 'register', 'rate-limit-probe', 'mock']),
       runId,
       dryRun,
       endpoints: { prefix: 'your-org', target: { provider: 'BASETEN', model_id: 'abc123' } },
@@ -96,8 +99,9 @@ export function describeTarget(env: NodeJS.ProcessEnv = process.env): TargetDesc
   const caps = new Set<Capability>();
   const listed = (env.FGW_CAPABILITIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (const c of listed) {
-    if (c !== 'mock-admin') throw new Error(`FGW_CAPABILITIES: unknown capability "${c}" (known: mock-admin)`);
-    caps.add('admin').add('clock').add('webhook-inbox').add('mock');
+    if (c === 'rate-limit-probe') caps.add('rate-limit-probe');
+    else if (c === 'mock-admin') caps.add('admin').add('clock').add('webhook-inbox').add('mock');
+    else throw new Error(`FGW_CAPABILITIES: unknown capability "${c}" (known: mock-admin, rate-limit-probe)`);
   }
   const slugs = (env.FGW_MODEL_SLUG ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   // A mock accepts any slug; a live deployment only the ones it serves.

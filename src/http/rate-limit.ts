@@ -1,0 +1,30 @@
+import type { Clock } from '../domain/clock.js';
+import { managementRateLimited } from '../domain/errors.js';
+import type { FixedWindowLimiter } from '../domain/management-rate.js';
+import { credentialOf } from './auth.js';
+import type { Step } from './pipeline.js';
+
+/**
+ * The management API's own rate limit as a step of the request path, just inside
+ * `authenticate`: every `x-fgw-auth: workspace` operation (every management route,
+ * not inference, whose federated keys have their group's limits), counted per presented
+ * key and per operation, on the mock's clock. Only requests that authenticated count (the
+ * service limits "per API key"; a request without a valid key is a 401 before it). Over
+ * the limit: 429 with the documented body and `retry_after` (src/http/errors.ts) plus
+ * `Retry-After`. See AMBIGUITIES.md #88.
+ */
+export const MANAGEMENT_RATE_LIMIT_STEP = 'management-rate-limit';
+
+export function managementRateLimitStep(limiter: FixedWindowLimiter, clock: Clock): Step {
+  return {
+    name: MANAGEMENT_RATE_LIMIT_STEP,
+    run(x, next) {
+      const op = x.op;
+      if (op?.auth !== 'workspace' || x.workspace === undefined) return next();
+      // Authentication has already read this header successfully.
+      const decision = limiter.take(credentialOf(x.req.headers.authorization), op.id, clock.now());
+      if (!decision.ok) throw managementRateLimited(decision.retryAfterSeconds);
+      return next();
+    },
+  };
+}
