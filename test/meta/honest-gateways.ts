@@ -183,7 +183,7 @@ export const HONEST: Record<string, Breakage> = {
     response: (r: ProxiedResponse, req: ProxiedRequest) => {
       if (pathOf(req) !== '/v1/gateway/events') return;
       if (r.status === 200 && r.json?.items) r.json = { events: r.json.items, has_more: r.json.pagination.has_more, next_cursor: r.json.pagination.cursor };
-      if (r.status === 401 && r.json?.error?.code === 'federated_key_not_allowed') r.status = 403;
+      if (r.status === 401 && r.headers['x-fgw-error-code'] === 'federated_key_not_allowed') r.status = 403;
     },
   },
 

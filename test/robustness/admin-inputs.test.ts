@@ -10,6 +10,7 @@ import { DEFAULT_TIMEOUTS } from '../../src/timeouts.js';
 import { loadScenarioFile, MAX_YAML_SCENARIO_BYTES } from '../../src/service/scenarios/scenario.js';
 import type { RunningMock } from '../../src/index.js';
 import { MAX_SNAPSHOT_BYTES } from '../../src/store/snapshot.js';
+import { errorOf } from '../support/errors.js';
 import { mocksPerTest } from '../support/mocks.js';
 
 /** Hostile admin inputs (issue 21): every one answers a clear 4xx or works, never a 500 or a crash. */
@@ -23,8 +24,8 @@ describe('1. the clock holds whole milliseconds', () => {
     const m = await mock();
     const res = await request(m.url).post('/_mock/clock').send({ advance_seconds: 0.0005 });
     expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe('advance_seconds');
-    expect(res.body.error.message).toContain('millisecond');
+    expect(errorOf(res).param).toBe('advance_seconds');
+    expect(errorOf(res).message).toContain('millisecond');
     expect(Number.isInteger(m.mock.clock.now())).toBe(true);
     const ok = await request(m.url).post('/_mock/clock').send({ advance_seconds: 1.005 });
     expect(ok.status).toBe(200);
@@ -50,13 +51,13 @@ describe('6. admin bodies follow their own schema; faults are bounded', () => {
     const m = await mock();
     const res = await request(m.url).post('/_mock/faults').send({ status: 503, statuz: 1 });
     expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe('statuz');
+    expect(errorOf(res).param).toBe('statuz');
     expect(m.mock.faults.list()).toHaveLength(0);
     const clock = await request(m.url).post('/_mock/clock').send({ advance_seconds: 1, extra: true });
     expect(clock.status).toBe(400);
     const key = await request(m.url).put('/_mock/workspaces/workspace-a/register_public_key').send({ public_key: null, oops: 1 });
     expect(key.status).toBe(400);
-    expect(key.body.error.param).toBe('oops');
+    expect(errorOf(key).param).toBe('oops');
   });
 
   it('at most MAX_FAULTS rules, each body at most MAX_FAULT_BODY_BYTES', async () => {
@@ -64,12 +65,12 @@ describe('6. admin bodies follow their own schema; faults are bounded', () => {
     const m = await mock();
     const big = await request(m.url).post('/_mock/faults').send({ status: 500, body: { blob: 'x'.repeat(MAX_FAULT_BODY_BYTES) } });
     expect(big.status).toBe(400);
-    expect(big.body.error.param).toBe('body');
-    expect(big.body.error.message).toContain(String(MAX_FAULT_BODY_BYTES));
+    expect(errorOf(big).param).toBe('body');
+    expect(errorOf(big).message).toContain(String(MAX_FAULT_BODY_BYTES));
     for (let i = 0; i < MAX_FAULTS; i++) m.mock.faults.add({ operation: 'listGroups', status: 500 });
     const over = await request(m.url).post('/_mock/faults').send({ status: 503 });
     expect(over.status).toBe(400);
-    expect(over.body.error.message).toContain(String(MAX_FAULTS));
+    expect(errorOf(over).message).toContain(String(MAX_FAULTS));
     expect(m.mock.faults.list()).toHaveLength(MAX_FAULTS);
   });
 });
@@ -189,7 +190,7 @@ describe('5. snapshots: bounded, and held to the API own rules', () => {
     for (const now_ms of [9e15, 1.5]) {
       const res = await restore(m, { ...snap, clock: { now_ms, offset_ms: 0 } });
       expect(res.status, String(now_ms)).toBe(400);
-      expect(res.body.error.message).toContain('now_ms');
+      expect(errorOf(res).message).toContain('now_ms');
     }
     const text = JSON.stringify(snap).replace(/"now_ms":\d+/, '"now_ms":1e400');
     expect((await restore(m, text)).status).toBe(400);
@@ -206,7 +207,7 @@ describe('5. snapshots: bounded, and held to the API own rules', () => {
     over.groups[1].models[0].usage_limits[0].threshold = 500;
     const res = await restore(m, over);
     expect(res.status).toBe(400);
-    expect(res.body.error.message).toContain('Child group exceeds parent group limit.');
+    expect(errorOf(res).message).toContain('Child group exceeds parent group limit.');
     const deep = structuredClone(snap);
     let parent = child.id;
     for (let i = 0; i < 5; i++) {
@@ -216,7 +217,7 @@ describe('5. snapshots: bounded, and held to the API own rules', () => {
     deep.seq = 200;
     const tooDeep = await restore(m, deep);
     expect(tooDeep.status).toBe(400);
-    expect(tooDeep.body.error.message).toContain('at most 5 levels');
+    expect(errorOf(tooDeep).message).toContain('at most 5 levels');
     const mixed = structuredClone(snap);
     mixed.groups[1].limit_enforcement = 'INDEPENDENT';
     expect((await restore(m, mixed)).status).toBe(400);
@@ -224,10 +225,10 @@ describe('5. snapshots: bounded, and held to the API own rules', () => {
     dup.groups[0].models.push(structuredClone(dup.groups[0].models[0]));
     const dupRes = await restore(m, dup);
     expect(dupRes.status).toBe(400);
-    expect(dupRes.body.error.message).toContain('duplicate slug');
+    expect(errorOf(dupRes).message).toContain('duplicate slug');
     const unknown = await restore(m, { ...snap, extra: 1 });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.message).toContain('extra');
+    expect(errorOf(unknown).message).toContain('extra');
     expect(m.mock.store.allGroups().map((g) => g.externalEntityId)).toEqual(['root', 'child']);
     await stillServes(m);
   });
@@ -236,7 +237,7 @@ describe('5. snapshots: bounded, and held to the API own rules', () => {
     const m = await mock();
     const res = await restore(m, `{"format":"frontier-gateway-mock/state","version":1,"pad":"${'x'.repeat(MAX_SNAPSHOT_BYTES)}"}`);
     expect(res.status).toBe(413);
-    expect(res.body.error.message).toContain(`${MAX_SNAPSHOT_BYTES / 1024 / 1024} MB`);
+    expect(errorOf(res).message).toContain(`${MAX_SNAPSHOT_BYTES / 1024 / 1024} MB`);
     await stillServes(m);
   });
 });
@@ -274,8 +275,8 @@ describe('8. a group holds a bounded number of models', () => {
     const models = (n: number) => Array.from({ length: n }, (_, i) => ({ slug: `org/m${i}` }));
     const over = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'over' }, models: models(MAX_MODELS_PER_GROUP + 1), hierarchy });
     expect(over.status).toBe(400);
-    expect(over.body.error.param).toBe('models');
-    expect(over.body.error.message).toContain(String(MAX_MODELS_PER_GROUP));
+    expect(errorOf(over).param).toBe('models');
+    expect(errorOf(over).message).toContain(String(MAX_MODELS_PER_GROUP));
     const ok = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'ok' }, models: models(MAX_MODELS_PER_GROUP), hierarchy });
     expect(ok.status).toBe(200);
     const patch = await request(m.url).patch(`/v1/gateway/groups/${ok.body.id}`).set(auth).send({ models: models(MAX_MODELS_PER_GROUP + 1) });
