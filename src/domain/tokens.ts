@@ -1,6 +1,6 @@
 /**
  * The mock's deterministic token counter and completion generator. Documented in the
- * README ("Deterministic completions") so users can predict every number.
+ * guide (docs/guide.md, "Deterministic completions") so users can predict every number.
  *
  * - A token is a run of letters and digits, or one other non-space character:
  *   `Hello, world!` is 4 tokens (`Hello` `,` `world` `!`).

@@ -24,7 +24,7 @@ export function shippedScenarioNames(): string[] {
 
 /**
  * The file a `--scenario` value names: a path that exists, as it is; otherwise a shipped
- * scenario's name (`saas-tiers`), or the path the README uses from a clone
+ * scenario's name (`saas-tiers`), or the path the docs use from a clone
  * (`scenarios/saas-tiers.yaml`), resolved in the package. A bare name that is not shipped
  * is a ScenarioError that lists the shipped names; any other path is left for the reader
  * to refuse.
