@@ -113,3 +113,26 @@ export class IdSource {
     this.block = undefined;
   }
 }
+
+/** Crockford's base32, as ULIDs spell it (no I, L, O, U). */
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** The largest time a ULID's 48 bits hold (ms since the epoch). */
+const ULID_MAX_TIME = 2 ** 48 - 1;
+
+/**
+ * A ULID (https://github.com/ulid/spec): 10 characters of the time in ms, then 16 of
+ * the 80 bits of `entropy` (its first 10 bytes), 26 characters of Crockford's base32
+ * that sort by time. Deterministic: the same time and entropy give the same ULID.
+ */
+export function ulid(timeMs: number, entropy: Uint8Array): string {
+  if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs > ULID_MAX_TIME) throw new RangeError(`ulid: time ${timeMs} is not a whole ms from 0 to 2^48 - 1`);
+  if (entropy.length < 10) throw new RangeError('ulid: entropy needs 10 bytes');
+  let time = '';
+  for (let t = timeMs, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
+  // 80 bits as 16 groups of 5, most significant first.
+  let bits = 0n;
+  for (let i = 0; i < 10; i++) bits = (bits << 8n) | BigInt(entropy[i] as number);
+  let random = '';
+  for (let i = 0; i < 16; i++, bits >>= 5n) random = CROCKFORD[Number(bits & 31n)] + random;
+  return time + random;
+}

@@ -1,9 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { rfc3339Millis } from './clock.js';
+import { ulid } from './ids.js';
 
 /**
  * Billing webhooks: the event payload, its signature, and the retry policy, as pure
- * functions. Delivery itself (timers and fetch) lives in src/webhooks/deliverer.ts.
+ * functions. Delivery itself (timers and fetch) lives in src/service/webhook-deliverer.ts.
  */
 
 export interface BillingEvent {
@@ -36,9 +37,18 @@ export interface UsageFacts {
   completionTokens: number;
 }
 
+/**
+ * An event's idempotency key: a ULID, as the documentation's examples show, of the
+ * request's time and 80 bits of SHA-256 of its request id. So it sorts by time, and the
+ * same request always has the same key (retries of a delivery resend the same bytes).
+ */
+export function idempotencyKeyOf(requestId: string, at: number): string {
+  return ulid(at, hash('sha256', requestId, 'buffer'));
+}
+
 export function billingEvent(f: UsageFacts): BillingEvent {
   return {
-    idempotencyKey: `evt_${f.requestId}`,
+    idempotencyKey: idempotencyKeyOf(f.requestId, f.at),
     timestamp: rfc3339Millis(f.at),
     requestId: f.requestId,
     requestMetadata: f.requestMetadata,

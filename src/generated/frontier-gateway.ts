@@ -677,7 +677,7 @@ export interface components {
             }[];
         };
         BillingEvent: {
-            /** @description Stable across retries; de-duplicate on it. */
+            /** @description Stable across retries; de-duplicate on it. The documentation's examples show a ULID (the mock sends one). */
             idempotencyKey: string;
             /** Format: date-time */
             timestamp: string;

@@ -54,6 +54,8 @@ async function setup(options: StartOptions = {}) {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const keysOf = (res: { body: { items: { idempotencyKey: string }[] } }) => res.body.items.map((e) => e.idempotencyKey);
+/** The events' request ids: which requests they are of (each request's X-Request-Id). */
+const idsOf = (res: { body: { items: { requestId: string }[] } }) => res.body.items.map((e) => e.requestId);
 
 describe('GET /v1/gateway/events: the webhooks’ own events', () => {
   let rx: { server: Server; url: string; bodies: string[] };
@@ -181,10 +183,10 @@ describe('filters', () => {
     const c = await s.keyed('cust-c');
     const start = s.now();
     const ids: Record<string, string> = {};
-    for (const [name, k] of Object.entries({ a, b, c })) ids[name] = `evt_${await s.chat(k.apiKey)}`;
+    for (const [name, k] of Object.entries({ a, b, c })) ids[name] = await s.chat(k.apiKey);
     await s.advance(61);
     const t = `start_time=${encodeURIComponent(iso(start))}`;
-    const got = async (q: string) => keysOf(await s.events(`${t}&${q}`)).sort();
+    const got = async (q: string) => idsOf(await s.events(`${t}&${q}`)).sort();
     expect(await got('limit=100')).toEqual([ids.a, ids.b, ids.c].sort());
     expect(await got(`api_keys=${a.prefix}`)).toEqual([ids.a]);
     expect(await got(`api_keys=${a.prefix}&api_keys=${c.prefix}`)).toEqual([ids.a, ids.c].sort());
@@ -205,12 +207,12 @@ describe('paging', () => {
     const { apiKey } = await s.keyed('cust-1');
     const start = s.now();
     const first: string[] = [];
-    for (let i = 0; i < 5; i++) first.push(`evt_${await s.chat(apiKey, `m${i}`)}`);
+    for (let i = 0; i < 5; i++) first.push(await s.chat(apiKey, `m${i}`));
     await s.advance(61);
     const seen: string[] = [];
     let res = await s.events({ start_time: iso(start), limit: 2 });
     const window = res.body.window;
-    seen.push(...keysOf(res));
+    seen.push(...idsOf(res));
     let later = 0;
     while (res.body.pagination.has_more) {
       later += 1;
@@ -220,7 +222,7 @@ describe('paging', () => {
       res = await s.events({ cursor: res.body.pagination.cursor, limit: 2 });
       expect(res.status, res.text).toBe(200);
       expect(res.body.window).toEqual(window);
-      seen.push(...keysOf(res));
+      seen.push(...idsOf(res));
     }
     expect(seen).toEqual(first);
     expect(res.body.pagination.cursor).toBeNull();
@@ -292,9 +294,9 @@ describe('kept like the webhook log', () => {
     const { apiKey } = await s.keyed('cust-1');
     const start = s.now();
     const all: string[] = [];
-    for (let i = 0; i < 5; i++) all.push(`evt_${await s.chat(apiKey)}`);
+    for (let i = 0; i < 5; i++) all.push(await s.chat(apiKey));
     await s.advance(61);
-    expect(keysOf(await s.events({ start_time: iso(start) }))).toEqual(all.slice(2));
+    expect(idsOf(await s.events({ start_time: iso(start) }))).toEqual(all.slice(2));
   });
 
   it('a snapshot holds them (a cursor issued before it keeps working after a restore); reset empties them', async () => {
@@ -323,7 +325,7 @@ describe('kept like the webhook log', () => {
       const s = await setup({ stateFile });
       const { apiKey } = await s.keyed('cust-1');
       const start = s.now();
-      const id = `evt_${await s.chat(apiKey)}`;
+      const id = await s.chat(apiKey);
       await s.advance(61);
       const stop = async (m: typeof s.m) => {
         mocks.running.splice(mocks.running.indexOf(m), 1);
@@ -331,7 +333,7 @@ describe('kept like the webhook log', () => {
       };
       await stop(s.m);
       const again = await setup({ stateFile });
-      expect(keysOf(await again.events({ start_time: iso(start) }))).toEqual([id]);
+      expect(idsOf(await again.events({ start_time: iso(start) }))).toEqual([id]);
       await stop(again.m);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadSpecs } from '../../src/http/spec.js';
+import { idempotencyKeyOf } from '../../src/domain/webhooks.js';
 import { newAjv } from '../../src/lib/ajv.js';
 import { signPayload, startMock, verifySignature, type RunningMock } from '../../src/index.js';
 
@@ -80,7 +81,7 @@ describe('billing webhooks to a receiver', () => {
     expect(validate(payload), JSON.stringify(validate.errors)).toBe(true);
     expect(payload.data.events).toEqual([
       {
-        idempotencyKey: `evt_${res.headers['x-request-id']}`,
+        idempotencyKey: expect.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/),
         timestamp: expect.any(String),
         requestId: res.headers['x-request-id'],
         requestMetadata: { invoice: 'inv-1' },
@@ -91,6 +92,9 @@ describe('billing webhooks to a receiver', () => {
         tokens: { inputTokens: res.body.usage.prompt_tokens, outputTokens: res.body.usage.completion_tokens, cachedInputTokens: 0 },
       },
     ]);
+    // A ULID of the request's time and id: the same request always has the same key.
+    const [event] = payload.data.events;
+    expect(event.idempotencyKey).toBe(idempotencyKeyOf(event.requestId, Date.parse(event.timestamp)));
 
     const log = await api.get('/_mock/webhooks');
     expect(log.body.deliveries).toHaveLength(1);

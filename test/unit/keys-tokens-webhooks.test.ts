@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, OffsetClock, rfc3339, rfc3339Millis, utcDayStart } from '../../src/domain/clock.js';
 import { hashKey, mintKey, prefixOf, verifyKey } from '../../src/domain/keys.js';
 import { complete, countTokens, promptTokens, tokenPieces } from '../../src/domain/tokens.js';
-import { activeSecrets, billingEvent, DOCUMENTED_RETRY_POLICY, isRetryable, nextBackoff, ROTATION_OVERLAP_MS, rotateSecrets, signatureHeader, signPayload, verifySignature } from '../../src/domain/webhooks.js';
+import { ulid } from '../../src/domain/ids.js';
+import { activeSecrets, billingEvent, idempotencyKeyOf, DOCUMENTED_RETRY_POLICY, isRetryable, nextBackoff, ROTATION_OVERLAP_MS, rotateSecrets, signatureHeader, signPayload, verifySignature } from '../../src/domain/webhooks.js';
 
 describe('keys', () => {
   it('mints sky_ prefixes of 16 characters and secrets of at least 32 from a wide alphabet', () => {
@@ -116,6 +117,31 @@ describe('webhooks', () => {
   it('events carry both names of the external id', () => {
     const e = billingEvent({ requestId: 'r1', at: 0, requestMetadata: null, modelSlug: 'o/m', externalEntityId: 'cust', apiKeyPrefix: 'sky_x', promptTokens: 3, completionTokens: 4 });
     expect(e).toMatchObject({ externalEntityId: 'cust', externalCustomerId: 'cust', tokens: { inputTokens: 3, outputTokens: 4, cachedInputTokens: 0 } });
+  });
+});
+
+describe('idempotency keys are ULIDs', () => {
+  it('encode the time as the ULID spec does, then 80 bits of entropy, in Crockford base32', () => {
+    // The spec's example time: 1469918176385 ms is 01ARYZ6S41.
+    expect(ulid(1469918176385, new Uint8Array(10))).toBe('01ARYZ6S410000000000000000');
+    expect(ulid(0, new Uint8Array(10).fill(255))).toBe('0000000000ZZZZZZZZZZZZZZZZ');
+    expect(ulid(2 ** 48 - 1, new Uint8Array(10))).toBe('7ZZZZZZZZZ0000000000000000');
+    expect(() => ulid(2 ** 48, new Uint8Array(10))).toThrow(RangeError);
+    expect(() => ulid(1.5, new Uint8Array(10))).toThrow(RangeError);
+  });
+
+  it('an event key is the same for the same request, sorts by time, and differs between requests', () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.uuid(), fc.integer({ min: 0, max: 2 ** 47 }), fc.integer({ min: 1, max: 10 ** 9 }), (a, b, t, dt) => {
+        const key = idempotencyKeyOf(a, t);
+        expect(key).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+        expect(idempotencyKeyOf(a, t)).toBe(key);
+        expect(idempotencyKeyOf(b, t + dt) > key).toBe(true);
+        if (a !== b) expect(idempotencyKeyOf(b, t)).not.toBe(key);
+      }),
+    );
+    const event = billingEvent({ requestId: 'r-1', at: 1_764_763_200_000, requestMetadata: null, modelSlug: 'a/b', externalEntityId: 'e', apiKeyPrefix: 'p', promptTokens: 1, completionTokens: 1 });
+    expect(event.idempotencyKey).toBe(idempotencyKeyOf('r-1', 1_764_763_200_000));
   });
 });
 
