@@ -3,6 +3,7 @@ import { IdSource } from '../domain/ids.js';
 import { HttpError } from './errors.js';
 import type { AppliedFault, Exchange, Next, Step } from './pipeline.js';
 import { waitWhileConnected } from './wait.js';
+import type { Fault, FaultInput } from '../generated/mock-admin.js';
 
 /**
  * Fault injection for testing a client's resilience (POST/GET/DELETE /_mock/faults): make
@@ -17,42 +18,8 @@ import { waitWhileConnected } from './wait.js';
  * Rules are tried in the order they were added; the first that hits applies.
  */
 
-export interface FaultInput {
-  /** An operationId of the gateway API, or `*` (default) for every gateway operation. */
-  operation?: string;
-  /** Answer with this status instead of running the operation. */
-  status?: number;
-  /** The body of that answer (default: an error in the mock's error form naming the fault). */
-  body?: unknown;
-  headers?: Record<string, string>;
-  /** Wait this long first; alone, the call then proceeds normally. */
-  latency_ms?: number;
-  /** Destroy the connection without answering. */
-  drop?: boolean;
-  /** Only the next N matching calls (default: until cleared). */
-  times?: number;
-  /** Only this fraction of matching calls (default 1). */
-  fraction?: number;
-  seed?: string;
-}
-
-export interface Fault {
-  id: string;
-  operation: string;
-  status: number | null;
-  body: unknown;
-  headers: Record<string, string>;
-  latency_ms: number;
-  drop: boolean;
-  /** Hits left before the rule expires; null: until cleared. */
-  remaining: number | null;
-  fraction: number;
-  seed: string | null;
-  /** Matching calls seen, and how many of them were hit. */
-  matched: number;
-  applied: number;
-}
-
+/** A fault rule as POST /_mock/faults takes it, and as it is listed (generated from the admin spec). */
+export type { Fault, FaultInput };
 export type { AppliedFault };
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -3,6 +3,7 @@ import { rfc3339Millis, type Clock } from '../domain/clock.js';
 import { TextRing } from '../store/text-ring.js';
 import type { AppliedFault, Exchange, Step } from './pipeline.js';
 import { redactedJson, redactHeaders, redactQuery } from './redact.js';
+import type { JournalEntry as GeneratedJournalEntry } from '../generated/mock-admin.js';
 
 /**
  * The request journal behind GET /_mock/requests: recent exchanges with their request
@@ -13,25 +14,8 @@ import { redactedJson, redactHeaders, redactQuery } from './redact.js';
  * second and would push the traffic being debugged out of the journal.
  */
 
-export interface JournalEntry {
-  seq: number;
-  request_id: string;
-  /** When the request arrived, by the mock's clock (RFC 3339 with milliseconds). */
-  at: string;
-  method: string;
-  /** The path without the query. */
-  path: string;
-  query: string | null;
-  operation: string | null;
-  /** The HTTP status sent; null when no response was sent (the connection was dropped or the client went away). */
-  status: number | null;
-  duration_ms: number;
-  outcome: 'answered' | 'streamed' | 'dropped' | 'aborted';
-  request: { headers: Record<string, string>; body: unknown };
-  response: { headers: Record<string, string>; body: unknown };
-  /** The injected fault that shaped this exchange, if any. */
-  fault: AppliedFault | null;
-}
+/** An exchange as the journal keeps it (generated from the admin spec's `JournalEntry`). */
+export type JournalEntry = GeneratedJournalEntry;
 
 export interface JournalLimits {
   /** At most this many entries (default 1000). */

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { drainedOrClosed } from './backpressure.js';
 
 /**
  * Large admin views (GET /_mock/state, /_mock/webhooks, /_mock/inspector.json) written as
@@ -67,18 +68,6 @@ export async function writeJson(sink: Sink, value: unknown): Promise<boolean> {
 function holdsLazy(v: unknown): boolean {
   if (v === null || typeof v !== 'object') return false;
   return LAZY in v || (!Array.isArray(v) && Object.values(v).some(holdsLazy));
-}
-
-function drainedOrClosed(sink: Sink): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      sink.off('drain', done);
-      sink.off('close', done);
-      resolve();
-    };
-    sink.once('drain', done);
-    sink.once('close', done);
-  });
 }
 
 /** Answers 200 with `body` streamed as indented JSON (the admin routes' formatting); the handler's result says it streamed. */

@@ -1,4 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { drainedOrClosed } from './backpressure.js';
 
 /**
  * Writes server-sent events so that a long stream neither blocks the event loop nor
@@ -18,19 +19,6 @@ export interface EventSink {
 
 /** Events written between two yields to the event loop. */
 export const EVENTS_PER_YIELD = 32;
-
-/** Resolves on 'drain' or 'close', whichever comes first. */
-function drainedOrClosed(sink: EventSink): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      sink.off('drain', done);
-      sink.off('close', done);
-      resolve();
-    };
-    sink.once('drain', done);
-    sink.once('close', done);
-  });
-}
 
 /** Sends each value as `data: <json>`, then `data: [DONE]`; returns false when the client left first. */
 export async function writeEvents(sink: EventSink, events: Iterable<unknown>): Promise<boolean> {
