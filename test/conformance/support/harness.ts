@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, expect, it, type TestContext } from 'vitest';
-import { ContractChecker } from '../../../src/contract.js';
-import { startMock, type RunningMock } from '../../../src/index.js';
+import { startMock, type RunningMock } from 'frontier-gateway-mock';
+import { ContractChecker } from 'frontier-gateway-mock/testing';
 import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from './target.js';
 
 /**
@@ -80,6 +80,10 @@ declare module 'vitest' {
     ambiguity?: string;
     /** What the target did that is worth knowing but is no failure. */
     observations?: string[];
+    /** The page behind the rule, where the file's default (./sources.ts) does not fit. */
+    source?: string;
+    /** The spec's operationIds this rule's requests reached (through `h.api` / `h.inference`). */
+    operations?: string[];
   }
 }
 
@@ -92,6 +96,8 @@ export class Api {
     readonly baseUrl: string,
     private readonly checker: ContractChecker,
     private readonly defaultKey: string,
+    /** Told the operationId of every request that reached a documented operation. */
+    private readonly reached: (operationId: string) => void = () => {},
   ) {}
 
   async call(method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string, o: CallOptions = {}): Promise<Res> {
@@ -105,6 +111,8 @@ export class Api {
     const res = await req;
     const out: Res = { status: res.status, body: res.body, text: res.text, headers: res.headers as Record<string, string> };
     this.seen.push({ method, path, status: res.status, headers: out.headers });
+    const op = this.checker.operationFor(method, path.split('?')[0] as string);
+    if (op?.document === 'gateway') this.reached(op.id);
     const problems = this.checker.check({
       method,
       path: path.split('?')[0] as string,
@@ -219,8 +227,12 @@ function strings(v: unknown): string[] {
 
 /** The harness one test sees: the file's target, with clients and observations of its own. */
 function harnessFor(o: Opened, ctx: TestContext, pending: Promise<unknown>[]): Harness {
-  const api = new Api(o.baseUrl, o.checker, target.keys.management);
-  const inference = new Api(o.inferenceUrl, o.checker, target.keys.management);
+  const reached = (id: string) => {
+    const list = (ctx.task.meta.operations ??= []);
+    if (!list.includes(id)) list.push(id);
+  };
+  const api = new Api(o.baseUrl, o.checker, target.keys.management, reached);
+  const inference = new Api(o.inferenceUrl, o.checker, target.keys.management, reached);
   const h: Harness = {
     t: target,
     api,
@@ -322,6 +334,11 @@ afterAll(cleanup, 120_000);
 
 export interface RuleOptions {
   timeout?: number;
+  /**
+   * The documentation page behind this rule, where the file's default in ./sources.ts
+   * does not fit (a mock choice's source is always its AMBIGUITIES.md entry).
+   */
+  source?: string;
 }
 
 const KIND_REASON: Record<RuleKind, string> = {
@@ -332,9 +349,10 @@ const KIND_REASON: Record<RuleKind, string> = {
 
 function declare(kind: RuleKind, name: string, needs: Capability[], fn: (h: Harness, ctx: TestContext) => Promise<void>, options: number | RuleOptions = {}, ambiguity?: string): void {
   const timeout = typeof options === 'number' ? options : options.timeout;
+  const source = typeof options === 'number' ? undefined : options.source;
   it(
     name,
-    { meta: { kind, ...(ambiguity ? { ambiguity } : {}) }, ...(timeout ? { timeout } : {}) },
+    { meta: { kind, ...(ambiguity ? { ambiguity } : {}), ...(source ? { source } : {}) }, ...(timeout ? { timeout } : {}) },
     async (ctx) => {
       const missing = needs.filter((c) => !target.capabilities.has(c));
       const reasons = missing.map((c) => CAPABILITY_HELP[c]);
