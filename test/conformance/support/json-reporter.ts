@@ -7,7 +7,7 @@ import { reportOf } from './rules.js';
  * added at the top level: `coverage` (documented rules exercised on this target out of
  * those the suite knows), `operations` (per operation: rules passed, failed, skipped, or
  * not exercised), `rules` (every rule: stable id, kind, source, status, skip reason,
- * observations, operations), `totals` and `target`. `frontier-gateway-mock conformance`
+ * observations, operations), `totals`, `target` and `errors` (outside any rule). `frontier-gateway-mock conformance`
  * reads these for --min-coverage and --compare-with-mock.
  */
 export default class ConformanceJsonReporter extends JsonReporter {
@@ -21,6 +21,6 @@ export default class ConformanceJsonReporter extends JsonReporter {
   override async writeReport(report: string): Promise<void> {
     const conformance = await reportOf(this.modules);
     const { format, version, target, createdAt, totals, coverage, operations, rules, errors } = conformance;
-    await super.writeReport(JSON.stringify({ ...JSON.parse(report), format, version, target, createdAt, totals, coverage, operations, rules, conformanceErrors: errors }));
+    await super.writeReport(JSON.stringify({ ...JSON.parse(report), format, version, target, createdAt, totals, coverage, operations, rules, errors }));
   }
 }
