@@ -21,7 +21,11 @@ import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from
  * - `observationRule(name, needs, fn, options?)`: useful to know, not promised. Its
  *   checks go through `h.expectOrObserve`: asserted on the mock (they are its choices),
  *   reported as observations elsewhere, never a failure there.
- * The kind is stored in the test's `meta.kind`, so every report shows it.
+ * The kind is stored in the test's `meta.kind`, so every report shows it. Every rule
+ * also has a stable id, `<file>/<its name, slugified>`, and a source: its file's page in
+ * ./sources.ts, its own `{ source }` option, or a mock choice's AMBIGUITIES.md entry
+ * (./rules.ts). The operations its requests reach through `h.api` / `h.inference` are
+ * recorded in `meta.operations`, for the per-operation tables of the reports.
  *
  * Inside `fn(h, ctx)`, besides `h.api` / `h.inference` (spec-checking clients: the strict
  * spec on the mock, the documented view on other targets, see src/contract.ts):
