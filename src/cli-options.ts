@@ -11,6 +11,8 @@ export const HELP = `frontier-gateway-mock: a local stand-in for Baseten Frontie
 
 Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
        frontier-gateway-mock wait --port-file PATH | --url URL   (see wait --help)
+       frontier-gateway-mock conformance [options]   check a deployment or this mock against the
+                                                     documented rules (see conformance --help)
 
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)

@@ -9,6 +9,11 @@ import { startMock } from './index.js';
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'wait') return waitCommand(process.argv.slice(3));
+  if (process.argv[2] === 'conformance') {
+    // Loaded on demand: the server never needs vitest.
+    const { conformanceMain } = await import('./cli-conformance.js');
+    process.exit(await conformanceMain(process.argv.slice(3)));
+  }
   let parsed;
   try {
     parsed = parseCli(process.argv.slice(2), process.env);

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import request from 'supertest';
 import { describe, expect } from 'vitest';
-import { verifySignature } from '../../src/domain/webhooks.js';
+import { verifySignature } from 'frontier-gateway-mock';
 import { mockRule, model, rule, type Harness } from './support/harness.js';
 
 /**

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, expect, it, type TestContext } from 'vitest';
-import { ContractChecker } from '../../../src/contract.js';
-import { startMock, type RunningMock } from '../../../src/index.js';
+import { startMock, type RunningMock } from 'frontier-gateway-mock';
+import { ContractChecker } from 'frontier-gateway-mock/testing';
 import { errorMessage } from '../../support/errors.js';
 import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from './target.js';
 
@@ -22,7 +22,11 @@ import { CAPABILITY_HELP, target, type Capability, type TargetDescription } from
  * - `observationRule(name, needs, fn, options?)`: useful to know, not promised. Its
  *   checks go through `h.expectOrObserve`: asserted on the mock (they are its choices),
  *   reported as observations elsewhere, never a failure there.
- * The kind is stored in the test's `meta.kind`, so every report shows it.
+ * The kind is stored in the test's `meta.kind`, so every report shows it. Every rule
+ * also has a stable id, `<file>/<its name, slugified>`, and a source: its file's page in
+ * ./sources.ts, its own `{ source }` option, or a mock choice's AMBIGUITIES.md entry
+ * (./rules.ts). The operations its requests reach through `h.api` / `h.inference` are
+ * recorded in `meta.operations`, for the per-operation tables of the reports.
  *
  * Inside `fn(h, ctx)`, besides `h.api` / `h.inference` (spec-checking clients: the strict
  * spec on the mock, the documented view on other targets, see src/contract.ts):
@@ -86,6 +90,10 @@ declare module 'vitest' {
     ambiguity?: string;
     /** What the target did that is worth knowing but is no failure. */
     observations?: string[];
+    /** The page behind the rule, where the file's default (./sources.ts) does not fit. */
+    source?: string;
+    /** The spec's operationIds this rule's requests reached (through `h.api` / `h.inference`). */
+    operations?: string[];
   }
 }
 
@@ -142,6 +150,8 @@ export class Api {
     readonly baseUrl: string,
     private readonly checker: ContractChecker,
     private readonly defaultKey: string,
+    /** Told the operationId of every request that reached a documented operation. */
+    private readonly reached: (operationId: string) => void = () => {},
   ) {}
 
   async call(method: 'get' | 'post' | 'patch' | 'delete' | 'put', path: string, o: CallOptions = {}): Promise<Res> {
@@ -169,6 +179,8 @@ export class Api {
     const res = await req;
     const out: Res = { status: res.status, body: res.body, text: res.text, headers: res.headers as Record<string, string> };
     this.seen.push({ method, path, status: res.status, headers: out.headers });
+    const op = this.checker.operationFor(method, path.split('?')[0] as string);
+    if (op?.document === 'gateway') this.reached(op.id);
     const problems = this.checker.check({
       method,
       path: path.split('?')[0] as string,
@@ -283,8 +295,12 @@ function strings(v: unknown): string[] {
 
 /** The harness one test sees: the file's target, with clients and observations of its own. */
 function harnessFor(o: Opened, ctx: TestContext, pending: Promise<unknown>[]): Harness {
-  const api = new Api(o.baseUrl, o.checker, target.keys.management);
-  const inference = new Api(o.inferenceUrl, o.checker, target.keys.management);
+  const reached = (id: string) => {
+    const list = (ctx.task.meta.operations ??= []);
+    if (!list.includes(id)) list.push(id);
+  };
+  const api = new Api(o.baseUrl, o.checker, target.keys.management, reached);
+  const inference = new Api(o.inferenceUrl, o.checker, target.keys.management, reached);
   const h: Harness = {
     t: target,
     api,
@@ -390,6 +406,11 @@ afterAll(cleanup, 120_000);
 
 export interface RuleOptions {
   timeout?: number;
+  /**
+   * The documentation page behind this rule, where the file's default in ./sources.ts
+   * does not fit (a mock choice's source is always its AMBIGUITIES.md entry).
+   */
+  source?: string;
 }
 
 const KIND_REASON: Record<RuleKind, string> = {
@@ -400,9 +421,10 @@ const KIND_REASON: Record<RuleKind, string> = {
 
 function declare(kind: RuleKind, name: string, needs: Capability[], fn: (h: Harness, ctx: TestContext) => Promise<void>, options: number | RuleOptions = {}, ambiguity?: string): void {
   const timeout = typeof options === 'number' ? options : options.timeout;
+  const source = typeof options === 'number' ? undefined : options.source;
   it(
     name,
-    { meta: { kind, ...(ambiguity ? { ambiguity } : {}) }, ...(timeout ? { timeout } : {}) },
+    { meta: { kind, ...(ambiguity ? { ambiguity } : {}), ...(source ? { source } : {}) }, ...(timeout ? { timeout } : {}) },
     async (ctx) => {
       const missing = needs.filter((c) => !target.capabilities.has(c));
       const reasons = missing.map((c) => CAPABILITY_HELP[c]);

@@ -1,4 +1,6 @@
-import type { Reporter, TestCase, TestModule, TestSuite } from 'vitest/node';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { coverageLine, coverageOf, uniqueIds } from 'frontier-gateway-mock/conformance-report';
+import { firstLines, ruleOf, topSuite } from './rules.js';
 import { describeTarget } from './target.js';
 
 /**
@@ -7,7 +9,8 @@ import { describeTarget } from './target.js';
  * observation), every departure with its first lines of explanation, every skip with
  * its reason, and every observation (what the target did differently from the mock
  * where the docs allow it). In a dry run it is the plan: what would run and what would
- * be skipped, and why.
+ * be skipped, and why. It closes with the coverage figure: documented rules exercised on
+ * this target out of those the suite knows.
  */
 
 const KIND_LABEL: Record<string, string> = { documented: 'documented', 'mock-choice': 'mock choice', observation: 'observation' };
@@ -53,22 +56,11 @@ export default class SummaryReporter implements Reporter {
         }
       }
     }
-    out.push('', `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${observed ? `, ${observed} observation${observed === 1 ? '' : 's'} (not failures)` : ''}`, '');
+    out.push('', `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${observed ? `, ${observed} observation${observed === 1 ? '' : 's'} (not failures)` : ''}`);
+    const rules = uniqueIds(modules.flatMap((m) => [...m.children.allTests()].map(ruleOf)));
+    if (!t.dryRun) out.push(coverageLine(coverageOf(rules)));
+    else out.push(`plan: ${rules.filter((r) => r.kind === 'documented' && r.status === 'not-exercised').length} of ${rules.filter((r) => r.kind === 'documented').length} documented rules would run`);
+    out.push('');
     process.stdout.write(out.join('\n'));
   }
-}
-
-function topSuite(test: TestCase): string | undefined {
-  let node: TestCase | TestSuite | TestModule = test;
-  let name: string | undefined;
-  while (node.type !== 'module') {
-    const parent: TestSuite | TestModule = node.parent;
-    if (parent.type === 'suite') name = parent.name;
-    node = parent;
-  }
-  return name;
-}
-
-function firstLines(text: string, n = 4): string {
-  return text.split('\n').filter((l) => l.trim()).slice(0, n).join('\n');
 }
