@@ -78,6 +78,20 @@ const CASES: [string, string[], string[]][] = [
   ['fetched billing events leak requestMetadata', ['events'], ['no requestMetadata', 'the webhooks’ own']],
   ['billing events come back newest first', ['events'], ['ascending timestamp order']],
   ['the events end_time is inclusive', ['events'], ['end_time exclusive']],
+  ['the secret hides in another field of key list and get', ['keys'], ['never show the secret, in any field']],
+  ['deleted_at is not UTC (a local offset)', ['delete', 'lifecycle'], ['deleted_at as an RFC 3339 UTC timestamp', 'seed quick-start and lifecycle']],
+  ['usage reset_at is not UTC (a local offset)', ['inference'], ['a daily usage limit gives 429']],
+  ['billing event timestamps are not UTC (a local offset)', ['events'], ['becomes queryable within about a minute, with every documented field']],
+  ['a PATCH whose only field is hierarchy is accepted', ['patch'], ['naming neither metadata.name nor models']],
+  ['a key of exactly 32 characters is refused', ['register'], ['keys of exactly 32 and exactly 128 characters']],
+  ['a key of exactly 128 characters is refused', ['register'], ['keys of exactly 32 and exactly 128 characters']],
+  ['a key of entropy exactly 3.0 is refused', ['register'], ['exactly 3.0 bits per character registers']],
+  ['a name of exactly 255 characters is refused', ['field-rules'], ['a name of exactly 255 characters']],
+  ['an external_entity_id of exactly 255 characters is refused', ['field-rules'], ['an external_entity_id of exactly 255']],
+  ['an endpoint PATCH leaves updated_at unchanged', ['endpoints'], ['moves updated_at forward']],
+  ['an invalid create payload answers 422 instead of the documented 400', ['field-rules', 'hierarchy'], ['create: metadata is required', 'create: hierarchy is required', 'unique among live groups', 'another mode than its parent', 'at most five levels deep']],
+  ['a duplicate external_entity_id answers 409 instead of the documented 400', ['field-rules'], ['unique among live groups']],
+  ['a key is found under any group of its workspace', ['keys'], ['keys are addressed under their own group only']],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {
