@@ -1,10 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BREAKAGES, startBroken, type BrokenGateway } from './broken-proxy.js';
-import { mockKeysEnv, runSuite } from './run-suite.js';
+import { mockKeysEnv, registerSigning, runSuite } from './run-suite.js';
 
 /**
  * The conformance suite is proven to fail: for each deliberately broken gateway, the
@@ -17,23 +13,17 @@ afterAll(async () => {
   for (const g of open) await g.close();
 });
 
-// Endpoint and key-registration rules need an owned prefix, a target and the signing key.
-const signing = generateKeyPairSync('ed25519');
-const privateKeyFile = join(mkdtempSync(join(tmpdir(), 'fgw-meta-')), 'register.pem');
-writeFileSync(privateKeyFile, signing.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-const publicKey = signing.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
-
 async function suiteAgainst(breakage: string, files: string[]) {
   const b = BREAKAGES[breakage]!;
-  const gw = await startBroken({ ...b, mock: { ...b.mock, register: { publicKey } } });
+  // Endpoint and key-registration rules need an owned prefix, a target and the signing key.
+  const signing = registerSigning();
+  const gw = await startBroken({ ...b, mock: { ...b.mock, register: { publicKey: signing.publicKey } } });
   open.push(gw);
   return runSuite(
     {
       ...mockKeysEnv(gw.url),
       FGW_CAPABILITIES: 'mock-admin',
-      FGW_ENDPOINT_PREFIX: 'your-org',
-      FGW_ENDPOINT_TARGET: JSON.stringify({ provider: 'BASETEN', model_id: 'abc123' }),
-      FGW_REGISTER_PRIVATE_KEY: privateKeyFile,
+      ...signing.env,
       FGW_RUN_ID: `meta-${Math.random().toString(36).slice(2, 8)}`,
     },
     files,
