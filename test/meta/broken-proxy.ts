@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
+import { errorMessage } from '../support/errors.js';
 import type { EndpointRecord, GroupRecord } from '../../src/domain/records.js';
 
 /**
@@ -409,7 +410,8 @@ export const BREAKAGES: Record<string, Breakage> = {
 
   'a duplicate external_entity_id answers 409 instead of the documented 400': {
     response: (r) => {
-      if (r.status === 400 && r.json?.error?.code === 'duplicate_external_entity_id') r.status = 409;
+      // By the message, whichever error form the mock answers in.
+      if (r.status === 400 && /external_entity_id .* is already used/.test(errorMessage(r.json) ?? '')) r.status = 409;
     },
   },
 
