@@ -426,6 +426,35 @@ export const BREAKAGES: Record<string, Breakage> = {
     },
   },
 
+  'a deleted endpoint can still be read': (() => {
+    const gone = new Map<string, any>();
+    return {
+      response: (r: ProxiedResponse, req: ProxiedRequest) => {
+        // The last body seen of each endpoint, served again once it is deleted.
+        if (req.method === 'POST' && req.path === '/v1/gateway/endpoints' && r.status === 200) gone.set(r.json.id, r.json);
+        const m = /^\/v1\/gateway\/endpoints\/([^/?]+)$/.exec(req.path);
+        if (!m) return;
+        const id = decodeURIComponent(m[1] as string);
+        if ((req.method === 'GET' || req.method === 'PATCH') && r.status === 200) gone.set(id, r.json);
+        if (req.method === 'GET' && r.status === 404 && gone.get(id)) {
+          r.status = 200;
+          r.json = gone.get(id);
+        }
+      },
+    };
+  })(),
+
+  'a child declaring another mode than its parent is accepted (it takes the parent’s)': {
+    request: (r) => {
+      if (r.method !== 'POST' || r.path.split('?')[0] !== '/v1/gateway/groups') return;
+      const b = bodyOf(r);
+      if (typeof b?.hierarchy?.parent_group_id === 'string' && b.hierarchy.limit_enforcement) {
+        delete b.hierarchy.limit_enforcement;
+        r.body = JSON.stringify(b);
+      }
+    },
+  },
+
   'rate and usage limits are never enforced': {
     server: (m) => {
       m.mock.meter.admit = () => ({ ok: true });

@@ -82,6 +82,8 @@ const CASES: [string, string[], string[]][] = [
   ['an invalid create payload answers 422 instead of the documented 400', ['field-rules', 'hierarchy'], ['create: metadata is required', 'create: hierarchy is required', 'unique among live groups', 'another mode than its parent', 'at most five levels deep']],
   ['a duplicate external_entity_id answers 409 instead of the documented 400', ['field-rules'], ['unique among live groups']],
   ['a key is found under any group of its workspace', ['keys'], ['keys are addressed under their own group only']],
+  ['a deleted endpoint can still be read', ['endpoints'], ['the deleted one is 404 on get']],
+  ['a child declaring another mode than its parent is accepted (it takes the parent’s)', ['hierarchy'], ['another mode than its parent']],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {
