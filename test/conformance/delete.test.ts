@@ -1,4 +1,5 @@
 import { describe, expect } from 'vitest';
+import { isRfc3339Utc } from './support/documented.js';
 import { model, rule } from './support/harness.js';
 
 describe('DELETE removes the whole subtree and revokes its keys', () => {
@@ -39,10 +40,20 @@ describe('DELETE removes the whole subtree and revokes its keys', () => {
       hierarchy: { parent_group_id: child.id },
     });
     if (parentGone.status === 200) h.track(parentGone.body.id);
-    // A parent in the body is not the group the path names: the docs give no status.
-    h.expectRefused(parentGone, 404, 'create under a deleted parent');
+    // The create page: 404 when parent_group_id names a group that does not exist or is not visible.
+    expect(parentGone.status, `create under a deleted parent: ${parentGone.text.slice(0, 300)}`).toBe(404);
     // Unrelated groups are untouched.
     expect((await h.api.get(`/v1/gateway/groups/${sibling.id}`)).status).toBe(200);
+  });
+
+  rule('DELETE answers the group’s id and metadata, and deleted_at as an RFC 3339 UTC timestamp', [], async (h) => {
+    const g = await h.group({ name: 'to delete' });
+    const del = await h.api.del(`/v1/gateway/groups/${g.id}`);
+    expect(del.status).toBe(200);
+    expect(del.body.id).toBe(g.id);
+    h.expectBody(del.body.metadata, { name: 'to delete', external_entity_id: g.metadata.external_entity_id });
+    // The delete page: "RFC 3339 UTC timestamp of deletion" (Z or +00:00, any precision).
+    expect(isRfc3339Utc(del.body.deleted_at), `deleted_at ${JSON.stringify(del.body.deleted_at)} is an RFC 3339 UTC timestamp`).toBe(true);
   });
 
   rule('deleted groups leave the list, and their external ids can be used again', [], async (h) => {

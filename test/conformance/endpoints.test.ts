@@ -101,12 +101,21 @@ describe('Endpoints: create, read, list, update, delete', () => {
     expect(seen).toEqual(expect.arrayContaining(ids));
   });
 
-  rule('PATCH replaces the targets; updated_at does not go back', ['endpoints'], async (h) => {
+  rule('PATCH replaces the targets and moves updated_at forward; created_at stays', ['endpoints'], async (h) => {
     const made = await createEndpoint(h, { slug: slugOf(h), targets: [targetOf(h)] });
+    expect(made.status, made.text).toBe(200);
+    // A later second than the creation, so a target with whole-second timestamps shows the change too.
+    if (h.t.capabilities.has('clock')) await h.advanceClock(2);
+    else await new Promise((r) => setTimeout(r, 1100));
     const patched = await h.api.patch(`/v1/gateway/endpoints/${made.body.id}`, { targets: [targetOf(h)] });
     expect(patched.status, patched.text).toBe(200);
     expect(patched.body.slug).toBe(made.body.slug);
-    expect(Date.parse(patched.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(made.body.updated_at));
+    expect(patched.body.targets).toHaveLength(1);
+    expect(patched.body.targets[0]).toMatchObject(targetOf(h));
+    expect(Date.parse(patched.body.created_at), 'created_at stays').toBe(Date.parse(made.body.created_at));
+    expect(Date.parse(patched.body.updated_at), `updated_at ${patched.body.updated_at} after the update, was ${made.body.updated_at}`).toBeGreaterThan(Date.parse(made.body.updated_at));
+    const got = await h.api.get(`/v1/gateway/endpoints/${made.body.id}`);
+    expect(Date.parse(got.body.updated_at), 'a read after the update shows it').toBe(Date.parse(patched.body.updated_at));
   });
 });
 

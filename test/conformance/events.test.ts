@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { describe, expect } from 'vitest';
+import { isRfc3339Utc } from './support/documented.js';
 import { mockRule, model, rule, type Harness, type Res } from './support/harness.js';
 
 /**
@@ -115,7 +116,8 @@ describe('Billing events API: GET /v1/gateway/events', () => {
     const { events: found, a, b } = await events(h);
     for (const e of found) {
       expect(typeof e.idempotencyKey).toBe('string');
-      expect(Number.isNaN(Date.parse(e.timestamp)), e.timestamp).toBe(false);
+      // "timestamp (ISO 8601 UTC)".
+      expect(isRfc3339Utc(e.timestamp), `timestamp ${e.timestamp} is UTC`).toBe(true);
       expect(typeof e.requestId).toBe('string');
       expect(e.modelSlug).toBe(h.slug());
       for (const n of ['inputTokens', 'outputTokens', 'cachedInputTokens']) expect(Number.isInteger(e.tokens?.[n]), `tokens.${n}`).toBe(true);

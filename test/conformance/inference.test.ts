@@ -2,15 +2,15 @@ import OpenAI from 'openai';
 import request from 'supertest';
 import { describe, expect } from 'vitest';
 import { verifySignature } from 'frontier-gateway-mock';
+import { isRfc3339Utc, sdk } from './support/documented.js';
 import { mockRule, model, rule, type Harness } from './support/harness.js';
 
 /**
- * The OpenAI SDK for a federated key. On the mock it is the stock SDK, which sends
- * Bearer (the seed quick-start); elsewhere it sends `Api-Key`, the scheme the newer
- * "Call your model" page requires (AMBIGUITIES.md #2).
+ * The OpenAI SDK for a federated key, sending `Api-Key`: the scheme the newer "Call your
+ * model" page requires (Bearer rejected) and both pages accept. The stock SDK (Bearer,
+ * the seed quick-start) is used only by the rule about Bearer (AMBIGUITIES.md #2).
  */
-const client = (h: Harness, apiKey: string) =>
-  new OpenAI({ baseURL: h.openaiBaseUrl, apiKey, maxRetries: 0, ...(h.isMock ? {} : { defaultHeaders: { Authorization: `Api-Key ${apiKey}` } }) });
+const client = sdk;
 
 /** An SDK call that must be refused; the docs name no status, so any 4xx passes on live targets. */
 async function sdkRefused(h: Harness, call: Promise<unknown>, mockStatus: number, label: string) {
@@ -173,7 +173,8 @@ describe('Limits are enforced on traffic', () => {
     const after = await h.api.get(`/v1/gateway/groups/${group.id}/usage`);
     const entry = after.body.usage[h.slug()][0];
     expect(entry.current_usage).toBe(3);
-    const reset = new Date(entry.reset_at);
+    expect(isRfc3339Utc(entry.reset_at), `reset_at ${entry.reset_at} is a UTC timestamp`).toBe(true);
+    const reset = new Date(entry.reset_at.toUpperCase());
     expect(reset.getUTCHours() + reset.getUTCMinutes() + reset.getUTCSeconds()).toBe(0);
     expect(reset.getTime()).toBeGreaterThan(Date.now() - 60_000);
   });

@@ -1,6 +1,6 @@
 import { randomBytes, sign } from 'node:crypto';
-import OpenAI from 'openai';
 import { describe, expect } from 'vitest';
+import { sdk } from './support/documented.js';
 import { mockRule, rule, type Harness, type Res } from './support/harness.js';
 
 /**
@@ -43,7 +43,8 @@ describe('Register a caller-supplied key', () => {
     const key = newKey();
     const raw = JSON.stringify({ key });
     expect((await register(h, group.id, raw, signed(h, raw))).status).toBe(200);
-    const client = new OpenAI({ apiKey: key, baseURL: h.openaiBaseUrl, maxRetries: 0 });
+    // Api-Key, as the newer "Call your model" page requires of federated keys.
+    const client = sdk(h, key);
     const reply = await client.chat.completions.create({ model: h.slug(), messages: [{ role: 'user', content: 'registered' }], max_tokens: 5 });
     expect(reply.usage?.total_tokens).toBeGreaterThan(0);
   });
@@ -78,6 +79,36 @@ describe('Register a caller-supplied key', () => {
     expect((await attempt('ab'.repeat(20))).status).toBe(400);
     expect((await attempt(key)).status).toBe(200);
     expect((await attempt(`${key.slice(0, 16)}${newKey()}`)).status).toBe(400);
+  });
+
+  rule('the bounds themselves register: keys of exactly 32 and exactly 128 characters', ['register'], async (h) => {
+    const group = await h.group();
+    for (const length of [32, 128]) {
+      const key = `${newKey()}${newKey()}${newKey()}`.slice(0, length);
+      expect(key).toHaveLength(length);
+      const raw = JSON.stringify({ key, name: `len-${length}` });
+      const res = await register(h, group.id, raw, signed(h, raw));
+      expect(res.status, `a key of ${length} characters: ${res.text.slice(0, 300)}`).toBe(200);
+      const got = await h.api.get(`/v1/gateway/groups/${group.id}/api_keys/${key.slice(0, 16)}`);
+      expect(got.status, `the key of ${length} characters is fetched by its first 16`).toBe(200);
+    }
+  });
+
+  rule('entropy: exactly 3.0 bits per character registers, just under it is refused (400)', ['register'], async (h) => {
+    const group = await h.group();
+    // Eight distinct characters, in random order and of a random choice, so that prefixes stay unique per run.
+    const alphabet = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'].sort(() => Math.random() - 0.5).slice(0, 8);
+    const shuffled = (counts: number[]) => counts.flatMap((n, i) => Array(n).fill(alphabet[i])).sort(() => Math.random() - 0.5).join('');
+    const attempt = (key: string) => {
+      const raw = JSON.stringify({ key });
+      return register(h, group.id, raw, signed(h, raw));
+    };
+    // 8 characters, 4 times each: -8 * (1/8) * log2(1/8) = 3.0 exactly.
+    const exact = await attempt(shuffled([4, 4, 4, 4, 4, 4, 4, 4]));
+    expect(exact.status, `entropy 3.0: ${exact.text.slice(0, 300)}`).toBe(200);
+    // Counts 5, 3 and six 4s: about 2.99 bits per character.
+    const under = await attempt(shuffled([5, 3, 4, 4, 4, 4, 4, 4]));
+    expect(under.status, `entropy 2.99: ${under.text.slice(0, 300)}`).toBe(400);
   });
 
   mockRule('without a public key on file: 400 Must configure a public key before registering API keys (the key removed through the admin route)', 40, ['register', 'admin'], async (h) => {

@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startMock, type RunningMock, type StartOptions } from '../../src/index.js';
+import { errorMessage } from '../support/errors.js';
 import type { EndpointRecord, GroupRecord } from '../../src/domain/records.js';
 
 /**
@@ -94,6 +95,46 @@ const groupsIn = (json: any): any[] => (json?.items ? json.items : json?.effecti
 function patch<T extends object, K extends keyof T>(obj: T, name: K, make: (original: T[K]) => T[K]): void {
   obj[name] = make((obj[name] as (...args: unknown[]) => unknown).bind(obj) as T[K]);
 }
+
+/** The same instant written with a local offset of +02:00 instead of UTC. */
+const localOffset = (iso: string) => `${new Date(Date.parse(iso) + 7_200_000).toISOString().slice(0, 19)}+02:00`;
+
+/** The JSON body of a request, or undefined. */
+const bodyOf = (r: ProxiedRequest): any => {
+  try {
+    return r.body ? JSON.parse(r.body) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Shannon entropy in bits per character, as the register page defines it. */
+const entropy = (text: string) => {
+  const counts = new Map<string, number>();
+  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
+  return [...counts.values()].reduce((bits, n) => bits - (n / text.length) * Math.log2(n / text.length), 0);
+};
+
+/** A registration whose key matches `refuse` loses its signature: the gateway refuses it (400). */
+const refuseRegistration = (refuse: (key: string) => boolean): Breakage => ({
+  request: (r) => {
+    if (r.method !== 'POST' || !/\/api_keys\/register$/.test(r.path.split('?')[0] as string)) return;
+    const key = bodyOf(r)?.key;
+    if (typeof key === 'string' && refuse(key)) delete r.headers['x-baseten-signature'];
+  },
+});
+
+/** A group create or update whose metadata field `field` is exactly 255 characters is sent with 256: refused (400). */
+const refuse255 = (field: 'name' | 'external_entity_id'): Breakage => ({
+  request: (r) => {
+    if ((r.method !== 'POST' && r.method !== 'PATCH') || !r.path.startsWith('/v1/gateway/groups')) return;
+    const b = bodyOf(r);
+    if (typeof b?.metadata?.[field] === 'string' && b.metadata[field].length === 255) {
+      b.metadata[field] += 'x';
+      r.body = JSON.stringify(b);
+    }
+  },
+});
 
 /** The catalogue of breakages, each named after the rule it breaks. */
 export const BREAKAGES: Record<string, Breakage> = {
@@ -294,6 +335,125 @@ export const BREAKAGES: Record<string, Breakage> = {
       },
     };
   })(),
+
+  'the secret hides in another field of key list and get': (() => {
+    const minted = new Map<string, string>();
+    return {
+      response: (r: ProxiedResponse, req: ProxiedRequest) => {
+        if (req.method === 'POST' && r.json?.api_key) minted.set(r.json.prefix, r.json.api_key);
+        if (req.method !== 'GET' || !/\/api_keys(\/[^/?]+)?(\?|$)/.test(req.path)) return;
+        const keys = r.json?.items ?? (r.json?.prefix ? [r.json] : []);
+        for (const k of keys) {
+          const key = minted.get(k.prefix);
+          if (key) k.diagnostics = { hints: [{ last_used_with: key.slice(key.indexOf('.') + 1) }] };
+        }
+      },
+    };
+  })(),
+
+  'deleted_at is not UTC (a local offset)': {
+    response: (r, req) => {
+      if (req.method === 'DELETE' && typeof r.json?.deleted_at === 'string') r.json.deleted_at = localOffset(r.json.deleted_at);
+    },
+  },
+
+  'usage reset_at is not UTC (a local offset)': {
+    response: (r, req) => {
+      if (!req.path.includes('/usage') || !r.json?.usage) return;
+      for (const entries of Object.values(r.json.usage) as any[]) for (const e of entries) if (typeof e.reset_at === 'string') e.reset_at = localOffset(e.reset_at);
+    },
+  },
+
+  'billing event timestamps are not UTC (a local offset)': {
+    response: (r, req) => {
+      if (req.path.startsWith('/v1/gateway/events') && Array.isArray(r.json?.items)) for (const e of r.json.items) e.timestamp = localOffset(e.timestamp);
+    },
+  },
+
+  'a PATCH whose only field is hierarchy is accepted': {
+    request: (r) => {
+      // Answered as a read of the group: 200, nothing changed.
+      if (r.method === 'PATCH' && /^\/v1\/gateway\/groups\/[^/?]+$/.test(r.path) && JSON.stringify(Object.keys(bodyOf(r) ?? {})) === '["hierarchy"]') {
+        r.method = 'GET';
+        r.body = '';
+      }
+    },
+  },
+
+  'a key of exactly 32 characters is refused': refuseRegistration((key) => key.length === 32),
+
+  'a key of exactly 128 characters is refused': refuseRegistration((key) => key.length === 128),
+
+  'a key of entropy exactly 3.0 is refused': refuseRegistration((key) => entropy(key) <= 3),
+
+  'a name of exactly 255 characters is refused': refuse255('name'),
+
+  'an external_entity_id of exactly 255 characters is refused': refuse255('external_entity_id'),
+
+  'an endpoint PATCH leaves updated_at unchanged': {
+    server: (m) => {
+      const store = m.mock.store;
+      patch(store, 'updateEndpoint', (original) => (id, change) => {
+        const before = store.endpoint(id)?.updatedAt;
+        const out = original(id, change);
+        if (before !== undefined) out.updatedAt = before;
+        return out;
+      });
+    },
+  },
+
+  'an invalid create payload answers 422 instead of the documented 400': {
+    response: (r, req) => {
+      if (req.method === 'POST' && req.path.split('?')[0] === '/v1/gateway/groups' && r.status === 400 && !r.text.includes('Child group exceeds parent group limit.')) r.status = 422;
+    },
+  },
+
+  'a duplicate external_entity_id answers 409 instead of the documented 400': {
+    response: (r) => {
+      // By the message, whichever error form the mock answers in.
+      if (r.status === 400 && /external_entity_id .* is already used/.test(errorMessage(r.json) ?? '')) r.status = 409;
+    },
+  },
+
+  'a key is found under any group of its workspace': {
+    server: (m) => {
+      const { gateway: gw, store } = m.mock;
+      patch(gw.keys, 'get', (original) => (ws, groupId, prefix) => {
+        const key = store.key(prefix);
+        const owner = key ? store.group(key.groupId) : undefined;
+        return original(ws, owner && owner.workspaceId === ws ? owner.id : groupId, prefix);
+      });
+    },
+  },
+
+  'a deleted endpoint can still be read': (() => {
+    const gone = new Map<string, any>();
+    return {
+      response: (r: ProxiedResponse, req: ProxiedRequest) => {
+        // The last body seen of each endpoint, served again once it is deleted.
+        if (req.method === 'POST' && req.path === '/v1/gateway/endpoints' && r.status === 200) gone.set(r.json.id, r.json);
+        const m = /^\/v1\/gateway\/endpoints\/([^/?]+)$/.exec(req.path);
+        if (!m) return;
+        const id = decodeURIComponent(m[1] as string);
+        if ((req.method === 'GET' || req.method === 'PATCH') && r.status === 200) gone.set(id, r.json);
+        if (req.method === 'GET' && r.status === 404 && gone.get(id)) {
+          r.status = 200;
+          r.json = gone.get(id);
+        }
+      },
+    };
+  })(),
+
+  'a child declaring another mode than its parent is accepted (it takes the parent’s)': {
+    request: (r) => {
+      if (r.method !== 'POST' || r.path.split('?')[0] !== '/v1/gateway/groups') return;
+      const b = bodyOf(r);
+      if (typeof b?.hierarchy?.parent_group_id === 'string' && b.hierarchy.limit_enforcement) {
+        delete b.hierarchy.limit_enforcement;
+        r.body = JSON.stringify(b);
+      }
+    },
+  },
 
   'rate and usage limits are never enforced': {
     server: (m) => {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startBroken, type Breakage, type BrokenGateway } from './broken-proxy.js';
 import { ALL_AT_ONCE, HONEST } from './honest-gateways.js';
-import { mockKeysEnv, runSuite } from './run-suite.js';
+import { mockKeysEnv, registerSigning, runSuite } from './run-suite.js';
 
 /**
  * The conformance suite judges a live target by the documentation only: against each
@@ -16,11 +16,15 @@ afterAll(async () => {
 });
 
 async function liveSuiteAgainst(gateway: Breakage, files: string[], extraEnv: (url: string) => Record<string, string> = () => ({})) {
-  const gw = await startBroken(gateway);
+  // The endpoint and key-registration rules run too: an owned prefix, a target, a signing key.
+  const signing = registerSigning();
+  // Events queryable after 2 s ("within about a minute"), so the events rules need not wait a minute.
+  const gw = await startBroken({ ...gateway, mock: { events: { holdbackSeconds: 2 }, ...gateway.mock, register: { publicKey: signing.publicKey } } });
   open.push(gw);
   return runSuite(
     {
       ...mockKeysEnv(gw.url),
+      ...signing.env,
       FGW_MODEL_SLUG: 'acme-org/chat-model,acme-org/embed-model',
       FGW_CAPABILITIES: '',
       FGW_RUN_ID: `honest-${Math.random().toString(36).slice(2, 8)}`,
@@ -43,8 +47,14 @@ const CASES: [string, string[], string[]][] = [
   ['shorter pages than the limit', ['pagination', 'field-rules'], []],
   ['cursors of another encoding', ['pagination'], []],
   ['group ids of another format', ['hierarchy', 'delete', 'lifecycle', 'cascade', 'auth'], []],
-  ['federated keys must use Api-Key (Bearer refused, as the newer page says)', ['inference', 'keys', 'delete'], []],
+  ['federated keys must use Api-Key (Bearer refused, as the newer page says)', ['inference', 'keys', 'delete', 'register'], []],
   ['billing events in another envelope ({events, has_more, next_cursor}), federated keys refused with 403, events queryable after 2 s', ['events'], ['the target answered 403 where the mock answers 401']],
+  ['errors in Baseten\'s {"error": "<message>"} form', ['cascade', 'register', 'inference'], []],
+  ['optional fields omitted rather than null (parent_group_id, name, the last cursor, target fields)', ['lifecycle', 'hierarchy', 'keys', 'endpoints'], []],
+  ['key prefixes of another shape (seven characters, as in the seeds)', ['keys', 'pagination', 'events'], []],
+  ['timestamps of other precisions: microseconds and +00:00 for groups, whole seconds for endpoints', ['delete', 'endpoints', 'inference'], []],
+  ['another order where the docs fix none: lists, models and limits reversed', ['lifecycle', 'hierarchy', 'patch', 'field-rules', 'pagination', 'cascade'], ['keys are not listed in creation order']],
+  ['a 429 with another Retry-After and a retry_after field', ['inference'], []],
   ['a slow network: 250 ms before every call', ['auth', 'pagination', 'cascade'], []],
 ];
 

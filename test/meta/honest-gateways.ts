@@ -51,7 +51,7 @@ function editQuery(r: ProxiedRequest, name: string, fn: (value: string | null) =
   r.path = `${url.pathname}${url.search}`;
 }
 
-const isList = (r: ProxiedRequest) => r.method === 'GET' && /^\/v1\/gateway\/(groups(\/[^/]+\/api_keys)?|events)$/.test(pathOf(r));
+const isList = (r: ProxiedRequest) => r.method === 'GET' && /^\/v1\/gateway\/(groups(\/[^/]+\/api_keys)?|events|endpoints)$/.test(pathOf(r));
 
 /** Group ids of the form gid-<hex of the mock's id>, in paths, bodies and responses. */
 const outId = (id: string) => `gid-${Buffer.from(id).toString('hex')}`;
@@ -103,8 +103,10 @@ export const HONEST: Record<string, Breakage> = {
   '422 for schema errors where the docs name no status': {
     response: (r, req) => {
       if (r.status !== 400 || r.text.includes(CASCADE_MESSAGE)) return;
-      // The update page names 400 for its refusals: those stay.
-      if (req.method === 'PATCH') return;
+      // The pages that name 400 keep it: update (PATCH), create group (an invalid payload,
+      // a duplicate external id, mixed modes, too deep), endpoints, register.
+      const p = pathOf(req);
+      if (req.method === 'PATCH' || (req.method === 'POST' && p === '/v1/gateway/groups') || p.startsWith('/v1/gateway/endpoints') || p.endsWith('/api_keys/register')) return;
       r.status = 422;
     },
   },
@@ -184,6 +186,85 @@ export const HONEST: Record<string, Breakage> = {
       if (pathOf(req) !== '/v1/gateway/events') return;
       if (r.status === 200 && r.json?.items) r.json = { events: r.json.items, has_more: r.json.pagination.has_more, next_cursor: r.json.pagination.cursor };
       if (r.status === 401 && r.headers['x-fgw-error-code'] === 'federated_key_not_allowed') r.status = 403;
+    },
+  },
+
+  'errors in Baseten\'s {"error": "<message>"} form': {
+    response: (r) => {
+      if (r.status >= 400 && r.json?.error) r.json = { error: messageOf(r.json) };
+    },
+  },
+
+  'optional fields omitted rather than null (parent_group_id, name, the last cursor, target fields)': {
+    response: (r, req) => {
+      // The usage report's null counters are documented as null; everything else null is dropped.
+      if (!r.json || !req.path.startsWith('/v1/gateway/') || pathOf(req).endsWith('/usage')) return;
+      eachObject(r.json, (o) => {
+        for (const [k, v] of Object.entries(o)) if (v === null) delete o[k];
+      });
+    },
+  },
+
+  'key prefixes of another shape (seven characters, as in the seeds)': (() => {
+    const out = new Map<string, string>();
+    const back = new Map<string, string>();
+    const outward = (prefix: string) => {
+      let short = out.get(prefix);
+      while (!short) {
+        const made = Array.from({ length: 7 }, () => 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789'[Math.floor(Math.random() * 57)]).join('');
+        if (!back.has(made)) {
+          out.set(prefix, made);
+          back.set(made, prefix);
+          short = made;
+        }
+      }
+      return short;
+    };
+    const inward = (v: string) => back.get(v) ?? v;
+    return {
+      request: (r: ProxiedRequest) => {
+        r.path = r.path.replace(/(\/api_keys\/)([^/?]+)/, (_m, head: string, p: string) => `${head}${encodeURIComponent(inward(decodeURIComponent(p)))}`);
+        r.path = r.path.replace(/([?&]api_keys=)([^&]+)/g, (_m, head: string, p: string) => `${head}${encodeURIComponent(inward(decodeURIComponent(p)))}`);
+        const auth = r.headers.authorization;
+        if (auth) r.headers.authorization = auth.replace(/^(\S+ )([^.\s]+)(\.)/, (_m, scheme: string, p: string, dot: string) => `${scheme}${inward(p)}${dot}`);
+      },
+      response: (r: ProxiedResponse) => {
+        if (r.json !== undefined) r.json = JSON.parse(JSON.stringify(r.json).replace(/sky_[A-Za-z0-9]{12}/g, outward));
+      },
+    };
+  })(),
+
+  'timestamps of other precisions: microseconds and +00:00 for groups, whole seconds for endpoints': {
+    response: (r, req) => {
+      if (!r.json || !req.path.startsWith('/v1/gateway/') || req.path.startsWith('/v1/gateway/events')) return;
+      const endpoints = req.path.startsWith('/v1/gateway/endpoints');
+      eachObject(r.json, (o) => {
+        for (const k of ['created_at', 'updated_at', 'deleted_at', 'reset_at']) {
+          const v = o[k];
+          if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) continue;
+          const iso = new Date(Date.parse(v)).toISOString();
+          o[k] = endpoints ? `${iso.slice(0, 19)}Z` : `${iso.slice(0, 23)}000+00:00`;
+        }
+      });
+    },
+  },
+
+  'another order where the docs fix none: lists, models and limits reversed': {
+    response: (r, req) => {
+      if (!r.json || !req.path.startsWith('/v1/gateway/') || req.path.startsWith('/v1/gateway/events')) return;
+      eachObject(r.json, (o) => {
+        for (const k of ['models', 'effective_models', 'rate_limits', 'usage_limits']) if (Array.isArray(o[k])) (o[k] as unknown[]).reverse();
+      });
+      if (Array.isArray(r.json.items)) r.json.items.reverse();
+    },
+  },
+
+  'a 429 with another Retry-After and a retry_after field': {
+    response: (r) => {
+      if (r.status !== 429) return;
+      const wait = Number(r.headers['retry-after'] ?? 1) + 30;
+      r.headers['retry-after'] = String(wait);
+      if (r.json) r.json = { error: messageOf(r.json), retry_after: wait };
     },
   },
 

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +25,25 @@ export const mockKeysEnv = (url: string): Record<string, string> => ({
   FGW_OTHER_WORKSPACE_KEY: 'mock-other-workspace-key',
   FGW_NOT_ONBOARDED_KEY: 'mock-not-onboarded-key',
 });
+
+/**
+ * A registration key pair for the mock behind a gateway, and the suite's variables that
+ * enable the endpoint and key-registration rules against it (an owned prefix, a target,
+ * the private key's PEM file).
+ */
+export function registerSigning(): { publicKey: string; env: Record<string, string> } {
+  const signing = generateKeyPairSync('ed25519');
+  const privateKeyFile = join(dir, `register-${++n}.pem`);
+  writeFileSync(privateKeyFile, signing.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+  return {
+    publicKey: signing.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64'),
+    env: {
+      FGW_ENDPOINT_PREFIX: 'your-org',
+      FGW_ENDPOINT_TARGET: JSON.stringify({ provider: 'BASETEN', model_id: 'abc123' }),
+      FGW_REGISTER_PRIVATE_KEY: privateKeyFile,
+    },
+  };
+}
 
 export interface SuiteRun {
   stdout: string;

@@ -1,10 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BREAKAGES, startBroken, type BrokenGateway } from './broken-proxy.js';
-import { mockKeysEnv, runSuite } from './run-suite.js';
+import { mockKeysEnv, registerSigning, runSuite } from './run-suite.js';
 
 /**
  * The conformance suite is proven to fail: for each deliberately broken gateway, the
@@ -17,24 +13,18 @@ afterAll(async () => {
   for (const g of open) await g.close();
 });
 
-// Endpoint and key-registration rules need an owned prefix, a target and the signing key.
-const signing = generateKeyPairSync('ed25519');
-const privateKeyFile = join(mkdtempSync(join(tmpdir(), 'fgw-meta-')), 'register.pem');
-writeFileSync(privateKeyFile, signing.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-const publicKey = signing.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
-
 async function suiteAgainst(breakage: string, files: string[]) {
   const b = BREAKAGES[breakage]!;
-  const gw = await startBroken({ ...b, mock: { ...b.mock, register: { publicKey } } });
+  // Endpoint and key-registration rules need an owned prefix, a target and the signing key.
+  const signing = registerSigning();
+  const gw = await startBroken({ ...b, mock: { ...b.mock, register: { publicKey: signing.publicKey } } });
   open.push(gw);
   return runSuite(
     {
       ...mockKeysEnv(gw.url),
       // The suite may provoke the management rate limit here: the gateway is its own.
       FGW_CAPABILITIES: 'mock-admin,rate-limit-probe',
-      FGW_ENDPOINT_PREFIX: 'your-org',
-      FGW_ENDPOINT_TARGET: JSON.stringify({ provider: 'BASETEN', model_id: 'abc123' }),
-      FGW_REGISTER_PRIVATE_KEY: privateKeyFile,
+      ...signing.env,
       FGW_RUN_ID: `meta-${Math.random().toString(36).slice(2, 8)}`,
     },
     files,
@@ -81,6 +71,22 @@ const CASES: [string, string[], string[]][] = [
   ['fetched billing events leak requestMetadata', ['events'], ['no requestMetadata', 'the webhooks’ own']],
   ['billing events come back newest first', ['events'], ['ascending timestamp order']],
   ['the events end_time is inclusive', ['events'], ['end_time exclusive']],
+  ['the secret hides in another field of key list and get', ['keys'], ['never show the secret, in any field']],
+  ['deleted_at is not UTC (a local offset)', ['delete', 'lifecycle'], ['deleted_at as an RFC 3339 UTC timestamp', 'seed quick-start and lifecycle']],
+  ['usage reset_at is not UTC (a local offset)', ['inference'], ['a daily usage limit gives 429']],
+  ['billing event timestamps are not UTC (a local offset)', ['events'], ['becomes queryable within about a minute, with every documented field']],
+  ['a PATCH whose only field is hierarchy is accepted', ['patch'], ['naming neither metadata.name nor models']],
+  ['a key of exactly 32 characters is refused', ['register'], ['keys of exactly 32 and exactly 128 characters']],
+  ['a key of exactly 128 characters is refused', ['register'], ['keys of exactly 32 and exactly 128 characters']],
+  ['a key of entropy exactly 3.0 is refused', ['register'], ['exactly 3.0 bits per character registers']],
+  ['a name of exactly 255 characters is refused', ['field-rules'], ['a name of exactly 255 characters']],
+  ['an external_entity_id of exactly 255 characters is refused', ['field-rules'], ['an external_entity_id of exactly 255']],
+  ['an endpoint PATCH leaves updated_at unchanged', ['endpoints'], ['moves updated_at forward']],
+  ['an invalid create payload answers 422 instead of the documented 400', ['field-rules', 'hierarchy'], ['create: metadata is required', 'create: hierarchy is required', 'unique among live groups', 'another mode than its parent', 'at most five levels deep']],
+  ['a duplicate external_entity_id answers 409 instead of the documented 400', ['field-rules'], ['unique among live groups']],
+  ['a key is found under any group of its workspace', ['keys'], ['keys are addressed under their own group only']],
+  ['a deleted endpoint can still be read', ['endpoints'], ['the deleted one is 404 on get']],
+  ['a child declaring another mode than its parent is accepted (it takes the parent’s)', ['hierarchy'], ['another mode than its parent']],
 ];
 
 describe('the conformance suite catches a broken gateway', () => {
