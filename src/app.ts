@@ -38,7 +38,7 @@ import type { ScenarioSummary } from './scenarios/apply.js';
 import type { Scenario } from './scenarios/scenario.js';
 import { loadScenario, startState } from './scenarios/startup.js';
 import type { MockServices } from './services.js';
-import type { StateFileOptions } from './store/state-file.js';
+import type { StateFileHealth, StateFileOptions } from './store/state-file.js';
 import { Store, type StoreSeed } from './store/store.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 
@@ -126,6 +126,8 @@ export interface Mock extends MockServices {
   scenarios: ScenarioSummary[];
   /** Whether the state came from an existing --state-file. */
   restoredFromStateFile: boolean;
+  /** Whether the state file keeps up (false from a disk error until a save succeeds); null without a state file. */
+  stateFileHealth(): StateFileHealth | null;
   /** Stops webhook deliveries and writes the state file one last time. */
   close(): void;
 }
@@ -182,7 +184,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     webhookSecret: options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET,
     registerPublicKey: options.register?.publicKey === undefined ? null : parsePublicKey(options.register.publicKey),
   };
-  const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults });
+  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults, onError: logError });
   const services: MockServices = {
     gateway,
     endpoints,
@@ -202,7 +205,6 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     restore: (snapshot) => store.restore(snapshot),
     loadScenario: (raw, source = 'scenario') => loadScenario(store, raw, source, defaults),
   };
-  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const viewScope = options.viewScope ?? 'reads';
   const allowBearer = options.inference?.allowBearer !== false;
 
@@ -275,6 +277,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     config,
     scenarios: startup.scenarios,
     restoredFromStateFile: startup.restored,
+    stateFileHealth: () => startup.stateFile?.health() ?? null,
     ...services,
     pipeline,
     close() {

@@ -72,3 +72,4 @@ export { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, type MockConfig } from './confi
 export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } from './domain/webhooks.js';
 export { countTokens, promptTokens } from './domain/tokens.js';
 export { SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './store/snapshot.js';
+export { StateFileError, type StateFileHealth, type StateFileOptions } from './store/state-file.js';
