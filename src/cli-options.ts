@@ -56,8 +56,13 @@ State
                            state they leave
   --state-file PATH        keep the whole state in PATH across restarts: restored at
                            start-up when it exists (time that passed while stopped
-                           counts), rewritten atomically after changes and on exit. A
-                           corrupt or newer-version file stops the start-up untouched
+                           counts). Every change is appended to PATH.log.N before it is
+                           answered, so a crash or kill -9 loses nothing acknowledged;
+                           PATH is rewritten in the background and on exit. A corrupt
+                           or newer-version file stops the start-up untouched; a second
+                           mock on the same PATH is refused
+  --state-file-fsync       also flush every change to the disk before answering it
+                           (survives a power cut too; slower: a disk flush per change)
 
 Inference
   --reject-bearer          federated keys must use "Authorization: Api-Key"; Bearer is 401
@@ -117,6 +122,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
         'webhook-secret': { type: 'string' },
         scenario: { type: 'string', multiple: true },
         'state-file': { type: 'string' },
+        'state-file-fsync': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -145,6 +151,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
   if (webhookSecret === '') throw new UsageError('--webhook-secret must not be empty');
   const stateFile = values['state-file'];
   if (stateFile === '') throw new UsageError('--state-file must name a file');
+  const stateFsync = values['state-file-fsync'] === true;
+  if (stateFsync && stateFile === undefined) throw new UsageError('--state-file-fsync needs --state-file');
 
   const publicKey = values['register-public-key'] ?? env.FGW_REGISTER_PUBLIC_KEY;
   if (publicKey !== undefined) {
@@ -172,7 +180,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): { options: Sta
       ...(publicKey !== undefined ? { register: { publicKey } } : {}),
       ...(config ? { config } : {}),
       ...(values.scenario?.length ? { scenarios: values.scenario } : {}),
-      ...(stateFile !== undefined ? { stateFile } : {}),
+      ...(stateFile !== undefined ? { stateFile: stateFsync ? { path: stateFile, fsync: true } : stateFile } : {}),
       webhook: {
         ...(webhookUrl !== undefined ? { url: webhookUrl } : {}),
         ...(webhookSecret !== undefined ? { secret: webhookSecret } : {}),
