@@ -310,7 +310,7 @@ export class StateFile {
             break;
           }
           text += r.value;
-          if (text.length >= 1 << 16) {
+          if (text.length >= 1 << 14) {
             this.writeAll(tmp.fd, text);
             text = '';
           }
@@ -326,7 +326,8 @@ export class StateFile {
       this.pendingTmp = null;
       this.io.renameSync(tmp.path, this.path);
       tmp = null;
-      this.syncDirectory();
+      await this.syncDirectoryInBackground();
+      if (this.closed) return;
       this.removeLogsBelow(generation);
       // Whole only if the log kept up meanwhile.
       if (!this.broken && this.fd !== -1) this.saved();
@@ -385,6 +386,18 @@ export class StateFile {
         this.io.closeSync(fd);
       }
     });
+  }
+
+  /** syncDirectory() with the flush off the event loop (it can wait on the disk's journal). */
+  private async syncDirectoryInBackground(): Promise<void> {
+    let fd: number;
+    try {
+      fd = this.io.openSync(this.dir, 'r');
+    } catch {
+      return;
+    }
+    await new Promise<void>((resolve) => this.io.fsync(fd, () => resolve()));
+    this.quietly(() => this.io.closeSync(fd));
   }
 
   private saved(): void {
