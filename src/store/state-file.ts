@@ -205,7 +205,7 @@ export class StateFile {
       this.closeLog();
       this.removeLogsBelow(generation + 1);
     } catch (e) {
-      this.fail(`cannot write state file ${this.path} at exit (its redo log keeps the state): ${(e as Error).message}`);
+      this.fail(`cannot write state file ${this.path} at exit (the last good files are kept): ${(e as Error).message}`);
       this.closeLog();
     }
     this.lock.release();
@@ -450,9 +450,9 @@ export class StateFile {
 
   /** Temporary files of saves that never finished (a crash, a full disk), from any earlier process: we hold the lock. */
   private removeStrayTemporaries(): void {
-    for (const f of this.files()) {
-      if (f.startsWith(`.${this.base}.`) && f.endsWith('.tmp')) this.quietly(() => this.io.rmSync(join(this.dir, f), { force: true }));
-    }
+    // `.state.json.<pid>.tmp` (before the redo log) and `.state.json.<pid>.<n>.tmp`, not another state file's.
+    const ours = new RegExp(`^\\.${this.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+(\\.\\d+)?\\.tmp$`);
+    for (const f of this.files()) if (ours.test(f)) this.quietly(() => this.io.rmSync(join(this.dir, f), { force: true }));
   }
 
   /** The snapshot with its logs replayed, and the highest log generation seen; undefined when there is no snapshot. */
