@@ -208,12 +208,13 @@ export class Meter {
 
   /**
    * The counters of snapshot(now), one bucket at a time, walking the live maps (a state
-   * file's background snapshot takes them a slice at a time).
+   * file's background snapshot takes them a slice at a time), without changing them.
    */
   *buckets(now: number): Generator<{ rolling: MeterSnapshot['rolling'][number] } | { daily: MeterSnapshot['daily'][number] }> {
     for (const [bucket, w] of this.rolling) {
-      w.used(now);
-      const entries = w.entries();
+      // Read only: `now` may be behind the clock by the time this runs (a reset moves it back), so nothing is pruned here.
+      const cutoff = now - WINDOW_MS[parseBucketKey(bucket).unit];
+      const entries = w.entries().filter(([t]) => t > cutoff);
       if (entries.length > 0) yield { rolling: { bucket, entries } };
     }
     const today = utcDayStart(now);

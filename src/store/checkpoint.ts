@@ -1,7 +1,7 @@
 import { rfc3339 } from '../domain/clock.js';
 import { deliveryJson } from './redo-log.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
-import { endpointOut, keyOut, managementKeyOut, workspaceOut, type GroupRecord, type KeyRecord, type Store } from './store.js';
+import { endpointOut, managementKeyOut, workspaceOut, type GroupRecord, type KeyRecord, type Store } from './store.js';
 
 /**
  * The JSON text of the store's snapshot, a piece at a time, for a state file's
@@ -83,4 +83,10 @@ export function groupJson(g: GroupRecord): string {
   return `{"id":${q(g.id)},"workspace_id":${q(g.workspaceId)},"seq":${g.seq},"name":${g.name === null ? 'null' : q(g.name)},"external_entity_id":${q(g.externalEntityId)},"models":${models},"limit_enforcement":${q(g.mode)},"parent_group_id":${g.parentId === null ? 'null' : q(g.parentId)},"created_at_ms":${g.createdAt}}`;
 }
 
-const keyJson = (k: KeyRecord): string => q(keyOut(k));
+/** A key as JSON.stringify(keyOut(k)) gives it, its hash turned to hex without a Buffer per key. */
+const HEX = Array.from({ length: 256 }, (_, n) => n.toString(16).padStart(2, '0'));
+export function keyJson(k: KeyRecord): string {
+  let hex = '';
+  for (let i = 0; i < k.hash.length; i++) hex += HEX[k.hash.charCodeAt(i)] as string;
+  return `{"prefix":${q(k.prefix)},"group_id":${q(k.groupId)},"workspace_id":${q(k.workspaceId)},"name":${k.name === null ? 'null' : q(k.name)},"sha256":"${hex}","seq":${k.seq},"created_at_ms":${k.createdAt}}`;
+}

@@ -48,6 +48,7 @@ export interface StateFileIo {
   ftruncateSync(fd: number, length: number): void;
   closeSync(fd: number): void;
   renameSync(from: string, to: string): void;
+  rename(from: string, to: string, callback: (err: NodeJS.ErrnoException | null) => void): void;
   rmSync(path: string, options: { force: boolean }): void;
   readFileSync(path: string, encoding: 'utf8'): string;
   readdirSync(path: string): string[];
@@ -62,6 +63,7 @@ const realIo: StateFileIo = {
   ftruncateSync: (fd, n) => fs.ftruncateSync(fd, n),
   closeSync: (fd) => fs.closeSync(fd),
   renameSync: (a, b) => fs.renameSync(a, b),
+  rename: (a, b, cb) => fs.rename(a, b, cb),
   rmSync: (p, o) => fs.rmSync(p, o),
   readFileSync: (p, e) => fs.readFileSync(p, e),
   readdirSync: (p) => fs.readdirSync(p),
@@ -119,6 +121,8 @@ export class StateFile {
   private failures = 0;
   private tmpCount = 0;
   private closed = false;
+  /** A background snapshot is being renamed over PATH (in the thread pool): close() then keeps the logs it needs. */
+  private renaming = false;
   private status: StateFileHealth;
   private loggedError: string | undefined;
 
@@ -203,7 +207,8 @@ export class StateFile {
       const generation = this.generation + 1;
       this.writeWhole(`${JSON.stringify({ ...this.store.snapshot(), log_generation: generation })}\n`);
       this.closeLog();
-      this.removeLogsBelow(generation + 1);
+      // A background rename still under way may land after ours: its snapshot needs its log, kept until the next start.
+      if (!this.renaming) this.removeLogsBelow(generation + 1);
     } catch (e) {
       this.fail(`cannot write state file ${this.path} at exit (the last good files are kept): ${(e as Error).message}`);
       this.closeLog();
@@ -324,8 +329,16 @@ export class StateFile {
       if (this.closed) return;
       this.io.closeSync(tmp.fd);
       this.pendingTmp = null;
-      this.io.renameSync(tmp.path, this.path);
+      // Off the event loop: renaming over a big file frees its blocks, which takes a while.
+      const from = tmp.path;
+      this.renaming = true;
+      try {
+        await new Promise<void>((resolve, reject) => this.io.rename(from, this.path, (err) => (err ? reject(err) : resolve())));
+      } finally {
+        this.renaming = false;
+      }
       tmp = null;
+      if (this.closed) return;
       await this.syncDirectoryInBackground();
       if (this.closed) return;
       this.removeLogsBelow(generation);
