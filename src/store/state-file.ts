@@ -48,7 +48,8 @@ export interface StateFileIo {
   ftruncateSync(fd: number, length: number): void;
   closeSync(fd: number): void;
   renameSync(from: string, to: string): void;
-  rename(from: string, to: string, callback: (err: NodeJS.ErrnoException | null) => void): void;
+  linkSync(existing: string, link: string): void;
+  rm(path: string, callback: (err: NodeJS.ErrnoException | null) => void): void;
   rmSync(path: string, options: { force: boolean }): void;
   readFileSync(path: string, encoding: 'utf8'): string;
   readdirSync(path: string): string[];
@@ -63,7 +64,8 @@ const realIo: StateFileIo = {
   ftruncateSync: (fd, n) => fs.ftruncateSync(fd, n),
   closeSync: (fd) => fs.closeSync(fd),
   renameSync: (a, b) => fs.renameSync(a, b),
-  rename: (a, b, cb) => fs.rename(a, b, cb),
+  linkSync: (a, b) => fs.linkSync(a, b),
+  rm: (p, cb) => fs.rm(p, { force: true }, cb),
   rmSync: (p, o) => fs.rmSync(p, o),
   readFileSync: (p, e) => fs.readFileSync(p, e),
   readdirSync: (p) => fs.readdirSync(p),
@@ -121,8 +123,8 @@ export class StateFile {
   private failures = 0;
   private tmpCount = 0;
   private closed = false;
-  /** A background snapshot is being renamed over PATH (in the thread pool): close() then keeps the logs it needs. */
-  private renaming = false;
+  /** Replaced snapshots being removed in the background; close() finishes the job. */
+  private readonly oldFiles = new Set<string>();
   private status: StateFileHealth;
   private loggedError: string | undefined;
 
@@ -203,12 +205,13 @@ export class StateFile {
       this.quietly(() => this.io.rmSync((this.pendingTmp as { path: string }).path, { force: true }));
       this.pendingTmp = null;
     }
+    for (const old of this.oldFiles) this.quietly(() => this.io.rmSync(old, { force: true }));
+    this.oldFiles.clear();
     try {
       const generation = this.generation + 1;
       this.writeWhole(`${JSON.stringify({ ...this.store.snapshot(), log_generation: generation })}\n`);
       this.closeLog();
-      // A background rename still under way may land after ours: its snapshot needs its log, kept until the next start.
-      if (!this.renaming) this.removeLogsBelow(generation + 1);
+      this.removeLogsBelow(generation + 1);
     } catch (e) {
       this.fail(`cannot write state file ${this.path} at exit (the last good files are kept): ${(e as Error).message}`);
       this.closeLog();
@@ -329,16 +332,23 @@ export class StateFile {
       if (this.closed) return;
       this.io.closeSync(tmp.fd);
       this.pendingTmp = null;
-      // Off the event loop: renaming over a big file frees its blocks, which takes a while.
-      const from = tmp.path;
-      this.renaming = true;
+      // Renaming over a big file frees its blocks, which takes a while: the old file keeps
+      // a second name for the moment, and is removed off the event loop. The rename itself
+      // stays synchronous, so that close() can never be overtaken by it.
+      const old = join(this.dir, `.${this.base}.${process.pid}.${++this.tmpCount}.tmp`);
+      let linked = false;
       try {
-        await new Promise<void>((resolve, reject) => this.io.rename(from, this.path, (err) => (err ? reject(err) : resolve())));
-      } finally {
-        this.renaming = false;
+        this.io.linkSync(this.path, old);
+        linked = true;
+      } catch {
+        // No hard links here (or no old file): the rename frees the blocks itself.
       }
+      this.io.renameSync(tmp.path, this.path);
       tmp = null;
-      if (this.closed) return;
+      if (linked) {
+        this.oldFiles.add(old);
+        this.io.rm(old, () => this.oldFiles.delete(old));
+      }
       await this.syncDirectoryInBackground();
       if (this.closed) return;
       this.removeLogsBelow(generation);
