@@ -44,7 +44,7 @@ import type { Scenario } from './service/scenarios/scenario.js';
 import { loadScenario, startState } from './service/scenarios/startup.js';
 import { WebhookDeliverer } from './service/webhook-deliverer.js';
 import { PACKAGE_VERSION } from './paths.js';
-import type { StateFileOptions } from './store/state-file.js';
+import type { StateFileHealth, StateFileOptions } from './store/state-file.js';
 import { MAX_SNAPSHOT_BYTES } from './store/snapshot.js';
 import { Store, type StoreSeed } from './store/store.js';
 
@@ -165,6 +165,8 @@ export interface Mock extends MockServices {
   scenarios: ScenarioSummary[];
   /** Whether the state came from an existing --state-file. */
   restoredFromStateFile: boolean;
+  /** Whether the state file keeps up (false from a disk error until a save succeeds); null without a state file. */
+  stateFileHealth(): StateFileHealth | null;
   /** Stops webhook deliveries and writes the state file one last time. */
   close(): void;
 }
@@ -225,7 +227,8 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     webhookSecret: options.webhook?.secret ?? DEFAULT_WEBHOOK_SECRET,
     registerPublicKey: options.register?.publicKey === undefined ? null : parsePublicKey(options.register.publicKey),
   };
-  const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults });
+  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults, onError: logError });
   const services: MockServices = {
     gateway,
     store,
@@ -247,10 +250,12 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     health: () => ({
       version: PACKAGE_VERSION,
       admin: withAdmin,
-      state_file: startup.stateFile ? { path: startup.stateFile.path, ok: true, error: null } : null,
+      state_file: (() => {
+        const h = startup.stateFile?.health();
+        return h ? { path: h.path, ok: h.ok, error: h.ok ? null : (h.error ?? 'failing') } : null;
+      })(),
     }),
   };
-  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
   const viewScope = options.viewScope ?? 'reads';
   const allowBearer = options.inference?.allowBearer !== false;
   const rateLimit = options.managementRateLimit ?? DEFAULT_MANAGEMENT_RATE_LIMIT;
@@ -332,6 +337,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     config,
     scenarios: startup.scenarios,
     restoredFromStateFile: startup.restored,
+    stateFileHealth: () => startup.stateFile?.health() ?? null,
     ...services,
     pipeline,
     close() {

@@ -93,8 +93,13 @@ State
                            state they leave
   --state-file PATH        keep the whole state in PATH across restarts: restored at
                            start-up when it exists (time that passed while stopped
-                           counts), rewritten atomically after changes and on exit. A
-                           corrupt or newer-version file stops the start-up untouched
+                           counts). Every change is appended to PATH.log.N before it is
+                           answered, so a crash or kill -9 loses nothing acknowledged;
+                           PATH is rewritten in the background and on exit. A corrupt
+                           or newer-version file stops the start-up untouched; a second
+                           mock on the same PATH is refused
+  --state-file-fsync       also flush every change to the disk before answering it
+                           (survives a power cut too; slower: a disk flush per change)
 
 Inference
   --reject-bearer          federated keys must use "Authorization: Api-Key"; Bearer is 401
@@ -170,6 +175,7 @@ export function parseCli(
         'request-timeout-ms': { type: 'string' },
         'keep-alive-timeout-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
+        'state-file-fsync': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -220,6 +226,8 @@ export function parseCli(
   if (timeouts.requestMs > 0 && timeouts.headersMs > timeouts.requestMs) {
     throw new UsageError(`--headers-timeout-ms (${timeouts.headersMs}) must not exceed --request-timeout-ms (${timeouts.requestMs}): the headers are part of the request`);
   }
+  const stateFsync = values['state-file-fsync'] === true;
+  if (stateFsync && stateFile === undefined) throw new UsageError('--state-file-fsync needs --state-file');
 
   const publicKey = values['register-public-key'] ?? env.FGW_REGISTER_PUBLIC_KEY;
   if (publicKey !== undefined) {
@@ -253,7 +261,7 @@ export function parseCli(
       ...(holdbackSeconds !== undefined ? { events: { holdbackSeconds } } : {}),
       ...(config ? { config } : {}),
       ...(values.scenario?.length ? { scenarios: values.scenario } : {}),
-      ...(stateFile !== undefined ? { stateFile } : {}),
+      ...(stateFile !== undefined ? { stateFile: stateFsync ? { path: stateFile, fsync: true } : stateFile } : {}),
       webhook: {
         ...(webhookUrl !== undefined ? { url: webhookUrl } : {}),
         ...(webhookSecret !== undefined ? { secret: webhookSecret } : {}),

@@ -102,3 +102,4 @@ export { signPayload, verifySignature, type BillingEvent, type BillingWebhook } 
 export { countTokens, promptTokens } from './domain/tokens.js';
 export { SHIPPED_SCENARIOS_DIR, shippedScenarioNames } from './service/scenarios/shipped.js';
 export { SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './store/snapshot.js';
+export { StateFileError, type StateFileHealth, type StateFileOptions } from './store/state-file.js';

@@ -34,6 +34,8 @@ export class ManualClock implements Clock {
 export class OffsetClock implements Clock {
   private offsetMs = 0;
   private moves = 0;
+  /** Told every move by advance() or setNow() (the store's change sink); null by default. */
+  onMove: (() => void) | null = null;
   constructor(private readonly base: Clock = systemClock) {}
   now(): number {
     return this.base.now() + this.offsetMs;
@@ -51,6 +53,7 @@ export class OffsetClock implements Clock {
     assertInstant(this.now() + ms);
     this.offsetMs += ms;
     this.moves += 1;
+    if (this.onMove !== null) this.onMove();
   }
   /** Jump to `ms`; refuses a time before now, and anything that is not a representable instant. */
   setNow(ms: number): void {
@@ -59,6 +62,7 @@ export class OffsetClock implements Clock {
     if (delta < 0) throw new RangeError('the mock clock only moves forward');
     this.offsetMs += delta;
     this.moves += 1;
+    if (this.onMove !== null) this.onMove();
   }
   reset(): void {
     this.offsetMs = 0;

@@ -80,6 +80,12 @@ class RollingWindow {
     this.total += amount;
   }
 
+  /** The amount of the newest entry when it is at `time`, else 0. */
+  amountAt(time: number): number {
+    const last = this.times.length - 1;
+    return last >= this.head && this.times[last] === time ? (this.amounts[last] as number) : 0;
+  }
+
   /** The live entries, oldest first, as [time, amount] pairs. */
   entries(): [number, number][] {
     const out: [number, number][] = [];
@@ -134,6 +140,8 @@ export class Meter {
   private rolling = new Map<string, RollingWindow>();
   private daily = new Map<string, DailyCounter>();
   private changes = 0;
+  /** Told every admitted charge (the store's change sink); null, the default, costs a null check. */
+  onAdmit: ((now: number, charges: readonly Charge[]) => void) | null = null;
 
   constructor(private readonly tokenPolicy: TokenLimitPolicy = 'strict') {}
 
@@ -149,6 +157,7 @@ export class Meter {
     }
     for (const c of charges) this.charge(c, now);
     this.changes += 1;
+    if (this.onAdmit !== null) this.onAdmit(now, charges);
     return { ok: true };
   }
 
@@ -196,6 +205,31 @@ export class Meter {
         .filter((r) => r.entries.length > 0),
       daily: [...this.daily].filter(([, c]) => c.dayStart === today).map(([bucket, c]) => ({ bucket, day_start: c.dayStart, used: c.used })),
     };
+  }
+
+  /**
+   * What a bucket holds at `now` after a charge there, as an absolute value: the DAY
+   * counter's total, or the amount of the rolling window's entry at `now` (a redo log
+   * records these, so replaying a record twice changes nothing).
+   */
+  chargedAt(bucket: string, unit: LimitUnit, now: number): number {
+    if (unit === 'DAY') return this.daily.get(bucket)?.used ?? 0;
+    return this.rolling.get(bucket)?.amountAt(now) ?? 0;
+  }
+
+  /**
+   * The counters of snapshot(now), one bucket at a time, walking the live maps (a state
+   * file's background snapshot takes them a slice at a time), without changing them.
+   */
+  *buckets(now: number): Generator<{ rolling: MeterSnapshot['rolling'][number] } | { daily: MeterSnapshot['daily'][number] }> {
+    for (const [bucket, w] of this.rolling) {
+      // Read only: `now` may be behind the clock by the time this runs (a reset moves it back), so nothing is pruned here.
+      const cutoff = now - WINDOW_MS[parseBucketKey(bucket).unit];
+      const entries = w.entries().filter(([t]) => t > cutoff);
+      if (entries.length > 0) yield { rolling: { bucket, entries } };
+    }
+    const today = utcDayStart(now);
+    for (const [bucket, c] of this.daily) if (c.dayStart === today) yield { daily: { bucket, day_start: c.dayStart, used: c.used } };
   }
 
   /** Replaces every counter with those of `s` (already checked by the caller). */

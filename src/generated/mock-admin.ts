@@ -425,6 +425,8 @@ export interface components {
             version: 1;
             /** Format: date-time */
             taken_at?: string;
+            /** @description In a `--state-file`, the generation N of the redo log (`PATH.log.N`) that carries on from this snapshot. A restore ignores it. */
+            log_generation?: number;
             clock: {
                 now_ms: components["schemas"]["SnapshotInstant"];
                 /** @description How far the mock clock was ahead of the machine's clock, in ms. */

@@ -11,6 +11,8 @@ import type { EndpointRecord, GroupRecord, KeyRecord, ManagementKey, Scope, Work
 import { parsePublicKey, publicKeyBase64 } from '../domain/register.js';
 import { rotateSecrets } from '../domain/webhooks.js';
 import { ModelPool } from './model-pool.js';
+import type { ChangeSink } from './change-sink.js';
+import { endpointOut, groupOut, keyOut, managementKeyOut, workspaceOut } from './snapshot-records.js';
 import { checkSnapshot, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
 import { WebhookLog } from './webhook-log.js';
 
@@ -90,6 +92,8 @@ export class Store {
   private readonly listeners: (() => void)[] = [];
   /** Shared frozen model lists (src/store/model-pool.ts): a cache of values, kept across resets. */
   private readonly modelPool = new ModelPool();
+  /** Told every change as it is made (a state file's redo log); null without one, so the hot path pays a null check. */
+  private sink: ChangeSink | null = null;
 
   constructor(options: StoreOptions) {
     this.options = options;
@@ -100,6 +104,36 @@ export class Store {
     this.meter = new Meter(options.tokenLimitPolicy ?? 'strict');
     this.webhooks = new WebhookLog(options.maxWebhookLog, options.maxWebhookLogBytes);
     this.clear();
+  }
+
+  /**
+   * Tells `sink` every change from now on, synchronously, as it is made: the store's own
+   * writes, and those of its meter, webhook log and clock. Null stops it.
+   */
+  setChangeSink(sink: ChangeSink | null): void {
+    this.sink = sink;
+    this.meter.onAdmit = sink && ((now, charges) => sink.charged(now, charges));
+    this.webhooks.onChange = sink && ((d, added, deadLettered) => sink.delivery(d, added, deadLettered));
+    this.clock.onMove = sink && (() => sink.clockMoved(this.clock.offset));
+  }
+
+  /**
+   * The live maps' iterators, in no particular order: a state file's background snapshot
+   * walks them a slice at a time while changes go on (its redo log covers those).
+   */
+  liveRecords(): { workspaces: Iterable<Workspace>; managementKeys: Iterable<ManagementKey>; groups: Iterator<GroupRecord>; keys: Iterator<KeyRecord>; endpoints: Iterator<EndpointRecord> } {
+    return {
+      workspaces: [...this.workspaceMap.values()],
+      managementKeys: [...this.managementKeyMap.values()],
+      groups: this.groupMap.values(),
+      keys: this.keyMap.values(),
+      endpoints: this.endpointMap.values(),
+    };
+  }
+
+  /** The last sequence number handed out. */
+  get lastSeq(): number {
+    return this.seq;
   }
 
   /** Runs `fn` after every reset() and restore(). */
@@ -213,6 +247,7 @@ export class Store {
     const record = { ...workspace };
     this.workspaceMap.set(record.id, record);
     this.changes += 1;
+    this.sink?.workspace(record);
     return record;
   }
 
@@ -222,6 +257,7 @@ export class Store {
     const record: ManagementKey = { digest: managementKeyDigest(key), workspaceId, scope };
     this.managementKeyMap.set(record.digest, record);
     this.changes += 1;
+    this.sink?.managementKey(record);
     return record;
   }
 
@@ -231,6 +267,7 @@ export class Store {
     if (!workspace) throw new Error(`store: no workspace ${workspaceId}`);
     workspace.registerPublicKey = key;
     this.changes += 1;
+    this.sink?.workspace(workspace);
     return workspace;
   }
 
@@ -245,6 +282,7 @@ export class Store {
     workspace.webhookSecret = rotated.current;
     workspace.retiringWebhookSecrets = rotated.retiring;
     this.changes += 1;
+    this.sink?.workspace(workspace);
     return workspace;
   }
 
@@ -253,6 +291,7 @@ export class Store {
     const endpoint: EndpointRecord = { ...fields, seq: this.nextSeq(), createdAt: now, updatedAt: now };
     this.indexEndpoint(endpoint);
     this.changes += 1;
+    this.sink?.endpoint(endpoint);
     return endpoint;
   }
 
@@ -268,6 +307,7 @@ export class Store {
     if (change.targets !== undefined) endpoint.targets = change.targets;
     endpoint.updatedAt = Math.max(this.clock.now(), endpoint.updatedAt + 1);
     this.changes += 1;
+    this.sink?.endpoint(endpoint);
     return endpoint;
   }
 
@@ -278,6 +318,7 @@ export class Store {
     this.endpointSlugs.delete(endpoint.slug);
     this.endpointIndex.get(endpoint.workspaceId)?.remove(endpoint.seq);
     this.changes += 1;
+    this.sink?.removedEndpoint(id);
     return endpoint;
   }
 
@@ -298,6 +339,7 @@ export class Store {
     };
     this.indexGroup(group);
     this.changes += 1;
+    this.sink?.group(group);
     return group;
   }
 
@@ -307,6 +349,7 @@ export class Store {
     if (change.name !== undefined) group.name = change.name;
     if (change.models !== undefined) group.models = this.modelPool.intern(change.models);
     this.changes += 1;
+    this.sink?.group(group);
     return group;
   }
 
@@ -328,6 +371,7 @@ export class Store {
     if (root.parentId !== null) this.children.get(root.parentId)?.delete(root.id);
     this.meter.forgetGroups(new Set(doomed.map((g) => g.id)));
     this.changes += 1;
+    this.sink?.removedGroups(doomed);
     return doomed;
   }
 
@@ -344,6 +388,7 @@ export class Store {
     };
     this.indexKey(key);
     this.changes += 1;
+    this.sink?.key(key);
     return key;
   }
 
@@ -358,6 +403,7 @@ export class Store {
       else if (keys === key) group[KEYS] = null;
     }
     this.changes += 1;
+    this.sink?.removedKey(prefix);
     return key;
   }
 
@@ -372,6 +418,7 @@ export class Store {
     if (this.baseline) return this.restore(this.baseline, { clock: 'offset' });
     this.clear();
     this.changes += 1;
+    this.sink?.replaced();
     this.notify();
   }
 
@@ -386,50 +433,11 @@ export class Store {
       ids: this.ids.state(),
       cursor_key: this.cursorCodec.key.toString('base64'),
       seq: this.seq,
-      workspaces: this.workspaces().map((w) => ({
-        id: w.id,
-        onboarded: w.onboarded,
-        webhook_url: w.webhookUrl,
-        webhook_secret: w.webhookSecret,
-        // Only while a rotation overlaps, so other snapshots stay as they were.
-        ...(w.retiringWebhookSecrets?.some((r) => r.expiresAt > now)
-          ? { webhook_secrets_retiring: w.retiringWebhookSecrets.filter((r) => r.expiresAt > now).map((r) => ({ secret: r.secret, expires_at_ms: r.expiresAt })) }
-          : {}),
-        org_prefixes: [...w.orgPrefixes],
-        environments: [...w.environments],
-        register_public_key: w.registerPublicKey ? publicKeyBase64(w.registerPublicKey) : null,
-      })),
-      management_keys: [...this.managementKeyMap.values()].map((k) => ({ sha256: k.digest, workspace_id: k.workspaceId, scope: k.scope })),
-      groups: this.allGroups().map((g) => ({
-        id: g.id,
-        workspace_id: g.workspaceId,
-        seq: g.seq,
-        name: g.name,
-        external_entity_id: g.externalEntityId,
-        models: structuredClone(g.models),
-        limit_enforcement: g.mode,
-        parent_group_id: g.parentId,
-        created_at_ms: g.createdAt,
-      })),
-      api_keys: this.allKeys().map((k) => ({
-        prefix: k.prefix,
-        group_id: k.groupId,
-        workspace_id: k.workspaceId,
-        name: k.name,
-        sha256: Buffer.from(k.hash, 'latin1').toString('hex'),
-        seq: k.seq,
-        created_at_ms: k.createdAt,
-      })),
-      endpoints: this.allEndpoints().map((e) => ({
-        id: e.id,
-        workspace_id: e.workspaceId,
-        seq: e.seq,
-        slug: e.slug,
-        region: e.region,
-        targets: structuredClone(e.targets),
-        created_at_ms: e.createdAt,
-        updated_at_ms: e.updatedAt,
-      })),
+      workspaces: this.workspaces().map((w) => workspaceOut(w, now)),
+      management_keys: [...this.managementKeyMap.values()].map(managementKeyOut),
+      groups: this.allGroups().map(groupOut),
+      api_keys: this.allKeys().map(keyOut),
+      endpoints: this.allEndpoints().map(endpointOut),
       counters: this.meter.snapshot(now),
       webhooks: this.webhooks.snapshot(),
     };
@@ -518,6 +526,7 @@ export class Store {
     if ((options.clock ?? 'instant') === 'instant') this.clock.restoreTo(s.clock.now_ms);
     else this.clock.restoreOffset(s.clock.offset_ms);
     this.changes += 1;
+    this.sink?.replaced();
     this.notify();
   }
 
@@ -594,7 +603,6 @@ export class Store {
     }
   }
 }
-
 
 /**
  * The mode as the one constant string, not the string of its own each parsed request

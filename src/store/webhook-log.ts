@@ -195,6 +195,8 @@ export class WebhookLog {
   /** Whether the deliveries are in the order of their `at` (they are appended as the clock moves, which is only forward). */
   private ordered = true;
   private lastAt = Number.NEGATIVE_INFINITY;
+  /** Told every write (the store's change sink): the delivery, whether it is new, whether it joined the dead-letter queue. */
+  onChange: ((d: StoredDelivery, added: boolean, deadLettered: boolean) => void) | null = null;
 
   /** Keeps at most `maxLog` deliveries and `maxBytes` of payload (oldest dropped first); the dead letters likewise. */
   constructor(
@@ -214,6 +216,7 @@ export class WebhookLog {
     this.deliveries.add(d);
     this.noteOrder(d);
     this.changes += 1;
+    if (this.onChange !== null) this.onChange(d, true, false);
   }
 
   private noteOrder(d: StoredDelivery): void {
@@ -277,6 +280,7 @@ export class WebhookLog {
   addAttempt(d: StoredDelivery, attempt: Attempt): void {
     d.attempts.push(attempt);
     this.changes += 1;
+    if (this.onChange !== null) this.onChange(d, false, false);
   }
 
   /** Marks `d` finished; a dead-lettered delivery also joins the dead-letter queue. */
@@ -284,6 +288,7 @@ export class WebhookLog {
     d.state = state;
     if (state === 'dead_lettered') this.deadLetter.add(d);
     this.changes += 1;
+    if (this.onChange !== null) this.onChange(d, false, state === 'dead_lettered');
   }
 
   /** Deliveries still waiting for an attempt, oldest first. */
@@ -308,6 +313,11 @@ export class WebhookLog {
   tail(n: number): { deliveries: Delivery[]; dead_letter: Delivery[]; total: number } {
     const last = (items: StoredDelivery[]) => (n > 0 ? items.slice(-n) : []).reverse().map(viewOf);
     return { deliveries: last(this.deliveries.items), dead_letter: last(this.deadLetter.items), total: this.deliveries.items.length };
+  }
+
+  /** The kept records themselves, oldest first (copies of the lists, not of the records). */
+  stored(): { deliveries: StoredDelivery[]; deadLetter: StoredDelivery[] } {
+    return { deliveries: [...this.deliveries.items], deadLetter: [...this.deadLetter.items] };
   }
 
   reset(): void {

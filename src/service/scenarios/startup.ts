@@ -20,7 +20,13 @@ export interface StartupState {
 /** Throws ScenarioError or StateFileError, with the store still at its seed. */
 export async function startState(
   store: Store,
-  options: { scenarios?: readonly (string | Scenario)[]; stateFile?: string | StateFileOptions | undefined; defaults: WorkspaceDefaults },
+  options: {
+    scenarios?: readonly (string | Scenario)[];
+    stateFile?: string | StateFileOptions | undefined;
+    defaults: WorkspaceDefaults;
+    /** Where the state file reports disk errors when its options name no onError. */
+    onError?: (message: string) => void;
+  },
 ): Promise<StartupState> {
   let scenarios: ScenarioSummary[] = [];
   if (options.scenarios?.length) {
@@ -36,7 +42,11 @@ export async function startState(
     scenarios = applyScenarios(store, sources, options.defaults);
     store.markBaseline();
   }
-  const stateFile = options.stateFile === undefined ? undefined : new StateFile(store, typeof options.stateFile === 'string' ? { path: options.stateFile } : options.stateFile);
+  const stateFileOptions = typeof options.stateFile === 'string' ? { path: options.stateFile } : options.stateFile;
+  const stateFile =
+    stateFileOptions === undefined
+      ? undefined
+      : new StateFile(store, { ...(options.onError ? { onError: options.onError } : {}), ...stateFileOptions });
   const restored = stateFile?.open() ?? false;
   return { scenarios, stateFile, restored };
 }
