@@ -100,31 +100,32 @@ describe('frontier-gateway-mock conformance', () => {
   }, 120_000);
 
   it('--compare-with-mock against a gateway that differs lists every difference, side by side', async () => {
-    // 422 for schema errors (an honest difference: an observation) and a missing parent
+    // No request id header (an honest difference: an observation) and a missing parent
     // answered 400 instead of 404 (a broken rule: a failure).
-    const parts: Breakage[] = [BREAKAGES['a parent that does not exist is 400 instead of 404']!, HONEST['422 for schema errors where the docs name no status']!];
+    const parts: Breakage[] = [BREAKAGES['a parent that does not exist is 400 instead of 404']!, HONEST['no request id header, other headers instead']!];
     const gw = await startBroken({ response: (r, req) => parts.forEach((p) => p.response?.(r, req)) });
     open.push(gw);
     const env = mockKeysEnv(gw.url);
     const out = await conformance(
-      ['--base-url', gw.url, '--api-key', env.FGW_API_KEY!, '--view-key', env.FGW_VIEW_KEY!, '--other-workspace-key', env.FGW_OTHER_WORKSPACE_KEY!, '--not-onboarded-key', env.FGW_NOT_ONBOARDED_KEY!, '--model-slug', 'acme-org/chat-model', '--compare-with-mock', 'hierarchy', 'field-rules'],
+      ['--base-url', gw.url, '--api-key', env.FGW_API_KEY!, '--view-key', env.FGW_VIEW_KEY!, '--other-workspace-key', env.FGW_OTHER_WORKSPACE_KEY!, '--not-onboarded-key', env.FGW_NOT_ONBOARDED_KEY!, '--model-slug', 'acme-org/chat-model', '--compare-with-mock', 'hierarchy', 'field-rules', 'responses'],
     );
     expect(out.code, out.stderr).toBe(1); // the target broke a documented rule
     const compare = json<Comparison>(join(out.reports, 'conformance-compare.json'));
     const byId = new Map(compare.differences.map((d) => [d.id, d]));
     const parent = byId.get('hierarchy/a-parent-that-does-not-exist-is-404');
     expect(parent, JSON.stringify(compare.differences.map((d) => d.id))).toMatchObject({ what: ['status'], target: { status: 'failed' }, mock: { status: 'passed' } });
-    const metadata = byId.get('field-rules/create-metadata-is-required');
-    expect(metadata?.what).toEqual(['observations']);
-    expect(metadata?.target.observations.join('\n')).toContain('the target answered 422 where the mock answers 400');
-    expect(metadata?.mock.observations).toEqual([]);
+    // The missing request id: an observation on the target, none on the mock.
+    const observed = compare.differences.find((d) => d.what.join() === 'observations' && d.target.observations.join('\n').includes('no X-Request-Id header'));
+    expect(observed, JSON.stringify(compare.differences.map((d) => [d.id, d.what]))).toBeDefined();
+    expect(observed?.target.status).toBe('passed');
+    expect(observed?.mock.observations).toEqual([]);
     // Rules that came out the same are not listed.
     expect(byId.has('field-rules/list-limit-1-and-the-documented-maximum-1000-are-accepted')).toBe(false);
     expect(out.stdout).toMatch(new RegExp(`${compare.differences.length} of ${compare.rulesCompared} rules differ between the target \\(${gw.url.replace(/[.:/]/g, '\\$&')}\\) and the mock`));
     expect(out.stdout).toMatch(/• hierarchy\/a-parent-that-does-not-exist-is-404 \[documented\] \(status\)\n.*\n {2}failed +\| passed/);
     const html = readFileSync(join(out.reports, 'conformance.html'), 'utf8');
     expect(html).toContain('<h2 id="compare">Differences from the mock');
-    expect(html).toContain('the target answered 422 where the mock answers 400');
+    expect(html).toContain('no X-Request-Id header on');
     expect(existsSync(join(out.reports, 'mock', 'conformance.json'))).toBe(true);
   }, 240_000);
 });
