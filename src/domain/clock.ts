@@ -37,8 +37,10 @@ export class OffsetClock implements Clock {
   /** Told every move by advance() or setNow() (the store's change sink); null by default. */
   onMove: (() => void) | null = null;
   constructor(private readonly base: Clock = systemClock) {}
+  /** Time flows on from wherever the clock was moved, and stops at MAX_INSTANT_MS (the end of year 9999). */
   now(): number {
-    return this.base.now() + this.offsetMs;
+    const t = this.base.now() + this.offsetMs;
+    return t < MAX_INSTANT_MS ? t : MAX_INSTANT_MS;
   }
   get offset(): number {
     return this.offsetMs;
@@ -82,14 +84,20 @@ export class OffsetClock implements Clock {
    */
   restoreOffset(offsetMs: number): void {
     assertWholeMs(offsetMs, 'offset');
-    assertInstant(this.base.now() + offsetMs);
+    // Real time may have flowed past the end since the offset was saved: now() stops there.
+    assertInstant(Math.min(this.base.now() + offsetMs, MAX_INSTANT_MS));
     this.offsetMs = offsetMs;
     this.moves += 1;
   }
 }
 
-/** The largest time a Date can hold (ECMAScript: 8.64e15 ms either side of the epoch). */
-export const MAX_INSTANT_MS = 8.64e15;
+/**
+ * The last instant the clock may reach: 9999-12-31T23:59:59.999Z, the end of what RFC 3339
+ * (and so every timestamp the API writes, and the snapshot format) can express. A later
+ * one, though a Date could hold it, would be written as `+010000-...` and could not be
+ * snapshotted, restored or saved to a state file.
+ */
+export const MAX_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
  * A NaN or out-of-range time would poison every later timestamp (rfc3339 throws on it),
@@ -98,12 +106,12 @@ export const MAX_INSTANT_MS = 8.64e15;
  * clock refuses one at the door whatever the caller parsed it from.
  */
 export function assertInstant(ms: number): void {
-  if (!isInstant(ms)) throw new InvalidInstantError(`not a representable instant (a whole number of milliseconds within ±${MAX_INSTANT_MS}): ${ms}`);
+  if (!isInstant(ms)) throw new InvalidInstantError(`not a representable instant (a whole number of milliseconds from 1970 to 9999-12-31T23:59:59.999Z): ${ms}`);
 }
 
-/** Whether `ms` is an instant the clock can hold: a whole millisecond within Date's range. */
+/** Whether `ms` is an instant the clock can hold: a whole millisecond from 1970 to the end of year 9999. */
 export function isInstant(ms: number): boolean {
-  return Number.isInteger(ms) && Math.abs(ms) <= MAX_INSTANT_MS;
+  return Number.isInteger(ms) && ms >= 0 && ms <= MAX_INSTANT_MS;
 }
 
 function assertWholeMs(ms: number, what: string): void {

@@ -52,6 +52,37 @@ describe('1. the clock refuses times that are no instant', () => {
   });
 });
 
+describe('the clock ends where RFC 3339 does', () => {
+  it('at 9999-12-31 the clock stops short of year 10000 with a 400, and snapshots and scenario loads still work (spec-fuzz found a 500)', async () => {
+    const m = await mock();
+    expect((await request(m.url).post('/_mock/clock').send({ now: '9999-12-31T23:59:00Z' })).status).toBe(200);
+    const past = await request(m.url).post('/_mock/clock').send({ advance_seconds: 120 });
+    expect(past.status).toBe(400);
+    expect(errorOf(past).message).toContain('past the last time it can represent');
+    expect((await request(m.url).post('/_mock/scenarios').send({})).status).toBe(200);
+    const snapshot = await request(m.url).get('/_mock/snapshot');
+    expect(snapshot.status).toBe(200);
+    expect((await request(m.url).post('/_mock/snapshot').send(snapshot.body)).status).toBe(200);
+    expect((await request(m.url).get('/_mock/clock')).body.now).toMatch(/^9999-12-31T23:59:/);
+    // At the very last instant, with real time flowing past it, a scenario load (which forks
+    // and adopts the state) and a snapshot round trip still work.
+    expect((await request(m.url).post('/_mock/clock').send({ now: '9999-12-31T23:59:59.999Z' })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await request(m.url).post('/_mock/scenarios').send({})).status).toBe(200);
+    const last = await request(m.url).get('/_mock/snapshot');
+    expect(last.body.clock.now_ms).toBe(MAX_INSTANT_MS);
+    expect((await request(m.url).post('/_mock/snapshot').send(last.body)).status).toBe(200);
+  });
+
+  it('time flowing on from the very last instant stops there (a snapshot taken then is still valid)', () => {
+    let real = 0;
+    const clock = new OffsetClock({ now: () => real });
+    clock.setNow(MAX_INSTANT_MS);
+    real = 5_000;
+    expect(clock.now()).toBe(MAX_INSTANT_MS);
+  });
+});
+
 describe('8. plain messages and well-formed strings', () => {
   it('the clock route names advance_seconds and now', async () => {
     const m = await mock();
