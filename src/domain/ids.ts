@@ -129,10 +129,14 @@ export function ulid(timeMs: number, entropy: Uint8Array): string {
   if (entropy.length < 10) throw new RangeError('ulid: entropy needs 10 bytes');
   let time = '';
   for (let t = timeMs, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
-  // 80 bits as 16 groups of 5, most significant first.
-  let bits = 0n;
-  for (let i = 0; i < 10; i++) bits = (bits << 8n) | BigInt(entropy[i] as number);
+  // 80 bits as 16 groups of 5, most significant first: 5 bytes are 8 groups, twice.
   let random = '';
-  for (let i = 0; i < 16; i++, bits >>= 5n) random = CROCKFORD[Number(bits & 31n)] + random;
+  for (let half = 0; half < 10; half += 5) {
+    let hi = 0; // the first 20 bits of the 40
+    for (let i = half; i < half + 2; i++) hi = hi * 256 + (entropy[i] as number);
+    hi = hi * 16 + ((entropy[half + 2] as number) >> 4);
+    const lo = ((entropy[half + 2] as number) & 15) * 65536 + (entropy[half + 3] as number) * 256 + (entropy[half + 4] as number);
+    for (const v of [hi, lo]) for (let shift = 15; shift >= 0; shift -= 5) random += CROCKFORD[(v >> shift) & 31];
+  }
   return time + random;
 }

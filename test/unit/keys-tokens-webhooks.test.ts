@@ -130,6 +130,20 @@ describe('idempotency keys are ULIDs', () => {
     expect(() => ulid(1.5, new Uint8Array(10))).toThrow(RangeError);
   });
 
+  it('spell the 80 bits of entropy as the spec does (checked against a BigInt reading of them)', () => {
+    const reference = (e: Uint8Array) => {
+      let bits = 0n;
+      for (const b of e.subarray(0, 10)) bits = (bits << 8n) | BigInt(b);
+      let out = '';
+      for (let i = 0; i < 16; i++, bits >>= 5n) out = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'[Number(bits & 31n)] + out;
+      return out;
+    };
+    fc.assert(fc.property(fc.uint8Array({ minLength: 10, maxLength: 10 }), (e) => {
+        expect(ulid(0, e).slice(10)).toBe(reference(e));
+      }),
+    );
+  });
+
   it('an event key is the same for the same request, sorts by time, and differs between requests', () => {
     fc.assert(
       fc.property(fc.uuid(), fc.uuid(), fc.integer({ min: 0, max: 2 ** 47 }), fc.integer({ min: 1, max: 10 ** 9 }), (a, b, t, dt) => {

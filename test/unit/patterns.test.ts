@@ -25,7 +25,7 @@ function patternsIn(doc: unknown, path: string[] = []): { at: string[]; pattern:
 function expectedAt(at: string[]): string | undefined {
   const names = at.filter((n) => !['properties', 'items', 'schema', 'components', 'schemas', '$defs', 'definitions'].includes(n));
   const field = names[names.length - 1] ?? '';
-  if (field === 'slug' || field === 'ModelSlug') return MODEL_SLUG_PATTERN;
+  if (field === 'slug' || field === 'ModelSlug' || field === 'SnapshotSlug') return MODEL_SLUG_PATTERN;
   if (field === 'org_prefixes' || field === 'environments') return ORG_PREFIX_PATTERN;
   return undefined;
 }
@@ -58,5 +58,8 @@ describe('name patterns have one home', () => {
     expect(checked.filter((c) => c.startsWith('openapi/frontier-gateway.yaml')).length).toBeGreaterThanOrEqual(1);
     expect(checked.filter((c) => c.startsWith('scenarios/') && c.endsWith('slug')).length).toBeGreaterThanOrEqual(2);
     expect(checked.filter((c) => c.includes('org_prefixes')).length).toBeGreaterThanOrEqual(1);
+    // ...and the snapshot format's (the admin document), which a restore is checked against.
+    expect(checked.filter((c) => c.startsWith('openapi/mock-admin.yaml') && c.endsWith('SnapshotSlug')).length).toBe(1);
+    expect(checked.filter((c) => c.startsWith('openapi/mock-admin.yaml') && c.includes('org_prefixes')).length).toBe(1);
   });
 });
