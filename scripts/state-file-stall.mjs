@@ -43,8 +43,8 @@ const path = join(dir, 'state.json');
 const builder = await createMock({ admin: true });
 let t0 = performance.now();
 for (let i = 0; i < GROUPS; i++) {
-  const g = builder.gateway.createGroup('workspace-a', { metadata: { name: `g${i}`, external_entity_id: `ext-${i}` }, models: MODELS, hierarchy: ROOT });
-  builder.gateway.mintKey('workspace-a', g.id, `k${i}`);
+  const g = builder.gateway.groups.create('workspace-a', { metadata: { name: `g${i}`, external_entity_id: `ext-${i}` }, models: MODELS, hierarchy: ROOT });
+  builder.gateway.keys.mint('workspace-a', g.id, `k${i}`);
 }
 const snapshot = builder.snapshot();
 writeFileSync(path, JSON.stringify(snapshot));
