@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, isHttpUrl, type MockConfig } from './config.js';
 import { compareReports, renderComparisonText, renderHtml, type ConformanceReport } from './conformance-report.js';
 import { UsageError } from './cli-options.js';
+import { systemClock } from './domain/clock.js';
 import { PACKAGE_ROOT } from './paths.js';
 
 /**
@@ -240,7 +241,7 @@ async function runOnce(root: string, env: Record<string, string>, reportsDir: st
   process.exitCode = 0;
   mkdirSync(reportsDir, { recursive: true });
   const jsonFile = join(reportsDir, 'conformance.json');
-  const startedAt = Date.now();
+  const startedAt = systemClock.now();
   try {
     const vitest = await vitestNode.startVitest('test', filters, { config: join(root, 'vitest.conformance.config.ts'), root, run: true, watch: false });
     await vitest.close();

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { systemClock } from './domain/clock.js';
 
 /**
  * `frontier-gateway-mock wait`: blocks until a mock started in the background answers its
@@ -68,9 +69,9 @@ export function parseWaitArgs(argv: string[]): WaitOptions | 'help' {
 
 /** Resolves with the base URL once /_mock/health answers 200; rejects with a one-line reason at the deadline. */
 export async function waitForMock(options: WaitOptions, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<string> {
-  const deadline = Date.now() + options.timeoutMs;
+  const deadline = systemClock.now() + options.timeoutMs;
   let last = options.portFile !== undefined ? `${options.portFile} does not exist yet` : 'no answer yet';
-  while (Date.now() < deadline) {
+  while (systemClock.now() < deadline) {
     const url = options.url ?? urlFromPortFile(options.portFile as string, options.host);
     if (url !== undefined) {
       try {

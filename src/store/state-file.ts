@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { systemClock } from '../domain/clock.js';
 import { snapshotPieces } from './checkpoint.js';
 import { FileLock, LockError } from './lock.js';
 import { parseLog, RedoEncoder, Replay, type Redo } from './redo-log.js';
@@ -426,7 +427,7 @@ export class StateFile {
   private saved(): void {
     const wasFailing = !this.status.ok;
     this.failures = 0;
-    this.status = { ok: true, path: this.path, last_saved_at: new Date().toISOString() };
+    this.status = { ok: true, path: this.path, last_saved_at: new Date(systemClock.now()).toISOString() };
     if (wasFailing) {
       this.loggedError = undefined;
       this.onError(`state file ${this.path}: saved again; every change is logged again`);
