@@ -4,7 +4,7 @@ import { signatureHeader, type BillingEvent, type BillingWebhook } from '../doma
 /**
  * The record of billing webhook deliveries: every delivery with its attempts, oldest
  * first, and the dead-letter queue. Plain data owned by the store (so it is reset,
- * snapshotted and restored with everything else); src/webhooks/deliverer.ts does the
+ * snapshotted and restored with everything else); src/service/webhook-deliverer.ts does the
  * sending and writes the outcome here.
  */
 

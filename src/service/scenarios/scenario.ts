@@ -15,7 +15,7 @@ export { ScenarioError };
  * or JSON and checked against the schema and the file's own references (local group
  * names, parents, the workspace of each group). Every message names the entry and the
  * field, e.g. `groups[2] "pro-acme": models[0].rate_limits[0].threshold must be >= 0`.
- * Applying a checked scenario to the store is src/scenarios/apply.ts.
+ * Applying a checked scenario to the store is src/service/scenarios/apply.ts.
  */
 
 export interface ScenarioGroup {
