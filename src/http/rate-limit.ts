@@ -1,5 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import { managementRateLimited } from '../domain/errors.js';
+import { managementKeyDigest } from '../domain/keys.js';
 import type { FixedWindowLimiter } from '../domain/management-rate.js';
 import { credentialOf } from './auth.js';
 import type { Step } from './pipeline.js';
@@ -21,8 +22,9 @@ export function managementRateLimitStep(limiter: FixedWindowLimiter, clock: Cloc
     run(x, next) {
       const op = x.op;
       if (op?.auth !== 'workspace' || x.workspace === undefined) return next();
-      // Authentication has already read this header successfully.
-      const decision = limiter.take(credentialOf(x.req.headers.authorization), op.id, clock.now());
+      // Authentication has already read this header successfully. Counted by the key's
+      // digest, as the store keeps it: the limiter holds no key in the clear.
+      const decision = limiter.take(managementKeyDigest(credentialOf(x.req.headers.authorization)), op.id, clock.now());
       if (!decision.ok) throw managementRateLimited(decision.retryAfterSeconds);
       return next();
     },
