@@ -1,5 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { ajvOptions } from './ajv-options.js';
 
 /**
  * The one ajv configuration the spec's schemas are compiled with, at build time (to
@@ -29,14 +30,7 @@ export function ajvPerFlavour(standalone = false): Record<SchemaFlavour, Ajv2020
 
 /** `standalone` keeps each validator's source so the build can write it out as code. */
 export function newAjv(options: { coerce?: boolean; allErrors?: boolean; standalone?: boolean } = {}): Ajv2020 {
-  const ajv = new Ajv2020({
-    strict: false,
-    allErrors: options.allErrors === true,
-    coerceTypes: options.coerce ? 'array' : false,
-    useDefaults: options.coerce === true,
-    validateFormats: true,
-    ...(options.standalone ? { code: { source: true } } : {}),
-  });
+  const ajv = new Ajv2020(ajvOptions(options));
   addFormats(ajv);
   return ajv;
 }

@@ -1,6 +1,7 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { ajvOptions } from '../lib/ajv-options.js';
 import { ADMIN_SPEC_PATH, BUILT_DIR, specDigest } from '../lib/spec-files.js';
 
 /**
@@ -33,16 +34,17 @@ export function builtSnapshotValidator(dir: URL = BUILT_DIR): ValidateFunction |
 }
 
 /**
- * Compiles the Snapshot schema from the admin document, here and now, with the options of
- * src/lib/ajv.ts's newAjv() (plain flavour). That module is ESM and this must stay
- * synchronous (a restore is), so ajv and ajv-formats, both CommonJS, are required here;
+ * Compiles the Snapshot schema from the admin document, here and now, with the project's
+ * ajv options (src/lib/ajv-options.ts, the plain flavour). newAjv() is in an ES module and
+ * this must stay synchronous (a restore is), so ajv and ajv-formats, both CommonJS, are
+ * required here;
  * test/unit/snapshot-schema.test.ts checks that this and the build's code decide alike.
  */
 export function compileSnapshotValidator(): ValidateFunction {
   const require = createRequire(import.meta.url);
   const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
   const addFormats = require('ajv-formats') as { default: (ajv: InstanceType<typeof Ajv2020>) => unknown };
-  const ajv = new Ajv2020({ strict: false, allErrors: false, coerceTypes: false, useDefaults: false, validateFormats: true });
+  const ajv = new Ajv2020(ajvOptions());
   addFormats.default(ajv);
   return ajv.compile(snapshotSchema());
 }
