@@ -243,18 +243,24 @@ function crashingIo(at: number, torn: number): { io: Partial<StateFileIo>; crash
   return { io, crashed: () => dead };
 }
 
+/** A fresh store on a manual clock at BASE, its start state, and a StateFile open on a new directory (saves only when asked). */
+function openedFile(prefix: string, options: { io?: Partial<StateFileIo>; sliceMs?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const path = join(dir, 'state.json');
+  const clock = new ManualClock(BASE);
+  const store = newStore(clock);
+  const saved = store.snapshot();
+  const file = new StateFile(store, { path, intervalMs: 1e9, onError: () => {}, ...options });
+  file.open();
+  return { dir, path, clock, store, saved, file };
+}
+
 describe('the state file, property-based', () => {
   it('a crash at any point (an append, a background save, a rename) loses nothing acknowledged before it', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 0, max: 999 }), async (ops, at, torn) => {
-        const dir = mkdtempSync(join(tmpdir(), 'fgw-prop-'));
-        const path = join(dir, 'state.json');
-        const clock = new ManualClock(BASE);
-        const store = newStore(clock);
-        const saved = store.snapshot();
         const { io, crashed } = crashingIo(at, torn);
-        const file = new StateFile(store, { path, intervalMs: 1e9, sliceMs: 0, io, onError: () => {} });
-        file.open();
+        const { dir, path, clock, store, saved, file } = openedFile('fgw-prop-', { io, sliceMs: 0 });
         let expected: Snapshot = store.snapshot();
         try {
           for (const [n, o] of ops.entries()) {
@@ -289,13 +295,7 @@ describe('the state file, property-based', () => {
           { minLength: 1, maxLength: 60 },
         ),
         async (before, during) => {
-          const dir = mkdtempSync(join(tmpdir(), 'fgw-fuzzy-'));
-          const path = join(dir, 'state.json');
-          const clock = new ManualClock(BASE);
-          const store = newStore(clock);
-          const saved = store.snapshot();
-          const file = new StateFile(store, { path, intervalMs: 1e9, sliceMs: 0, onError: () => {} });
-          file.open();
+          const { path, clock, store, saved, file } = openedFile('fgw-fuzzy-', { sliceMs: 0 });
           try {
             for (const [n, o] of before.entries()) await apply(store, clock, file, o, saved, n);
             // One piece of the save per turn of the event loop, one change between two turns.
@@ -325,13 +325,7 @@ describe('the state file, property-based', () => {
         ),
         fc.double({ min: 0, max: 1, noNaN: true }),
         async (ops, cut) => {
-          const dir = mkdtempSync(join(tmpdir(), 'fgw-cut-'));
-          const path = join(dir, 'state.json');
-          const clock = new ManualClock(BASE);
-          const store = newStore(clock);
-          const saved = store.snapshot();
-          const file = new StateFile(store, { path, intervalMs: 1e9, onError: () => {} });
-          file.open();
+          const { dir, path, clock, store, saved, file } = openedFile('fgw-cut-');
           const log = readdirSync(dir).find((f) => f.startsWith('state.json.log.')) as string;
           const states: { end: number; state: Snapshot }[] = [{ end: readFileSync(join(dir, log)).length, state: store.snapshot() }];
           for (const [n, o] of ops.entries()) {
@@ -357,13 +351,7 @@ describe('the state file, property-based', () => {
   it('a snapshot round-trips through the state file: saved whole at exit, restored identical', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 50 }), async (ops) => {
-        const dir = mkdtempSync(join(tmpdir(), 'fgw-round-'));
-        const path = join(dir, 'state.json');
-        const clock = new ManualClock(BASE);
-        const store = newStore(clock);
-        const saved = store.snapshot();
-        const file = new StateFile(store, { path, intervalMs: 1e9, sliceMs: 0, onError: () => {} });
-        file.open();
+        const { dir, path, clock, store, saved, file } = openedFile('fgw-round-', { sliceMs: 0 });
         for (const [n, o] of ops.entries()) await apply(store, clock, file, o, saved, n);
         const before = store.snapshot();
         file.close();
