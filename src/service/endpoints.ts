@@ -112,7 +112,8 @@ export class EndpointService {
    */
   route(workspaceId: string, slug: string): Route | undefined {
     const current = this.store.endpointBySlug(slug);
-    const seen = this.sync.seen(slug, this.store.clock.now(), current ? routeOf(current) : null);
+    // The record is a Route as it is (its workspace and targets): no copy on every completion.
+    const seen = this.sync.seen(slug, this.store.clock.now(), current ?? null);
     const own = seen && seen.workspaceId === workspaceId ? seen : undefined;
     if (!own && this.policy.requireEndpoints) {
       const until = current?.workspaceId === workspaceId ? this.sync.pendingUntil(slug, this.store.clock.now()) : null;

@@ -75,8 +75,9 @@ export class WebhookDeliverer {
     const body = JSON.stringify(billingWebhook(events));
     // Signed when first needed (storedDelivery), with the secrets active now: during a
     // rotation every active one, newest first (retries resend the same signature).
-    const secrets = activeSecrets(workspace.webhookSecret, workspace.retiringWebhookSecrets, this.store.clock.now());
-    const secret = secrets.length === 1 ? (secrets[0] as string) : secrets;
+    // Without a rotation in progress, the one secret, with no list built on every completion.
+    const secrets = workspace.retiringWebhookSecrets?.length ? activeSecrets(workspace.webhookSecret, workspace.retiringWebhookSecrets, this.store.clock.now()) : null;
+    const secret = secrets === null || secrets.length === 1 ? workspace.webhookSecret : secrets;
     const url = workspace.webhookUrl;
     // The events API finds events by time (src/store/webhook-log.ts): taken from the events, not re-read from the body.
     const at = earliestAt(events);
