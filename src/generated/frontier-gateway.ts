@@ -627,6 +627,31 @@ export interface components {
             prompt_tokens: number;
             completion_tokens: number;
             total_tokens: number;
+            prompt_tokens_details?: {
+                /** @description Prompt tokens served from the prompt cache (part of `prompt_tokens`); the billing event's `cachedInputTokens`. */
+                cached_tokens: number;
+            };
+        };
+        ToolCall: {
+            id: string;
+            /** @constant */
+            type: "function";
+            function: {
+                name: string;
+                /** @description The arguments as JSON text. */
+                arguments: string;
+            };
+        };
+        /** @description A piece of a streamed tool call; the first carries `id`, `type` and `function.name`, the next ones pieces of `function.arguments`. */
+        ToolCallDelta: {
+            index: number;
+            id?: string;
+            /** @constant */
+            type?: "function";
+            function?: {
+                name?: string;
+                arguments?: string;
+            };
         };
         ChatCompletion: {
             id: string;
@@ -640,9 +665,10 @@ export interface components {
                     /** @constant */
                     role: "assistant";
                     content: string | null;
+                    tool_calls?: components["schemas"]["ToolCall"][];
                 };
                 /** @enum {string} */
-                finish_reason: "stop" | "length";
+                finish_reason: "stop" | "length" | "tool_calls";
                 logprobs?: null;
             }[];
             usage: components["schemas"]["CompletionUsage"];
@@ -658,10 +684,11 @@ export interface components {
                 delta: {
                     /** @constant */
                     role?: "assistant";
-                    content?: string;
+                    content?: string | null;
+                    tool_calls?: components["schemas"]["ToolCallDelta"][];
                 };
                 /** @enum {string|null} */
-                finish_reason: "stop" | "length" | null;
+                finish_reason: "stop" | "length" | "tool_calls" | null;
             }[];
             usage?: null | components["schemas"]["CompletionUsage"];
         };
@@ -873,6 +900,8 @@ export type EndpointList = components['schemas']['EndpointList'];
 export type ChatMessage = components['schemas']['ChatMessage'];
 export type ChatCompletionRequest = components['schemas']['ChatCompletionRequest'];
 export type CompletionUsage = components['schemas']['CompletionUsage'];
+export type ToolCall = components['schemas']['ToolCall'];
+export type ToolCallDelta = components['schemas']['ToolCallDelta'];
 export type ChatCompletion = components['schemas']['ChatCompletion'];
 export type ChatCompletionChunk = components['schemas']['ChatCompletionChunk'];
 export type ModelList = components['schemas']['ModelList'];

@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { checkMetadata, requestedMaxTokens, type ChatRequest } from '../domain/inference.js';
 import type { Workspace } from '../domain/records.js';
-import { complete, type Completion } from '../domain/tokens.js';
+import { complete, type Completion } from '../domain/completion.js';
 import { billingEvent, type BillingEvent } from '../domain/webhooks.js';
 import type { FederatedCaller } from './access.js';
 import type { UsageService } from './usage.js';
@@ -25,15 +25,36 @@ export interface CompletionOutcome {
   at: number;
 }
 
-/** Serves one chat completion for an authenticated caller, or throws the 4xx that says why not. */
+/** The completion a request gets when no scripted reply answers it (deterministic). */
+export function completionFor(body: ChatRequest): Completion {
+  return complete(body.messages, requestedMaxTokens(body));
+}
+
+/**
+ * Serves one chat completion for an authenticated caller, or throws the 4xx that says why
+ * not. `scripted`, when given, is served and billed as it is (its usage, cached tokens
+ * included) instead of the generated one; the request's bounds are checked all the same.
+ */
 export function serveCompletion(
   deps: { usage: UsageService; clock: Clock; billing: BillingSink },
   caller: FederatedCaller,
   requestId: string,
   body: ChatRequest,
+  scripted?: Completion,
 ): CompletionOutcome {
   checkMetadata(body.metadata);
-  const completion = complete(body.messages, requestedMaxTokens(body));
+  const completion = scripted ?? completionFor(body);
+  return chargeCompletion(deps, caller, requestId, body, completion);
+}
+
+/** Bills and charges a completion, all or nothing: the 429 that refuses it leaves no event and no charge. */
+export function chargeCompletion(
+  deps: { usage: UsageService; clock: Clock; billing: BillingSink },
+  caller: FederatedCaller,
+  requestId: string,
+  body: ChatRequest,
+  completion: Completion,
+): CompletionOutcome {
   const at = deps.clock.now();
   const delivery = deps.billing.prepare(caller.workspace, [
     billingEvent({
@@ -45,6 +66,7 @@ export function serveCompletion(
       apiKeyPrefix: caller.key.prefix,
       promptTokens: completion.usage.prompt_tokens,
       completionTokens: completion.usage.completion_tokens,
+      cachedInputTokens: completion.usage.cached_tokens,
     }),
   ]);
   deps.usage.admit(caller.group, body.model, completion.usage.total_tokens);

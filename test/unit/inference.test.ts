@@ -24,7 +24,7 @@ describe('the inference use case charges only what it answers', () => {
   it('charges and records one billing event for a served completion', () => {
     const { gw, clock, caller, sink, committed, used } = setup();
     const out = serveCompletion({ usage: gw.usage, clock, billing: sink }, caller, 'r1', ask);
-    expect(out.completion.content).toBe('Echo: hello');
+    expect(out.completion.choices[0]!.content).toBe('Echo: hello');
     expect(used()).toBe(1);
     expect(committed).toHaveLength(1);
   });
