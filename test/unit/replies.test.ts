@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../../src/domain/errors.js';
+import {
+  backtrackingProblem,
+  checkReply,
+  checkRule,
+  compilePattern,
+  globPattern,
+  matchesWithin,
+  PatternTimeout,
+  REPLY_BOUNDS,
+  ReplyBook,
+  requestFacts,
+  type RequestFacts,
+} from '../../src/domain/replies.js';
+
+const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({
+  model: 'acme/chat',
+  groupId: 'grp_1',
+  externalEntityId: 'customer-1',
+  keyPrefix: 'sky_abcdefghijkl',
+  lastUserMessage: 'What is the weather in Paris?',
+  hasTools: false,
+  ...over,
+});
+
+/** The 400 a call throws: its message and param. */
+function refusal(fn: () => unknown): { message: string; param: string | null; code: string } {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(GatewayError);
+    const g = e as GatewayError;
+    expect(g.kind).toBe('invalid_request');
+    return { message: g.message, param: g.param, code: g.code };
+  }
+  throw new Error('expected a 400');
+}
+
+describe('checkReply', () => {
+  it('takes exactly one of content, tool_calls or error', () => {
+    expect(checkReply({ content: 'hi', latency_ms: 5, cached_tokens: 3 })).toEqual({ content: 'hi', latency_ms: 5, cached_tokens: 3 });
+    expect(refusal(() => checkReply({})).message).toMatch(/exactly one of content, tool_calls or error/);
+    expect(refusal(() => checkReply({ content: 'a', error: { status: 500, message: 'x' } })).message).toMatch(/it has content and error/);
+    expect(refusal(() => checkReply('hi')).param).toBe('reply');
+    expect(refusal(() => checkReply({ content: 'a', colour: 'red' })).message).toMatch(/unknown field "colour"/);
+  });
+
+  it('tool-call arguments: an object becomes its JSON text; JSON text is kept; anything else is refused', () => {
+    expect(checkReply({ tool_calls: [{ name: 'get_weather', arguments: { city: 'Paris' } }] }).tool_calls).toEqual([{ name: 'get_weather', arguments: '{"city":"Paris"}' }]);
+    expect(checkReply({ tool_calls: [{ name: 'f', arguments: '{ "a": 1 }' }, { name: 'g' }] }).tool_calls).toEqual([
+      { name: 'f', arguments: '{ "a": 1 }' },
+      { name: 'g', arguments: '{}' },
+    ]);
+    expect(refusal(() => checkReply({ tool_calls: [{ name: 'f', arguments: '{a:1}' }] })).param).toBe('reply.tool_calls[0].arguments');
+    expect(refusal(() => checkReply({ tool_calls: [{ name: 'f', arguments: '[1]' }] })).message).toMatch(/must be a JSON object/);
+    expect(refusal(() => checkReply({ tool_calls: [{ name: 'no spaces', arguments: {} }] })).param).toBe('reply.tool_calls[0].name');
+    expect(refusal(() => checkReply({ tool_calls: [] })).message).toMatch(/1 to 16 calls/);
+    const big = 'x'.repeat(REPLY_BOUNDS.argumentsChars);
+    expect(refusal(() => checkReply({ tool_calls: [{ name: 'f', arguments: { big } }] })).message).toMatch(/at most 65536/);
+  });
+
+  it('an error: status 400..599, a message, an optional code; no cached tokens', () => {
+    expect(checkReply({ error: { status: 503, message: 'down', code: 'overloaded' } })).toEqual({ error: { status: 503, message: 'down', code: 'overloaded' } });
+    expect(refusal(() => checkReply({ error: { status: 200, message: 'x' } })).param).toBe('reply.error.status');
+    expect(refusal(() => checkReply({ error: { status: 600, message: 'x' } })).message).toMatch(/from 400 to 599/);
+    expect(refusal(() => checkReply({ error: { status: 500 } })).param).toBe('reply.error.message');
+    expect(refusal(() => checkReply({ error: { status: 500, message: 'x' }, cached_tokens: 1 })).message).toMatch(/not charged/);
+  });
+
+  it('latency is bounded', () => {
+    expect(refusal(() => checkReply({ content: '', latency_ms: REPLY_BOUNDS.latencyMs + 1 })).param).toBe('reply.latency_ms');
+    expect(refusal(() => checkReply({ content: '', latency_ms: 1.5 })).message).toMatch(/whole number/);
+  });
+});
+
+describe('checkRule', () => {
+  it('match fields are checked, unknown ones refused; times at least 1', () => {
+    expect(checkRule({ match: { model: 'acme/*', has_tools: true }, reply: { content: 'x' }, times: 2 })).toEqual({
+      match: { model: 'acme/*', has_tools: true },
+      reply: { content: 'x' },
+      times: 2,
+    });
+    expect(refusal(() => checkRule({ match: { modell: 'x' }, reply: { content: 'x' } })).message).toMatch(/unknown field "modell"/);
+    expect(refusal(() => checkRule({ match: { has_tools: 'yes' }, reply: { content: 'x' } })).param).toBe('match.has_tools');
+    expect(refusal(() => checkRule({ reply: { content: 'x' }, times: 0 })).param).toBe('times');
+    expect(refusal(() => checkRule({ match: {} })).message).toMatch(/reply is required/);
+    expect(refusal(() => checkRule({ id: 'has space', reply: { content: 'x' } })).param).toBe('id');
+  });
+});
+
+describe('message_matches', () => {
+  it('compiles once, with /pattern/flags for flags; an invalid one is a 400 naming the field', () => {
+    expect(compilePattern('/paris/i').test('PARIS')).toBe(true);
+    expect(compilePattern('weather in \\w+').test('the weather in Oslo')).toBe(true);
+    expect(refusal(() => compilePattern('(unclosed')).message).toMatch(/not a valid regular expression/);
+    expect(refusal(() => compilePattern('/x/g')).message).toMatch(/flags may be i, m, s and u/);
+    expect(refusal(() => checkRule({ match: { message_matches: 'a'.repeat(257) }, reply: { content: '' } })).param).toBe('match.message_matches');
+  });
+
+  it('refuses nested quantifiers and backreferences, allows the common shapes', () => {
+    for (const ok of ['^hello', 'a+b*c?', '(foo|bar)+', '(ab)+', '(a?b)+', '[(]+x*', 'x{2,3}(y)*', '\\(a+\\)+', '(a{1})+']) expect([ok, backtrackingProblem(ok)]).toEqual([ok, undefined]);
+    for (const bad of ['(a+)+', '(\\w*\\s?)*$', '((ab)*c)+', '(a|b+){2,}', '(x)\\1', '(?<n>a)\\k<n>']) expect(backtrackingProblem(bad)).toBeDefined();
+    expect(refusal(() => compilePattern('(a+)+$')).code).toBe('unsafe_pattern');
+  });
+
+  it('a run that backtracks too long is stopped by the time bound', () => {
+    const t = performance.now();
+    expect(() => matchesWithin(/^(a|aa)*$/, `${'a'.repeat(40)}!`, 30)).toThrow(PatternTimeout);
+    expect(performance.now() - t).toBeLessThan(1000);
+    expect(matchesWithin(/par(is)?/i, 'to Paris')).toBe(true);
+  });
+});
+
+describe('globPattern', () => {
+  it('* is any run, ? one character, everything else literal', () => {
+    expect(globPattern('acme/*').test('acme/chat-v2')).toBe(true);
+    expect(globPattern('acme/*').test('other/chat')).toBe(false);
+    expect(globPattern('*/chat?').test('acme/chat2')).toBe(true);
+    expect(globPattern('a.b/c').test('axb/c')).toBe(false);
+    expect(globPattern('acme/chat').test('acme/chat-v2')).toBe(false);
+  });
+});
+
+describe('ReplyBook', () => {
+  it('first match wins, in order; every match field must hold', () => {
+    const book = new ReplyBook();
+    book.add([
+      { id: 'tools', match: { has_tools: true }, reply: { content: 'tools' } },
+      { id: 'paris', match: { message_contains: 'Paris', model: 'acme/*' }, reply: { content: 'paris' } },
+      { id: 'catch-all', reply: { content: 'any' } },
+    ]);
+    expect(book.pick(facts())?.id).toBe('paris');
+    expect(book.pick(facts({ hasTools: true }))?.id).toBe('tools');
+    expect(book.pick(facts({ model: 'other/chat' }))?.id).toBe('catch-all');
+    expect(book.list().map((r) => [r.id, r.hits])).toEqual([
+      ['tools', 1],
+      ['paris', 1],
+      ['catch-all', 1],
+    ]);
+  });
+
+  it('group matches the id or the external entity id; key_prefix is a prefix of the key prefix', () => {
+    const book = new ReplyBook();
+    book.add([{ id: 'g', match: { group: 'customer-1', key_prefix: 'sky_abc' }, reply: { content: 'g' } }]);
+    expect(book.pick(facts())?.id).toBe('g');
+    expect(book.pick(facts({ externalEntityId: 'customer-2' }))).toBeUndefined();
+    const byId = new ReplyBook();
+    byId.add([{ match: { group: 'grp_1' }, reply: { content: 'g' } }]);
+    expect(byId.pick(facts({ externalEntityId: null }))?.id).toBe('reply_1');
+    expect(book.pick(facts({ keyPrefix: 'sky_zzzzzzzzzzzz' }))).toBeUndefined();
+  });
+
+  it('times: answers the first N matches, then stays listed used up and matches nothing', () => {
+    const book = new ReplyBook();
+    book.add([{ id: 'twice', reply: { error: { status: 503, message: 'busy' } }, times: 2 }]);
+    expect([book.pick(facts())?.id, book.pick(facts())?.id, book.pick(facts())]).toEqual(['twice', 'twice', undefined]);
+    expect(book.list()[0]).toMatchObject({ id: 'twice', times: 2, hits: 2, remaining: 0 });
+  });
+
+  it('add: generated ids, position, all or none, duplicate ids and the bound refused', () => {
+    const book = new ReplyBook();
+    book.add([{ reply: { content: 'a' } }, { id: 'reply_2', reply: { content: 'b' } }]);
+    expect(book.list().map((r) => r.id)).toEqual(['reply_1', 'reply_2']);
+    book.add([{ reply: { content: 'c' } }], 0);
+    expect(book.list().map((r) => r.id)).toEqual(['reply_3', 'reply_1', 'reply_2']);
+    expect(refusal(() => book.add([{ reply: { content: 'd' } }], 4)).param).toBe('position');
+    const dup = refusal(() => book.add([{ id: 'new', reply: { content: 'x' } }, { id: 'reply_1', reply: { content: 'y' } }]));
+    expect([dup.code, dup.param]).toEqual(['duplicate_reply_id', 'replies[1].id']);
+    expect(book.size).toBe(3); // none of the two was added
+    expect(refusal(() => book.add([{ reply: { content: 'x' } }, { reply: {} }])).param).toBe('replies[1].reply');
+    expect(book.size).toBe(3);
+    expect(refusal(() => book.add(Array.from({ length: REPLY_BOUNDS.rules }, () => ({ reply: { content: '' } })))).code).toBe('too_many_replies');
+  });
+
+  it('remove and clear', () => {
+    const book = new ReplyBook();
+    book.add([{ id: 'a', reply: { content: 'a' } }, { id: 'b', reply: { content: 'b' } }]);
+    expect(book.remove('a').id).toBe('a');
+    expect(() => book.remove('a')).toThrow(/No reply rule a/);
+    book.clear();
+    expect(book.list()).toEqual([]);
+  });
+
+  it('a pattern that runs out of time on a message is a 400 naming the rule', () => {
+    const book = new ReplyBook();
+    book.add([{ id: 'slow', match: { message_matches: '^(a|aa)*$' }, reply: { content: 'x' } }]);
+    expect(book.pick(facts({ lastUserMessage: 'aaaa' }))?.id).toBe('slow');
+    const r = refusal(() => book.pick(facts({ lastUserMessage: `${'a'.repeat(60)}!` })));
+    expect([r.code, r.message]).toEqual(['reply_pattern_timeout', expect.stringContaining('Reply rule slow')]);
+  });
+});
+
+describe('requestFacts', () => {
+  it('reads the last user message (text parts joined) and whether tools are given', () => {
+    const f = requestFacts(
+      {
+        model: 'm/x',
+        messages: [
+          { role: 'user', content: 'first' },
+          { role: 'user', content: [{ type: 'text', text: 'second' }, { type: 'text', text: 'part' }] },
+          { role: 'assistant', content: 'ok' },
+        ],
+        tools: [{ type: 'function', function: { name: 'f' } }],
+      },
+      { groupId: 'g', externalEntityId: null, keyPrefix: 'sky_x' },
+    );
+    expect([f.lastUserMessage, f.hasTools]).toEqual(['second part', true]);
+    expect(requestFacts({ model: 'm/x', messages: [{ role: 'system', content: 's' }], tools: [] }, { groupId: 'g', externalEntityId: null, keyPrefix: 'k' })).toMatchObject({
+      lastUserMessage: '',
+      hasTools: false,
+    });
+  });
+});
