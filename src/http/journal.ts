@@ -39,7 +39,9 @@ export interface JournalFilter {
 const PREVIEW_BYTES = 1024;
 
 /** An exchange as the journal step hands it over: bodies as redacted JSON text (redactedJson). */
-export type NewJournalEntry = Omit<JournalEntry, 'seq' | 'request' | 'response'> & {
+export type NewJournalEntry = Omit<JournalEntry, 'seq' | 'request' | 'response' | 'scripted'> & {
+  /** The scripted reply rule that answered (default null). */
+  scripted?: string | null;
   request: { headers: Record<string, string>; body: string };
   response: { headers: Record<string, string>; body: string };
 };
@@ -79,7 +81,7 @@ export class Journal {
       `"path":${JSON.stringify(entry.path)},"query":${JSON.stringify(entry.query)},"operation":${entry.operation === null ? 'null' : `"${entry.operation}"`},` +
       `"status":${entry.status},"duration_ms":${entry.duration_ms},"outcome":"${entry.outcome}",` +
       `"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
-      `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)}}`;
+      `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)},"scripted":${JSON.stringify(entry.scripted ?? null)}}`;
     const bytes = Buffer.byteLength(text);
     const ring = this.ring;
     while (ring.length > 0 && (ring.length + 1 > this.maxEntries || ring.bytes + bytes > this.maxBytes)) {
@@ -195,5 +197,6 @@ function entryOf(x: Exchange, arrived: number): NewJournalEntry {
       body: streamed ? STREAMED : redactedJson(x.sent?.body, x.sent?.text),
     },
     fault: x.fault ?? null,
+    scripted: x.scripted ?? null,
   };
 }

@@ -64,6 +64,8 @@ export interface Exchange<M = unknown> {
   sent?: { status: number; body: unknown; text?: string };
   /** Set by the fault step when an injected fault shaped this exchange. */
   fault?: AppliedFault;
+  /** The id of the scripted reply rule that answered (src/domain/scripted-replies.ts), for the journal. */
+  scripted?: string;
 }
 
 export type Next = () => Promise<void>;

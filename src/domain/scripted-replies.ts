@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { createContext, Script } from 'node:vm';
+import { textChoice, usageOf, type Completion, type CompletionChoice } from './completion.js';
 import { badRequest, GatewayError, notFound } from './errors.js';
-import { messageText, type ChatMessageLike } from './tokens.js';
+import { messageText, promptTokens, type ChatMessageLike } from './tokens.js';
 
 /**
  * Scripted replies: rules that match a chat-completion request and say how the mock
@@ -119,7 +121,7 @@ const bad = (message: string, param: string, code = 'invalid_reply') => badReque
 
 function onlyFields(value: Record<string, unknown>, allowed: readonly string[], at: string): void {
   for (const k of Object.keys(value)) {
-    if (!allowed.includes(k)) throw bad(`${at}: unknown field "${k}"; allowed: ${allowed.join(', ')}.`, at ? `${at}.${k}` : k);
+    if (!allowed.includes(k)) throw bad(`${at || 'the rule'}: unknown field "${k}"; allowed: ${allowed.join(', ')}.`, at ? `${at}.${k}` : k);
   }
 }
 
@@ -383,8 +385,9 @@ export interface Picked {
 export class ReplyBook {
   private entries: Entry[] = [];
   private counter = 0;
+  private baseline: { entries: Entry[]; counter: number } = { entries: [], counter: 0 };
 
-  /** Checks `inputs` (each named `at[i]`) as add() would, without adding them; throws the 400. */
+  /** Checks `inputs` (each named `at[i]`, or by its fields alone when `at` is '') as add() would, without adding them; throws the 400. */
   check(inputs: readonly unknown[], at = 'replies'): void {
     this.prepare(inputs, at);
   }
@@ -424,6 +427,21 @@ export class ReplyBook {
     this.entries = [];
   }
 
+  /** The rules reset() goes back to: the ones active now. */
+  markBaseline(): void {
+    this.baseline = { entries: this.entries.map(cloneEntry), counter: this.counter };
+  }
+
+  /** Back to the rules of markBaseline() (none without one), every count at zero. */
+  reset(): void {
+    this.entries = this.baseline.entries.map(cloneEntry);
+    this.counter = this.baseline.counter;
+    for (const e of this.entries) {
+      e.rule.hits = 0;
+      e.rule.remaining = e.rule.times;
+    }
+  }
+
   /**
    * The first rule with answers left that matches the request, its hit counted; undefined
    * when none does. Throws a 400 when a message_matches pattern runs out of time on it.
@@ -441,13 +459,16 @@ export class ReplyBook {
 
   private prepare(inputs: readonly unknown[], at: string): { rule: ReturnType<typeof checkRule>; model: RegExp | null; pattern: RegExp | null }[] {
     if (this.entries.length + inputs.length > REPLY_BOUNDS.rules) {
-      throw bad(`At most ${REPLY_BOUNDS.rules} reply rules may be active at once (${this.entries.length} are); remove some first (DELETE /_mock/replies).`, at, 'too_many_replies');
+      throw bad(`At most ${REPLY_BOUNDS.rules} reply rules may be active at once (${this.entries.length} are); remove some first (DELETE /_mock/replies).`, at || 'body', 'too_many_replies');
     }
     const ids = new Set(this.entries.map((e) => e.rule.id));
     return inputs.map((raw, i) => {
-      const rule = checkRule(raw, `${at}[${i}]`);
+      // `at` '' names the fields of a lone rule as they are (`reply.content`).
+      const where = at ? `${at}[${i}]` : '';
+      const rule = checkRule(raw, where);
       if (rule.id !== undefined) {
-        if (ids.has(rule.id)) throw bad(`${at}[${i}].id "${rule.id}" is already the id of a rule; remove it first or choose another.`, `${at}[${i}].id`, 'duplicate_reply_id');
+        const field = where ? `${where}.id` : 'id';
+        if (ids.has(rule.id)) throw bad(`${field} "${rule.id}" is already the id of a rule; remove it first or choose another.`, field, 'duplicate_reply_id');
         ids.add(rule.id);
       }
       const { model, message_matches } = rule.match;
@@ -463,6 +484,8 @@ export class ReplyBook {
     return id;
   }
 }
+
+const cloneEntry = (e: Entry): Entry => ({ rule: structuredClone(e.rule), model: e.model, pattern: e.pattern });
 
 function matches(e: Entry, f: RequestFacts): boolean {
   const m = e.rule.match;
@@ -500,4 +523,53 @@ export function requestFacts(
     lastUserMessage: last ? messageText(last.content) : '',
     hasTools: Array.isArray(body.tools) && body.tools.length > 0,
   };
+}
+
+/**
+ * A content or tool-call reply as a completion, charged like any other: prompt tokens as
+ * always, completion tokens counted from the scripted text (content cut to `maxTokens` as
+ * usual; each tool call counts the tokens of its name plus those of its arguments' JSON
+ * text, never cut), `cached_tokens` at most the prompt's tokens; `n` identical choices.
+ * A tool call's id is derived from the rule, the call's place and its text, so the same
+ * rule gives the same ids, run after run.
+ */
+export function scriptedCompletion(picked: Picked, messages: readonly ChatMessageLike[], maxTokens: number | null, n = 1): Completion {
+  const { reply } = picked;
+  if (reply.error) throw new Error(`scriptedCompletion: rule ${picked.id} answers with an error, not a completion`);
+  let choice: CompletionChoice;
+  if (reply.tool_calls) {
+    const toolCalls = reply.tool_calls.map((c, i) => ({ id: toolCallId(picked.id, i, c), name: c.name, arguments: c.arguments }));
+    choice = { pieces: [], content: null, toolCalls, finishReason: 'tool_calls' };
+  } else choice = textChoice(reply.content ?? '', maxTokens);
+  const choices = Array.from({ length: n }, () => ({ ...choice, pieces: [...choice.pieces], toolCalls: choice.toolCalls.map((t) => ({ ...t })) }));
+  return { choices, usage: usageOf(promptTokens(messages), choices, reply.cached_tokens ?? 0) };
+}
+
+function toolCallId(ruleId: string, index: number, call: ScriptedToolCall): string {
+  return `call_${createHash('sha256').update(`${ruleId}\0${index}\0${call.name}\0${call.arguments}`).digest('hex').slice(0, 24)}`;
+}
+
+/** The id under which the one-off request header's reply is journaled and named in X-Fgw-Scripted-Reply. */
+export const HEADER_RULE_ID = 'header';
+/** The one-off reply header, and the most bytes its value may hold. */
+export const REPLY_HEADER = 'X-Fgw-Mock-Reply';
+export const MAX_REPLY_HEADER_BYTES = 16 * 1024;
+
+/** The one-off reply the request header carries, or a 400 naming the header. */
+export function replyFromHeader(value: string): Picked {
+  const where = REPLY_HEADER;
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_REPLY_HEADER_BYTES) throw bad(`${where} is ${bytes} bytes; at most ${MAX_REPLY_HEADER_BYTES} are allowed.`, where, 'invalid_reply_header');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch (e) {
+    throw bad(`${where} must be a JSON reply such as {"content":"hi"}: ${(e as Error).message}.`, where, 'invalid_reply_header');
+  }
+  try {
+    return { id: HEADER_RULE_ID, reply: checkReply(raw, where) };
+  } catch (e) {
+    if (e instanceof GatewayError) throw bad(e.message, e.param ?? where, 'invalid_reply_header');
+    throw e;
+  }
 }

@@ -12,7 +12,7 @@ import {
   ReplyBook,
   requestFacts,
   type RequestFacts,
-} from '../../src/domain/replies.js';
+} from '../../src/domain/scripted-replies.js';
 
 const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({
   model: 'acme/chat',
