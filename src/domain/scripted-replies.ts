@@ -551,9 +551,12 @@ function toolCallId(ruleId: string, index: number, call: ScriptedToolCall): stri
 
 /** The id under which the one-off request header's reply is journaled and named in X-Fgw-Scripted-Reply. */
 export const HEADER_RULE_ID = 'header';
-/** The one-off reply header, and the most bytes its value may hold. */
+/**
+ * The one-off reply header, and the most bytes its value may hold (Node refuses a request
+ * whose headers together pass 16 KiB with 431 before the mock sees it).
+ */
 export const REPLY_HEADER = 'X-Fgw-Mock-Reply';
-export const MAX_REPLY_HEADER_BYTES = 16 * 1024;
+export const MAX_REPLY_HEADER_BYTES = 8 * 1024;
 
 /** The one-off reply the request header carries, or a 400 naming the header. */
 export function replyFromHeader(value: string): Picked {

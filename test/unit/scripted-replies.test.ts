@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { countTokens, promptTokens } from '../../src/domain/tokens.js';
 import { GatewayError } from '../../src/domain/errors.js';
 import {
   backtrackingProblem,
@@ -10,7 +13,9 @@ import {
   PatternTimeout,
   REPLY_BOUNDS,
   ReplyBook,
+  replyFromHeader,
   requestFacts,
+  scriptedCompletion,
   type RequestFacts,
 } from '../../src/domain/scripted-replies.js';
 
@@ -210,5 +215,74 @@ describe('requestFacts', () => {
       lastUserMessage: '',
       hasTools: false,
     });
+  });
+});
+
+describe('scriptedCompletion', () => {
+  const messages = [{ role: 'user', content: 'What is the weather?' }];
+
+  it('content: cut to max tokens like any completion; usage from the scripted text; cached tokens at most the prompt', () => {
+    const c = scriptedCompletion({ id: 'r', reply: { content: 'Sunny and warm.', cached_tokens: 1_000 } }, messages, null);
+    expect(c.choices).toEqual([{ pieces: ['Sunny', ' and', ' warm', '.'], content: 'Sunny and warm.', toolCalls: [], finishReason: 'stop' }]);
+    const prompt = promptTokens(messages);
+    expect(c.usage).toEqual({ prompt_tokens: prompt, completion_tokens: 4, total_tokens: prompt + 4, cached_tokens: prompt });
+    const cut = scriptedCompletion({ id: 'r', reply: { content: 'Sunny and warm.' } }, messages, 2);
+    expect([cut.choices[0]?.content, cut.choices[0]?.finishReason, cut.usage.completion_tokens, cut.usage.cached_tokens]).toEqual(['Sunny and', 'length', 2, 0]);
+  });
+
+  it('tool calls: content null, finish_reason tool_calls, stable ids, tokens of each name plus its arguments text; n identical choices', () => {
+    const picked = { id: 'tools', reply: { tool_calls: [{ name: 'get_weather', arguments: '{"city":"Paris"}' }, { name: 'get_time', arguments: '{}' }] } };
+    const c = scriptedCompletion(picked, messages, 1, 2);
+    expect(c.choices).toHaveLength(2);
+    const [first] = c.choices;
+    expect(first).toMatchObject({ content: null, pieces: [], finishReason: 'tool_calls' });
+    expect(first?.toolCalls.map((t) => [t.name, t.arguments])).toEqual([
+      ['get_weather', '{"city":"Paris"}'],
+      ['get_time', '{}'],
+    ]);
+    const ids = first?.toolCalls.map((t) => t.id) ?? [];
+    expect(new Set(ids).size).toBe(2);
+    expect(scriptedCompletion(picked, messages, null).choices[0]?.toolCalls.map((t) => t.id)).toEqual(ids);
+    const perChoice = countTokens('get_weather') + countTokens('{"city":"Paris"}') + countTokens('get_time') + countTokens('{}');
+    expect(c.usage.completion_tokens).toBe(2 * perChoice);
+  });
+
+  it('an error reply is no completion', () => {
+    expect(() => scriptedCompletion({ id: 'e', reply: { error: { status: 503, message: 'x' } } }, messages, null)).toThrow(/answers with an error/);
+  });
+});
+
+describe('replyFromHeader', () => {
+  it('a reply as JSON, named header; a 400 naming the header otherwise', () => {
+    expect(replyFromHeader('{"content":"hi","latency_ms":5}')).toEqual({ id: 'header', reply: { content: 'hi', latency_ms: 5 } });
+    expect(refusal(() => replyFromHeader('{'))).toMatchObject({ code: 'invalid_reply_header', param: 'X-Fgw-Mock-Reply' });
+    expect(refusal(() => replyFromHeader('{"content":1}'))).toMatchObject({ code: 'invalid_reply_header', param: 'X-Fgw-Mock-Reply.content' });
+    expect(refusal(() => replyFromHeader(JSON.stringify({ content: 'x'.repeat(9000) }))).message).toMatch(/at most 8192/);
+  });
+});
+
+describe('one schema for a rule', () => {
+  it("the scenario schema's reply definitions are the admin spec's ReplyRuleInput, ReplyMatch and ReplyInput", () => {
+    const admin = (parse(readFileSync('openapi/mock-admin.yaml', 'utf8')) as { components: { schemas: Record<string, unknown> } }).components.schemas;
+    const scenario = JSON.parse(readFileSync('scenarios/scenario.schema.json', 'utf8')) as { $defs: Record<string, unknown>; properties: Record<string, { items?: unknown }> };
+    const names: Record<string, string> = { ReplyRuleInput: 'reply_rule', ReplyMatch: 'reply_match', ReplyInput: 'reply' };
+    // The admin document's references, in the scenario schema's terms.
+    const asScenario = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(asScenario)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => (k === '$ref' ? [k, `#/$defs/${names[String(x).split('/').pop() as string]}`] : [k, asScenario(x)])))
+          : v;
+    for (const [adminName, scenarioName] of Object.entries(names)) expect(scenario.$defs[scenarioName], scenarioName).toEqual(asScenario(admin[adminName]));
+    expect(scenario.properties.replies?.items).toEqual({ $ref: '#/$defs/reply_rule' });
+    // ...and the domain's bounds are the schema's.
+    const input = admin.ReplyInput as { properties: Record<string, { maximum?: number; maxLength?: number; maxItems?: number }> };
+    expect([input.properties.latency_ms?.maximum, input.properties.content?.maxLength, input.properties.tool_calls?.maxItems]).toEqual([
+      REPLY_BOUNDS.latencyMs,
+      REPLY_BOUNDS.contentChars,
+      REPLY_BOUNDS.toolCalls,
+    ]);
+    const match = admin.ReplyMatch as { properties: Record<string, { maxLength?: number }> };
+    expect([match.properties.message_matches?.maxLength, match.properties.model?.maxLength]).toEqual([REPLY_BOUNDS.patternLength, REPLY_BOUNDS.matchFieldLength]);
   });
 });
