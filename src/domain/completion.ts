@@ -49,7 +49,7 @@ export function textChoice(text: string, maxTokens: number | null): CompletionCh
 /**
  * The completion tokens of one choice: the tokens of its content, plus, for each tool
  * call, the tokens of the function's name and of its arguments' JSON text (the same
- * counter as everywhere: `{"city":"Paris"}` is 7 tokens).
+ * counter as everywhere: `get_weather` is 3 tokens, `{"city":"Paris"}` 9).
  */
 export function choiceTokens(choice: CompletionChoice): number {
   let n = choice.content === null ? 0 : choice.pieces.length;
@@ -69,19 +69,21 @@ export function usageOf(promptTokens: number, choices: readonly CompletionChoice
 }
 
 /**
- * The echo: `Echo: ` followed by the text of the last user message (`Echo.` when there
- * is none), cut to `maxTokens` tokens.
+ * The echo: `Echo: ` followed by the text of the last user or tool message, whichever
+ * comes later (so the follow-up carrying a tool's result echoes that result), `Echo.` when
+ * there is none or it is empty.
  */
 export function echoText(messages: readonly ChatMessageLike[]): string {
   for (let i = messages.length - 1; i >= 0; i -= 1) {
-    if (messages[i]!.role !== 'user') continue;
+    const role = messages[i]!.role;
+    if (role !== 'user' && role !== 'tool') continue;
     const said = messageText(messages[i]!.content).trim();
     return said ? `Echo: ${said}` : 'Echo.';
   }
   return 'Echo.';
 }
 
-/** The echo as a one-choice completion. */
+/** The echo as a one-choice completion, cut to `maxTokens` tokens. */
 export function complete(messages: readonly ChatMessageLike[], maxTokens: number | null): Completion {
   const choice = textChoice(echoText(messages), maxTokens);
   return { choices: [choice], usage: usageOf(promptTokens(messages), [choice]) };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createContext, Script } from 'node:vm';
 import { textChoice, usageOf, type Completion, type CompletionChoice } from './completion.js';
+import { cutAtStop } from './replies.js';
 import { badRequest, GatewayError, notFound } from './errors.js';
 import { messageText, promptTokens, type ChatMessageLike } from './tokens.js';
 
@@ -529,18 +530,19 @@ export function requestFacts(
  * A content or tool-call reply as a completion, charged like any other: prompt tokens as
  * always, completion tokens counted from the scripted text (content cut to `maxTokens` as
  * usual; each tool call counts the tokens of its name plus those of its arguments' JSON
- * text, never cut), `cached_tokens` at most the prompt's tokens; `n` identical choices.
+ * text, never cut), `cached_tokens` at most the prompt's tokens (default 0: the prompt
+ * cache is not consulted); `n` identical choices; `stops` cut the content as they cut any.
  * A tool call's id is derived from the rule, the call's place and its text, so the same
  * rule gives the same ids, run after run.
  */
-export function scriptedCompletion(picked: Picked, messages: readonly ChatMessageLike[], maxTokens: number | null, n = 1): Completion {
+export function scriptedCompletion(picked: Picked, messages: readonly ChatMessageLike[], maxTokens: number | null, n = 1, stops: readonly string[] = []): Completion {
   const { reply } = picked;
   if (reply.error) throw new Error(`scriptedCompletion: rule ${picked.id} answers with an error, not a completion`);
   let choice: CompletionChoice;
   if (reply.tool_calls) {
     const toolCalls = reply.tool_calls.map((c, i) => ({ id: toolCallId(picked.id, i, c), name: c.name, arguments: c.arguments }));
     choice = { pieces: [], content: null, toolCalls, finishReason: 'tool_calls' };
-  } else choice = textChoice(reply.content ?? '', maxTokens);
+  } else choice = textChoice(cutAtStop(reply.content ?? '', stops), maxTokens);
   const choices = Array.from({ length: n }, () => ({ ...choice, pieces: [...choice.pieces], toolCalls: choice.toolCalls.map((t) => ({ ...t })) }));
   return { choices, usage: usageOf(promptTokens(messages), choices, reply.cached_tokens ?? 0) };
 }

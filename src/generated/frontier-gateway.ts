@@ -608,8 +608,28 @@ export interface components {
                 text?: string;
             }[];
             name?: string;
+            /** @description On an assistant message, the tool calls it made. */
+            tool_calls?: components["schemas"]["ToolCall"][];
+            /** @description On a tool message, the id of the call it answers. */
+            tool_call_id?: string;
         };
-        /** @description Fields not listed here (`tools`, `response_format`, ...) are accepted and passed through. */
+        FunctionTool: {
+            /** @constant */
+            type: "function";
+            function: {
+                name: string;
+                description?: string;
+                /** @description A JSON Schema; the mock's tool-call arguments are an instance of it. */
+                parameters?: Record<string, never>;
+                strict?: boolean | null;
+            };
+        };
+        /**
+         * @description Fields not listed here are accepted and passed through to the model. The mock's
+         *     reply to `tools`, `tool_choice`, `response_format`, `n`, `stop` and `seed` follows
+         *     the rules in docs/guide.md ("Deterministic completions"); a real model's reply is
+         *     its own.
+         */
         ChatCompletionRequest: {
             model: string;
             messages: components["schemas"]["ChatMessage"][];
@@ -619,7 +639,35 @@ export interface components {
             stream_options?: {
                 include_usage?: boolean;
             } | null;
+            /** @description How many choices; the mock produces at most 8 (more is a 400 naming `n`). */
             n?: number | null;
+            /** @description Up to 4 strings; the content ends before the first of them. */
+            stop?: null | string | string[];
+            seed?: number | null;
+            tools?: components["schemas"]["FunctionTool"][] | null;
+            tool_choice?: null | ("none" | "auto" | "required") | {
+                /** @constant */
+                type: "function";
+                function: {
+                    name: string;
+                };
+            };
+            /** @description Accepted; the mock makes one call per choice. */
+            parallel_tool_calls?: boolean | null;
+            response_format?: null | {
+                /** @enum {string} */
+                type: "text" | "json_object";
+            } | {
+                /** @constant */
+                type: "json_schema";
+                json_schema: {
+                    name: string;
+                    description?: string;
+                    /** @description A JSON Schema; the mock's content is an instance of it. */
+                    schema?: Record<string, never>;
+                    strict?: boolean | null;
+                };
+            };
             /** @description Passed through as `requestMetadata` on the billing event. */
             metadata?: Record<string, never> | null;
         };
@@ -898,6 +946,7 @@ export type Endpoint = components['schemas']['Endpoint'];
 export type DeletedEndpoint = components['schemas']['DeletedEndpoint'];
 export type EndpointList = components['schemas']['EndpointList'];
 export type ChatMessage = components['schemas']['ChatMessage'];
+export type FunctionTool = components['schemas']['FunctionTool'];
 export type ChatCompletionRequest = components['schemas']['ChatCompletionRequest'];
 export type CompletionUsage = components['schemas']['CompletionUsage'];
 export type ToolCall = components['schemas']['ToolCall'];

@@ -2,6 +2,7 @@ import type { OffsetClock } from '../domain/clock.js';
 import type { Meter } from '../domain/meter.js';
 import type { ReplyBook } from '../domain/scripted-replies.js';
 import type { Gateway } from '../service/gateway.js';
+import type { InferenceDeps } from '../service/inference.js';
 import type { ScenarioSummary } from '../service/scenarios/apply.js';
 import type { WebhookDeliverer } from '../service/webhook-deliverer.js';
 import type { Snapshot } from '../store/snapshot.js';
@@ -18,8 +19,11 @@ export interface MockServices {
   clock: OffsetClock;
   meter: Meter;
   deliverer: WebhookDeliverer;
-  /** `replyHeader`: whether the X-Fgw-Mock-Reply request header is honoured (off with --no-reply-header). */
-  inference: { latencyMs: number; replyHeader: boolean };
+  /**
+   * Completion options; `deps` is what serveCompletion needs, built once (prompt cache and its rule included);
+   * `replyHeader`: whether the X-Fgw-Mock-Reply request header is honoured (off with --no-reply-header).
+   */
+  inference: { latencyMs: number; replyHeader: boolean; deps: InferenceDeps };
   /** Recent exchanges, redacted (GET /_mock/requests); filled only when the admin routes are served. */
   journal: Journal;
   /** Injected faults (/_mock/faults); applied only when the admin routes are served. */

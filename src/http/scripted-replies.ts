@@ -1,5 +1,6 @@
 import type { Completion } from '../domain/completion.js';
-import { requestedMaxTokens, type ChatRequest } from '../domain/inference.js';
+import { requestedMaxTokens } from '../domain/inference.js';
+import { choiceCount, stopStrings, type ReplyRequest } from '../domain/replies.js';
 import { REPLY_HEADER, replyFromHeader, requestFacts, scriptedCompletion, type Picked, type ScriptedError } from '../domain/scripted-replies.js';
 import { HttpError } from './errors.js';
 import type { Ctx } from './registry.js';
@@ -15,9 +16,6 @@ import { waitWhileConnected } from './wait.js';
 /** Names the rule (or `header`) whose scripted reply answered. */
 export const SCRIPTED_REPLY_HEADER = 'X-Fgw-Scripted-Reply';
 
-/** The most choices a scripted reply repeats for `n`; a request asking for more gets one. */
-const MAX_SCRIPTED_CHOICES = 128;
-
 /** The scripted reply for this request, if any, named on the exchange and the response. Throws the 400 of an invalid header. */
 export function pickScripted(ctx: Ctx<'createChatCompletion'>): Picked | undefined {
   const { replies, inference } = ctx.mock;
@@ -27,7 +25,7 @@ export function pickScripted(ctx: Ctx<'createChatCompletion'>): Picked | undefin
   else if (replies.size > 0) {
     const caller = ctx.caller!;
     picked = replies.pick(
-      requestFacts(ctx.body as ChatRequest & { tools?: unknown }, { groupId: caller.group.id, externalEntityId: caller.group.externalEntityId, keyPrefix: caller.key.prefix }),
+      requestFacts(ctx.body, { groupId: caller.group.id, externalEntityId: caller.group.externalEntityId, keyPrefix: caller.key.prefix }),
     );
   }
   if (picked) {
@@ -44,7 +42,7 @@ export async function refuseScripted(ctx: Ctx<'createChatCompletion'>, picked: P
 }
 
 /** A content or tool-call reply as the completion to serve and charge. */
-export function scriptedCompletionFor(picked: Picked, body: ChatRequest & { n?: unknown }): Completion {
-  const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n >= 1 && body.n <= MAX_SCRIPTED_CHOICES ? body.n : 1;
-  return scriptedCompletion(picked, body.messages, requestedMaxTokens(body), n);
+export function scriptedCompletionFor(picked: Picked, body: ReplyRequest): Completion {
+  // `n` and `stop` are checked as for any completion (the same 400s).
+  return scriptedCompletion(picked, body.messages, requestedMaxTokens(body), choiceCount(body.n), stopStrings(body.stop));
 }

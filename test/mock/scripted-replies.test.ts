@@ -99,6 +99,18 @@ describe('a scripted content reply', () => {
     expect([c.choices[0]?.message.content, c.choices[0]?.finish_reason, c.usage?.completion_tokens]).toEqual(['one two', 'length', 2]);
   });
 
+  it('n repeats the reply in each choice and stop cuts it, with the same bounds as any completion', async () => {
+    await addReplies({ reply: { content: 'alpha. beta. gamma' } });
+    const c = await sdk().chat.completions.create(ask('x', { n: 2, stop: ['. g'] }));
+    expect(c.choices.map((ch) => [ch.index, ch.message.content, ch.finish_reason])).toEqual([
+      [0, 'alpha. beta', 'stop'],
+      [1, 'alpha. beta', 'stop'],
+    ]);
+    expect(c.usage?.completion_tokens).toBe(2 * countTokens('alpha. beta'));
+    const tooMany = (await sdk().chat.completions.create(ask('x', { n: 9 })).catch((e: unknown) => e)) as APIError;
+    expect([tooMany.status, tooMany.message]).toEqual([400, expect.stringMatching(/n must be a whole number from 1 to 8/)]);
+  });
+
   it('streamed: the scripted text arrives in token deltas', async () => {
     await addReplies({ reply: { content: 'Streamed, as scripted.' } });
     const stream = await sdk().chat.completions.create({ ...ask('x'), stream: true, stream_options: { include_usage: true } });
@@ -376,12 +388,14 @@ describe('where rules come from', () => {
     const call = c.choices[0]?.message.tool_calls?.[0];
     expect(call && 'function' in call ? [call.function.name, JSON.parse(call.function.arguments)] : undefined).toEqual(['get_weather', { city: 'Paris', unit: 'celsius' }]);
     // Globex asks the same: the rule is Acme's alone.
-    const globex = await sdk(0, m.url, 'sky_globex000001.GlobexProTierSecret000000001').chat.completions.create({
-      model: 'saas-co/chat-large',
-      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
-      tools: [WEATHER_TOOL],
-    });
-    expect(globex.choices[0]?.finish_reason).not.toBe('tool_calls');
+    const globex = await sdk(0, m.url, 'sky_globex000001.GlobexProTierSecret000000001')
+      .chat.completions.create({ model: 'saas-co/chat-large', messages: [{ role: 'user', content: 'What is the weather in Paris?' }], tools: [WEATHER_TOOL] })
+      .withResponse();
+    expect(globex.response.headers.get('x-fgw-scripted-reply')).toBeNull();
+    expect((await listed(m.url)).map((r) => [r.id, r.hits])).toEqual([
+      ['acme-weather-tool', 1],
+      ['free-tier-outage-drill', 0],
+    ]);
     const err = (await sdk(0, m.url, 'sky_hobbyist0001.HobbyistFreeTierSecret0001')
       .chat.completions.create({ model: 'saas-co/chat-small', messages: [{ role: 'user', content: 'hello #outage' }] })
       .catch((e: unknown) => e)) as APIError;

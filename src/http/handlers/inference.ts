@@ -1,6 +1,6 @@
 import { describeTarget } from '../../domain/endpoints.js';
 import type { Completion, CompletionChoice, CompletionUsage } from '../../domain/completion.js';
-import { serveCompletion } from '../../service/inference.js';
+import { replyReady, serveCompletion } from '../../service/inference.js';
 import { pickScripted, refuseScripted, scriptedCompletionFor } from '../scripted-replies.js';
 import { writeEvents } from '../sse.js';
 import type { Ctx, HandlerMap } from '../registry.js';
@@ -19,7 +19,7 @@ export const NOTE_HEADER = 'X-Fgw-Note';
 
 export const inferenceHandlers: HandlerMap = {
   createChatCompletion: async (ctx) => {
-    const { gateway, clock, deliverer, inference } = ctx.mock;
+    const { gateway, inference } = ctx.mock;
     const body = ctx.body;
     // Which target answers: the slug's endpoint in the caller's organisation, if any
     // (under --require-endpoints, none is a 404 before anything is charged).
@@ -29,7 +29,11 @@ export const inferenceHandlers: HandlerMap = {
     const picked = pickScripted(ctx);
     if (picked?.reply.error) await refuseScripted(ctx, picked, picked.reply.error);
     const scripted = picked ? scriptedCompletionFor(picked, body) : undefined;
-    const { completion, at } = serveCompletion({ usage: gateway.usage, clock, billing: deliverer }, ctx.caller!, ctx.requestId, body, scripted);
+    if (scripted === undefined) {
+      const ready = replyReady(body);
+      if (ready !== undefined) await ready;
+    }
+    const { completion, at } = serveCompletion(inference.deps, ctx.caller!, ctx.requestId, body, scripted);
     ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
     if (!target) {
       // Served by default so group-only tests work; impossible to miss that live would refuse it.
