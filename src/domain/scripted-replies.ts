@@ -4,6 +4,7 @@ import { textChoice, usageOf, type Completion, type CompletionChoice } from './c
 import { cutAtStop } from './replies.js';
 import { badRequest, GatewayError, notFound } from './errors.js';
 import { messageText, promptTokens, type ChatMessageLike } from './tokens.js';
+import type { ReplyInput, ReplyMatch, ReplyRule, ReplyRuleInput } from '../generated/mock-admin.js';
 
 /**
  * Scripted replies: rules that match a chat-completion request and say how the mock
@@ -20,65 +21,12 @@ import { messageText, promptTokens, type ChatMessageLike } from './tokens.js';
  * request header all take the same shape through checkRule / checkReply.
  */
 
-export interface ReplyMatch {
-  /** A model slug, exact, or a glob: `*` any run of characters, `?` one character. */
-  model?: string;
-  /** A group id or a group's external_entity_id. */
-  group?: string;
-  /** The caller's key prefix starts with this (the whole 16-character prefix matches too). */
-  key_prefix?: string;
-  /** A substring of the last user message. */
-  message_contains?: string;
-  /** A regular expression (JavaScript syntax; `/pattern/flags` for flags) the last user message matches. */
-  message_matches?: string;
-  /** Whether the request carries a non-empty `tools` list. */
-  has_tools?: boolean;
-}
-
-export interface ScriptedToolCall {
-  name: string;
-  /** JSON text of an object, as OpenAI sends it. */
-  arguments: string;
-}
-
-export interface ScriptedError {
-  status: number;
-  message: string;
-  code?: string;
-}
-
+/** A rule as it is given, and as it is kept and listed (generated from the admin spec, `components/schemas/Reply*`). */
+export type { ReplyInput, ReplyMatch, ReplyRule, ReplyRuleInput };
 /** A reply as it is kept and listed: tool-call arguments as JSON text. */
-export interface Reply {
-  content?: string;
-  tool_calls?: ScriptedToolCall[];
-  error?: ScriptedError;
-  latency_ms?: number;
-  cached_tokens?: number;
-}
-
-/** A reply as it is given: tool-call arguments may be an object or JSON text. */
-export interface ReplyInput extends Omit<Reply, 'tool_calls'> {
-  tool_calls?: { name: string; arguments?: Record<string, unknown> | string }[];
-}
-
-export interface ReplyRuleInput {
-  id?: string;
-  match?: ReplyMatch;
-  reply: ReplyInput;
-  times?: number;
-}
-
-export interface ReplyRule {
-  id: string;
-  match: ReplyMatch;
-  reply: Reply;
-  /** The `times` it was given, or null for no limit. */
-  times: number | null;
-  /** Requests it answered. */
-  hits: number;
-  /** Answers left, or null for no limit; 0 once used up. */
-  remaining: number | null;
-}
+export type Reply = ReplyRule['reply'];
+export type ScriptedToolCall = NonNullable<Reply['tool_calls']>[number];
+export type ScriptedError = NonNullable<Reply['error']>;
 
 /** What a rule can match on, read from one authenticated chat-completion request. */
 export interface RequestFacts {

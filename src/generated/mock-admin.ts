@@ -745,8 +745,6 @@ export interface components {
         };
         FaultList: {
             faults: components["schemas"]["Fault"][];
-            /** @description The scripted reply rules, in the order they are tried. */
-            replies?: components["schemas"]["ReplyRule"][];
         };
         /** @description Every field given must hold for the rule to match; none given matches every request. */
         ReplyMatch: {
@@ -781,7 +779,9 @@ export interface components {
             tool_calls?: {
                 name: string;
                 /** @description A JSON object, or its JSON text (default `{}`); at most 65536 characters as JSON for all calls together. */
-                arguments?: Record<string, never> | string;
+                arguments?: {
+                    [key: string]: unknown;
+                } | string;
             }[];
             error?: {
                 status: number;

@@ -27,11 +27,13 @@ const sdk = (maxRetries = 0, url = file.mock.url, key = apiKey) => new OpenAI({ 
 const ask = (content: string, extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: 'user' as const, content }], ...extra });
 const WEATHER_TOOL = { type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
 
-/** A federated key of a new group on mock `m`. */
-async function keyOn(m: RunningMock) {
-  const g = await request(m.url).post('/v1/gateway/groups').set(auth).send({ metadata: { external_entity_id: 'c1' }, models: [{ slug: MODEL }], hierarchy: { limit_enforcement: 'INDEPENDENT' } });
-  return (await request(m.url).post(`/v1/gateway/groups/${g.body.id}/api_keys`).set(auth).send({})).body.api_key as string;
+/** A new group allowed MODEL on the mock at `url`, and a federated key of it. */
+async function groupWithKey(url: string, externalId: string) {
+  const body = { metadata: { external_entity_id: externalId }, models: [{ slug: MODEL }], hierarchy: { limit_enforcement: 'INDEPENDENT' } };
+  const id = (await request(url).post('/v1/gateway/groups').set(auth).send(body)).body.id as string;
+  return { groupId: id, apiKey: (await request(url).post(`/v1/gateway/groups/${id}/api_keys`).set(auth).send({})).body.api_key as string };
 }
+const keyOn = async (m: RunningMock) => (await groupWithKey(m.url, 'c1')).apiKey;
 
 /** POST /_mock/replies, its answer held to the admin spec. */
 async function addReplies(body: unknown, query = '', url = file.mock.url) {
@@ -56,12 +58,7 @@ const billed = async (url = file.mock.url) =>
 beforeEach(async () => {
   file.mock.reset();
   await request(file.mock.url).delete('/_mock/requests');
-  const g = await request(file.mock.url)
-    .post('/v1/gateway/groups')
-    .set(auth)
-    .send({ metadata: { external_entity_id: 'scripted-customer' }, models: [{ slug: MODEL }], hierarchy: { limit_enforcement: 'INDEPENDENT' } });
-  groupId = g.body.id;
-  apiKey = (await request(file.mock.url).post(`/v1/gateway/groups/${groupId}/api_keys`).set(auth).send({})).body.api_key;
+  ({ groupId, apiKey } = await groupWithKey(file.mock.url, 'scripted-customer'));
 });
 
 describe('a scripted content reply', () => {

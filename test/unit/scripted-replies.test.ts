@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { countTokens, promptTokens } from '../../src/domain/tokens.js';
-import { GatewayError } from '../../src/domain/errors.js';
 import {
   backtrackingProblem,
   checkReply,
@@ -18,6 +17,7 @@ import {
   scriptedCompletion,
   type RequestFacts,
 } from '../../src/domain/scripted-replies.js';
+import { refusal } from '../support/refusal.js';
 
 const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({
   model: 'acme/chat',
@@ -29,18 +29,6 @@ const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({
   ...over,
 });
 
-/** The 400 a call throws: its message and param. */
-function refusal(fn: () => unknown): { message: string; param: string | null; code: string } {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(GatewayError);
-    const g = e as GatewayError;
-    expect(g.kind).toBe('invalid_request');
-    return { message: g.message, param: g.param, code: g.code };
-  }
-  throw new Error('expected a 400');
-}
 
 describe('checkReply', () => {
   it('takes exactly one of content, tool_calls or error', () => {
