@@ -336,8 +336,8 @@ export class ReplyBook {
   private counter = 0;
   private baseline: { entries: Entry[]; counter: number } = { entries: [], counter: 0 };
 
-  /** Checks `inputs` (each named `at[i]`, or by its fields alone when `at` is '') as add() would, without adding them; throws the 400. */
-  check(inputs: readonly unknown[], at = 'replies'): void {
+  /** Checks `inputs` (each named `at[i]`, or by its fields alone when `at` is null) as add() would, without adding them; throws the 400. */
+  check(inputs: readonly unknown[], at: string | null = 'replies'): void {
     this.prepare(inputs, at);
   }
 
@@ -345,7 +345,7 @@ export class ReplyBook {
    * Adds rules at `position` (0 = tried first; default: after the others), all or none;
    * throws a 400 naming the field of the first problem. Returns the added rules.
    */
-  add(inputs: readonly unknown[], position?: number, at = 'replies'): ReplyRule[] {
+  add(inputs: readonly unknown[], position?: number, at: string | null = 'replies'): ReplyRule[] {
     const prepared = this.prepare(inputs, at);
     if (position !== undefined && (!Number.isInteger(position) || position < 0 || position > this.entries.length)) {
       throw bad(`position must be from 0 to ${this.entries.length} (the number of rules).`, 'position');
@@ -406,14 +406,14 @@ export class ReplyBook {
     return undefined;
   }
 
-  private prepare(inputs: readonly unknown[], at: string): { rule: ReturnType<typeof checkRule>; model: RegExp | null; pattern: RegExp | null }[] {
+  private prepare(inputs: readonly unknown[], at: string | null): { rule: ReturnType<typeof checkRule>; model: RegExp | null; pattern: RegExp | null }[] {
     if (this.entries.length + inputs.length > REPLY_BOUNDS.rules) {
-      throw bad(`At most ${REPLY_BOUNDS.rules} reply rules may be active at once (${this.entries.length} are); remove some first (DELETE /_mock/replies).`, at || 'body', 'too_many_replies');
+      throw badRequest(`At most ${REPLY_BOUNDS.rules} reply rules may be active at once (${this.entries.length} are); remove some first (DELETE /_mock/replies).`, 'too_many_replies', at || null);
     }
     const ids = new Set(this.entries.map((e) => e.rule.id));
     return inputs.map((raw, i) => {
-      // `at` '' names the fields of a lone rule as they are (`reply.content`).
-      const where = at ? `${at}[${i}]` : '';
+      // `at` null names the fields of a lone rule as they are (`reply.content`); '' those of a list's rules as `[i].reply.content`.
+      const where = at === null ? '' : `${at}[${i}]`;
       const rule = checkRule(raw, where);
       if (rule.id !== undefined) {
         const field = where ? `${where}.id` : 'id';

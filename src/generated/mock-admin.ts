@@ -777,6 +777,7 @@ export interface components {
             /** @description The assistant's text. */
             content?: string;
             tool_calls?: {
+                /** @description A function name: 1 to 64 letters, digits, _ or - (checked by the mock, which names the field). */
                 name: string;
                 /** @description A JSON object, or its JSON text (default `{}`); at most 65536 characters as JSON for all calls together. */
                 arguments?: {
@@ -786,7 +787,7 @@ export interface components {
             error?: {
                 status: number;
                 message: string;
-                /** @description Sent in X-Fgw-Error-Code (and error.code in the OpenAI form); default scripted_reply. */
+                /** @description 1 to 100 letters, digits, _, . or - (checked by the mock); sent in X-Fgw-Error-Code (and error.code in the OpenAI form); default scripted_reply. */
                 code?: string;
             };
             /** @description Wait this long before answering (in place of --latency-ms). */
@@ -795,7 +796,7 @@ export interface components {
             cached_tokens?: number;
         };
         ReplyRuleInput: {
-            /** @description Default reply_N. */
+            /** @description Letters, digits, '.', '_' or '-', starting with a letter or digit (checked by the mock); default reply_N. */
             id?: string;
             match?: components["schemas"]["ReplyMatch"];
             reply: components["schemas"]["ReplyInput"];
@@ -1418,7 +1419,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReplyRuleInput"] | components["schemas"]["ReplyRuleInput"][];
+                "application/json": unknown;
             };
         };
         responses: {

@@ -304,12 +304,15 @@ describe('the admin route refuses what it cannot serve, with a message that says
     await refused({ reply: {} }, 400, /reply must have exactly one of content, tool_calls or error/, 'reply');
     await refused({ reply: { content: 'a', tool_calls: [{ name: 'f' }] } }, 400, /it has content and tool_calls/);
     await refused({ reply: { content: 'a' }, match: { colour: 'red' } }, 400, /colour/);
+    await refused({ id: 'has space', reply: { content: 'a' } }, 400, /^id must be 1 to 64 letters, digits/, 'id');
+    await refused([{ reply: { content: 'a' } }, { reply: { contnt: 'x' } }], 400, /^\[1\]\.reply\.contnt is not a known field/, '[1].reply.contnt');
+    await refused({ reply: { tool_calls: [{ name: 'bad name' }] } }, 400, /must be a function name/, 'reply.tool_calls[0].name');
     await refused({ reply: { content: 'a' }, match: { message_matches: '(unclosed' } }, 400, /match\.message_matches is not a valid regular expression/, 'match.message_matches');
     await refused({ reply: { content: 'a' }, match: { message_matches: '(a+)+$' } }, 400, /match\.message_matches is refused: a repeated group that holds a repetition/, 'match.message_matches');
     await refused({ reply: { tool_calls: [{ name: 'f', arguments: '{not json' }] } }, 400, /reply\.tool_calls\[0\]\.arguments is not JSON text/, 'reply.tool_calls[0].arguments');
     await refused({ reply: { error: { status: 200, message: 'ok?' } } }, 400, /status/);
     await refused({ reply: { error: { status: 503, message: 'x' }, cached_tokens: 3 } }, 400, /an error reply is not charged/);
-    await refused([{ id: 'a', reply: { content: 'a' } }, { id: 'a', reply: { content: 'b' } }], 400, /body\[1\]\.id "a" is already the id of a rule/, 'body[1].id');
+    await refused([{ id: 'a', reply: { content: 'a' } }, { id: 'a', reply: { content: 'b' } }], 400, /^\[1\]\.id "a" is already the id of a rule/, '[1].id');
     await refused({ reply: { content: 'a' } }, 400, /position must be from 0 to 0/, 'position', '?position=1');
     expect(await listed()).toEqual([]);
   });

@@ -53,7 +53,7 @@ export const observeHandlers: HandlerMap = {
   addMockReplies: (ctx) => {
     const body: unknown = ctx.body;
     const many = Array.isArray(body);
-    const added = ctx.mock.replies.add(many ? body : [body], ctx.query.position, many ? 'body' : '');
+    const added = ctx.mock.replies.add(many ? body : [body], ctx.query.position, many ? '' : null);
     return { status: 201, body: { replies: added } };
   },
   clearMockReplies: (ctx) => {
