@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
+import OpenAIv7, { APIError as APIErrorV7 } from 'openai-v7';
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { countTokens } from '../../src/domain/tokens.js';
@@ -181,6 +182,24 @@ describe('a scripted error', () => {
     await addReplies({ reply: { error: { status: 429, message: 'Slow down.' } } });
     const err = (await sdk(0).chat.completions.create(ask('hi')).catch((e: unknown) => e)) as APIError;
     expect([err.constructor.name, err.status]).toEqual(['RateLimitError', 429]);
+  });
+});
+
+describe('with openai v7 too', () => {
+  it('a scripted tool call, streamed, and a scripted 503 (maxRetries 0), then a times: 1 blip retried away', async () => {
+    const v7 = (maxRetries: number) => new OpenAIv7({ apiKey, baseURL: `${file.mock.url}/v1`, maxRetries });
+    await addReplies([
+      { id: 'down', match: { message_contains: 'down' }, reply: { error: { status: 503, message: 'Down.' } } },
+      { id: 'blip', match: { message_contains: 'blip' }, reply: { error: { status: 503, message: 'Blip.' } }, times: 1 },
+      { id: 'tool', match: { has_tools: true }, reply: { tool_calls: [{ name: 'get_weather', arguments: { city: 'Oslo' } }] } },
+    ]);
+    const runner = v7(0).chat.completions.stream({ model: MODEL, messages: [{ role: 'user', content: 'weather?' }], tools: [WEATHER_TOOL] });
+    const call = (await runner.finalChatCompletion()).choices[0]?.message.tool_calls?.[0];
+    expect(call && 'function' in call ? [call.function.name, JSON.parse(call.function.arguments)] : undefined).toEqual(['get_weather', { city: 'Oslo' }]);
+    const err = await v7(0).chat.completions.create(ask('down')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIErrorV7);
+    expect((err as APIErrorV7).status).toBe(503);
+    expect((await v7(2).chat.completions.create(ask('blip'))).choices[0]?.message.content).toBe('Echo: blip');
   });
 });
 
