@@ -306,17 +306,37 @@ export function matchesWithin(re: RegExp, text: string, ms: number = REPLY_BOUND
   }
 }
 
-/** A model glob (`*`, `?`) as an anchored regular expression. */
-export function globPattern(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
+/**
+ * Whether `text` matches the glob (`*` any run of characters, `?` one, everything else
+ * itself), without a regular expression: a star backtracks only to its last position, so
+ * the cost is at most the product of the two lengths, never exponential.
+ */
+export function globMatches(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    const c = glob[g];
+    if (c === '*') {
+      star = g++;
+      resume = t;
+    } else if (g < glob.length && (c === '?' || c === text[t])) {
+      g += 1;
+      t += 1;
+    } else if (star >= 0) {
+      g = star + 1;
+      t = ++resume;
+    } else return false;
+  }
+  while (glob[g] === '*') g += 1;
+  return g === glob.length;
 }
 
 // --- the rule list ---------------------------------------------------------------------
 
 interface Entry {
   rule: ReplyRule;
-  model: RegExp | null;
   pattern: RegExp | null;
 }
 
@@ -352,7 +372,7 @@ export class ReplyBook {
     }
     const entries = prepared.map((p) => {
       const id = p.rule.id ?? this.nextId(prepared);
-      return { rule: { id, match: p.rule.match, reply: p.rule.reply, times: p.rule.times, hits: 0, remaining: p.rule.times }, model: p.model, pattern: p.pattern };
+      return { rule: { id, match: p.rule.match, reply: p.rule.reply, times: p.rule.times, hits: 0, remaining: p.rule.times }, pattern: p.pattern };
     });
     this.entries.splice(position ?? this.entries.length, 0, ...entries);
     return entries.map((e) => structuredClone(e.rule));
@@ -406,7 +426,7 @@ export class ReplyBook {
     return undefined;
   }
 
-  private prepare(inputs: readonly unknown[], at: string | null): { rule: ReturnType<typeof checkRule>; model: RegExp | null; pattern: RegExp | null }[] {
+  private prepare(inputs: readonly unknown[], at: string | null): { rule: ReturnType<typeof checkRule>; pattern: RegExp | null }[] {
     if (this.entries.length + inputs.length > REPLY_BOUNDS.rules) {
       throw badRequest(`At most ${REPLY_BOUNDS.rules} reply rules may be active at once (${this.entries.length} are); remove some first (DELETE /_mock/replies).`, 'too_many_replies', at || null);
     }
@@ -420,8 +440,8 @@ export class ReplyBook {
         if (ids.has(rule.id)) throw bad(`${field} "${rule.id}" is already the id of a rule; remove it first or choose another.`, field, 'duplicate_reply_id');
         ids.add(rule.id);
       }
-      const { model, message_matches } = rule.match;
-      return { rule, model: model === undefined ? null : globPattern(model), pattern: message_matches === undefined ? null : compilePattern(message_matches) };
+      const { message_matches } = rule.match;
+      return { rule, pattern: message_matches === undefined ? null : compilePattern(message_matches) };
     });
   }
 
@@ -434,11 +454,11 @@ export class ReplyBook {
   }
 }
 
-const cloneEntry = (e: Entry): Entry => ({ rule: structuredClone(e.rule), model: e.model, pattern: e.pattern });
+const cloneEntry = (e: Entry): Entry => ({ rule: structuredClone(e.rule), pattern: e.pattern });
 
 function matches(e: Entry, f: RequestFacts): boolean {
   const m = e.rule.match;
-  if (e.model && !e.model.test(f.model)) return false;
+  if (m.model !== undefined && !globMatches(m.model, f.model)) return false;
   if (m.group !== undefined && m.group !== f.groupId && m.group !== f.externalEntityId) return false;
   if (m.key_prefix !== undefined && !f.keyPrefix.startsWith(m.key_prefix)) return false;
   if (m.has_tools !== undefined && m.has_tools !== f.hasTools) return false;

@@ -7,7 +7,7 @@ import {
   checkReply,
   checkRule,
   compilePattern,
-  globPattern,
+  globMatches,
   matchesWithin,
   PatternTimeout,
   REPLY_BOUNDS,
@@ -105,13 +105,19 @@ describe('message_matches', () => {
   });
 });
 
-describe('globPattern', () => {
-  it('* is any run, ? one character, everything else literal', () => {
-    expect(globPattern('acme/*').test('acme/chat-v2')).toBe(true);
-    expect(globPattern('acme/*').test('other/chat')).toBe(false);
-    expect(globPattern('*/chat?').test('acme/chat2')).toBe(true);
-    expect(globPattern('a.b/c').test('axb/c')).toBe(false);
-    expect(globPattern('acme/chat').test('acme/chat-v2')).toBe(false);
+describe('globMatches', () => {
+  it('* is any run, ? one character, everything else literal; never exponential', () => {
+    expect(globMatches('acme/*', 'acme/chat-v2')).toBe(true);
+    expect(globMatches('acme/*', 'other/chat')).toBe(false);
+    expect(globMatches('*/chat?', 'acme/chat2')).toBe(true);
+    expect(globMatches('a.b/c', 'axb/c')).toBe(false);
+    expect(globMatches('acme/chat', 'acme/chat-v2')).toBe(false);
+    expect(globMatches('**', '')).toBe(true);
+    expect(globMatches('a*b*c', 'aXbYc')).toBe(true);
+    expect(globMatches('a*b*c', 'aXbY')).toBe(false);
+    const t = performance.now();
+    expect(globMatches(`${'*a'.repeat(100)}b`, 'a'.repeat(10_000))).toBe(false);
+    expect(performance.now() - t).toBeLessThan(2_000);
   });
 });
 
