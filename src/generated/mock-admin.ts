@@ -782,12 +782,72 @@ export interface components {
         FaultList: {
             faults: components["schemas"]["Fault"][];
         };
+        /** @description A group as a journal row or an endpoint names it (name and external id null for a group deleted since). */
+        InspectorGroupName: {
+            id: string;
+            name: string | null;
+            external_entity_id: string | null;
+        };
+        /** @description A workspace's group trees (at most 500 groups in all), and its endpoints. */
+        InspectorWorkspace: {
+            id: string;
+            groups: Record<string, never>[];
+            groups_not_shown?: number;
+            /** @description At most 200 per workspace (`endpoints_not_shown` counts the rest). */
+            endpoints?: {
+                id: string;
+                slug: string;
+                region: string;
+                /** @description Each target as the X-Fgw-Endpoint-Target header describes it (`BASETEN model_id=... environment=production`). */
+                targets: string[];
+                /** @description The groups shown whose effective models hold the slug: their keys may call it (at most 50). */
+                callers: components["schemas"]["InspectorGroupName"][];
+                caller_count: number;
+            }[];
+            endpoints_not_shown?: number;
+        };
+        /** @description A journal entry as the inspector shows it. */
+        InspectorJournalRow: {
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            method: string;
+            path: string;
+            operation: string | null;
+            status: number | null;
+            duration_ms: number;
+            outcome: string;
+            request_id: string;
+            /** @description The id of the injected fault that shaped the exchange. */
+            fault: string | null;
+            /** @description The X-Fgw-Note the response carried. */
+            note?: string | null;
+            workspace_id?: string | null;
+            /** @description The federated key that made the call. */
+            key_prefix?: string | null;
+            /** @description The group of the federated key that made the call. */
+            group?: null | components["schemas"]["InspectorGroupName"];
+            refusal?: null | components["schemas"]["Refusal"];
+            /** @description Headers and body, redacted (as in the journal). */
+            request?: {
+                headers?: {
+                    [key: string]: string;
+                };
+                body?: unknown;
+            };
+            response?: {
+                headers?: {
+                    [key: string]: string;
+                };
+                body?: unknown;
+            };
+        };
         InspectorData: {
             /** Format: date-time */
             now: string;
             offset_seconds: number;
-            workspaces: Record<string, never>[];
-            journal: Record<string, never>[];
+            workspaces: components["schemas"]["InspectorWorkspace"][];
+            journal: components["schemas"]["InspectorJournalRow"][];
             webhooks: {
                 deliveries: Record<string, never>[];
                 dead_letter: Record<string, never>[];
@@ -877,6 +937,9 @@ export type Refusal = components['schemas']['Refusal'];
 export type FaultInput = components['schemas']['FaultInput'];
 export type Fault = components['schemas']['Fault'];
 export type FaultList = components['schemas']['FaultList'];
+export type InspectorGroupName = components['schemas']['InspectorGroupName'];
+export type InspectorWorkspace = components['schemas']['InspectorWorkspace'];
+export type InspectorJournalRow = components['schemas']['InspectorJournalRow'];
 export type InspectorData = components['schemas']['InspectorData'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseTooLarge = components['responses']['TooLarge'];
