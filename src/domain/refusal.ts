@@ -1,39 +1,16 @@
 import { rfc3339Millis } from './clock.js';
 import { GatewayError, MANAGEMENT_RATE_LIMIT_CODE, MANAGEMENT_RATE_LIMIT_MESSAGE } from './errors.js';
-import type { LimitType, LimitUnit } from './limits.js';
+import type { Refusal } from '../generated/mock-admin.js';
 import { retryAfterSeconds, WINDOW_MS } from './meter.js';
 
 /**
  * Which limit refused a request (a 429), as plain data: the journal records it and the
  * inspector explains the refusal with it. Made where the limit check already knows it
  * (src/service/usage.ts for a group's limits, src/http/rate-limit.ts for the management
- * API's own limit), only on the refusal path.
+ * API's own limit), only on the refusal path. Its fields are the admin spec's `Refusal`
+ * (openapi/mock-admin.yaml), which describes each.
  */
-export interface Refusal {
-  /** `rate` or `usage`: a group's limit on a model (inference); `management`: the management API's own rate limit. */
-  limit: 'rate' | 'usage' | 'management';
-  type: LimitType;
-  unit: LimitUnit;
-  threshold: number;
-  /** The group whose limit it is (`source_group`); null for the management limit. */
-  source_group: string | null;
-  /** The model slug; null for the management limit. */
-  model: string | null;
-  /** The management limit's operation (it counts per key and per operation); null for a group's limit. */
-  operation: string | null;
-  /** What the limit's bucket held when the request came (tokens for TOKEN, requests for REQUEST). */
-  used: number;
-  /** What this request would have added: its tokens for TOKEN, 1 for REQUEST. */
-  requested: number;
-  /** Whole seconds, as `Retry-After` says. */
-  retry_after: number;
-  /**
-   * When the limit lets this request through again: midnight UTC for a DAY limit (its
-   * counter resets), the window's end for the management limit, and for a rolling window
-   * when enough of its traffic has left it.
-   */
-  reset_at: string;
-}
+export type { Refusal };
 
 /** A 429 that carries the Refusal behind it; rendered like any GatewayError (src/http/errors.ts). */
 export class LimitRefused extends GatewayError {
