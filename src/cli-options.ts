@@ -13,6 +13,9 @@ Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
        frontier-gateway-mock wait --port-file PATH | --url URL   (see wait --help)
        frontier-gateway-mock conformance [options]   check a deployment or this mock against the
                                                      documented rules (see conformance --help)
+       frontier-gateway-mock import --base-url URL --api-key KEY   a live workspace's groups,
+                                                     endpoints and keys as a scenario file
+                                                     (see import --help)
 
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)
