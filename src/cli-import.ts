@@ -5,7 +5,7 @@ import { isHttpUrl } from './config.js';
 import { UsageError } from './cli-options.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { DEFAULT_PAGE_SIZE, DEFAULT_PER_ROUTE_PER_SECOND, displayUrl, fetchWorkspace, ImportError, type FetchWorkspaceOptions } from './import/fetch-workspace.js';
-import { DEFAULT_IMPORT_WORKSPACE, scenarioFromWorkspace, scenarioYaml } from './import/workspace-scenario.js';
+import { count, DEFAULT_IMPORT_WORKSPACE, scenarioFromWorkspace, scenarioYaml } from './import/workspace-scenario.js';
 import { ScenarioError } from './service/scenarios/errors.js';
 
 /**
@@ -144,7 +144,7 @@ export async function importMain(argv: string[], io: ImportIo): Promise<number> 
     }
     const s = result.scenario;
     const lines = [
-      `Imported from ${source}: ${s.groups?.length ?? 0} groups, ${s.endpoints?.length ?? 0} endpoints, ${result.secrets.length} keys (${fetched.requests} requests${fetched.waits ? `, ${fetched.waits} waits after a 429` : ''}).`,
+      `Imported from ${source}: ${count(s.groups?.length ?? 0, 'group')}, ${count(s.endpoints?.length ?? 0, 'endpoint')}, ${count(result.secrets.length, 'key')} (${count(fetched.requests, 'request')}${fetched.waits ? `, ${count(fetched.waits, 'wait')} after a 429` : ''}).`,
       `Wrote ${args.out} (workspace ${args.workspace}).`,
       '',
       `Warnings (${result.warnings.length}):`,

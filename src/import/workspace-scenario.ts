@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { Document, isScalar, visit } from 'yaml';
 import { IdSource } from '../domain/ids.js';
 import { KEY_PREFIX_TAG, PREFIX_LENGTH } from '../domain/keys.js';
 import type { Enforcement, Limit, LimitUnit, ModelConfigInput, RateUnit, UsageUnit } from '../domain/limits.js';
@@ -75,6 +75,8 @@ interface ObservedGroup {
 }
 
 const q = (s: string) => JSON.stringify(s);
+/** `1 group`, `2 groups`. */
+export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function record(v: unknown): Record<string, unknown> | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -120,7 +122,7 @@ function groupOf(v: unknown, i: number, warnings: string[]): ObservedGroup | und
 function localNames(groups: readonly ObservedGroup[]): Map<string, string> {
   const taken = new Set<string>();
   const out = new Map<string, string>();
-  const clean = (s: string | null) => (s ?? '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, NAME_MAX);
+  const clean = (s: string | null) => (s ?? '').normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, NAME_MAX);
   for (const g of groups) {
     const base = clean(g.externalId) || clean(g.name) || 'group';
     let name = base;
@@ -268,7 +270,7 @@ export function scenarioFromWorkspace(ws: ObservedWorkspace, opts: WorkspaceScen
 
   const managementKey = `mk_${ids.string(40)}`;
   if (secrets.length) {
-    warnings.push(`key secrets cannot be read from the API: each of the ${secrets.length} keys has a fresh local secret (kept in the scenario); the real keys do not work on the mock, nor these on the gateway`);
+    warnings.push(`key secrets cannot be read from the API: each of the ${count(secrets.length, 'key')} has a fresh local secret (kept in the scenario); the real keys do not work on the mock, nor these on the gateway`);
   }
   warnings.push('usage already counted today is not imported: the mock counts from zero');
   warnings.push(
@@ -277,7 +279,7 @@ export function scenarioFromWorkspace(ws: ObservedWorkspace, opts: WorkspaceScen
   warnings.push('group and endpoint ids and creation times are new on the mock; match groups by external_entity_id');
 
   const raw: Scenario = {
-    description: opts.description ?? `Workspace imported by frontier-gateway-mock: ${groups.length} groups, ${endpoints.length} endpoints, ${secrets.length} keys.`,
+    description: opts.description ?? `Workspace imported by frontier-gateway-mock: ${count(groups.length, 'group')}, ${count(endpoints.length, 'endpoint')}, ${count(secrets.length, 'key')}.`,
     workspaces: [
       {
         id: workspaceId,
@@ -309,5 +311,12 @@ export function scenarioYaml(result: WorkspaceScenario, from: { source: string; 
     ...(result.warnings.length ? ['#', '# Not imported:', ...result.warnings.map((w) => `#   - ${line(w)}`)] : []),
     '',
   ];
-  return `${header.join('\n')}${stringify(result.scenario, { lineWidth: 0 })}`;
+  // Small maps of plain values on one line, as the shipped scenarios write them: `{ type: TOKEN, unit: DAY, threshold: 1000 }`.
+  const doc = new Document(result.scenario);
+  visit(doc, {
+    Map(_, node) {
+      if (node.items.length <= 4 && node.items.every((p) => p.value === null || (isScalar(p.value) && !/[\r\n]/.test(String(p.value.value))))) node.flow = true;
+    },
+  });
+  return `${header.join('\n')}${doc.toString({ lineWidth: 0 })}`;
 }
