@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { importMain } from '../../src/cli-import.js';
@@ -203,5 +205,27 @@ describe('import: refusals', () => {
     const help = await runImport(['--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/^frontier-gateway-mock import:/);
+  });
+});
+
+describe('import: through the command itself (dist/cli.js; needs npm run build)', () => {
+  const cli = (args: string[]) =>
+    promisify(execFile)(process.execPath, ['dist/cli.js', ...args], { env: { ...process.env, FGW_API_KEY: '' } }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+
+  it('imports, exits 0 and prints the summary; a refused key exits 1; --help is listed by the main help', async () => {
+    const source = await start({ scenarios: ['saas-tiers'] });
+    const out = join(dir(), 'cli.yaml');
+    const ok = await cli(['import', '--base-url', source.url, '--api-key', 'saas-admin-key', '--out', out]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`Imported from ${source.url}: 5 groups, 2 endpoints, 4 keys (7 requests).`);
+    expect(existsSync(out)).toBe(true);
+    const refused = await cli(['import', '--base-url', source.url, '--api-key', 'nope', '--out', join(dir(), 'n.yaml')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^frontier-gateway-mock import: .* refused the API key \(401/);
+    expect((await cli(['import', '--help'])).stdout).toMatch(/^frontier-gateway-mock import:/);
+    expect((await cli(['--help'])).stdout).toContain('frontier-gateway-mock import --base-url URL --api-key KEY');
   });
 });
