@@ -1,8 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isHttpUrl } from './config.js';
-import { UsageError } from './cli-options.js';
+import { strictFlags, UsageError } from './cli-options.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { DEFAULT_PAGE_SIZE, DEFAULT_PER_ROUTE_PER_SECOND, displayUrl, fetchWorkspace, ImportError, type FetchWorkspaceOptions } from './import/fetch-workspace.js';
 import { count, DEFAULT_IMPORT_WORKSPACE, scenarioFromWorkspace, scenarioYaml } from './import/workspace-scenario.js';
@@ -53,26 +52,16 @@ export interface ImportArgs {
 
 /** Flags and environment -> what to import; pure. */
 export function parseImportCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): ImportArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'base-url': { type: 'string' },
-        'api-key': { type: 'string' },
-        out: { type: 'string' },
-        force: { type: 'boolean' },
-        'workspace-name': { type: 'string' },
-        'page-size': { type: 'string' },
-        'max-rate': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const values = strictFlags(argv, {
+    'base-url': { type: 'string' },
+    'api-key': { type: 'string' },
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+    'workspace-name': { type: 'string' },
+    'page-size': { type: 'string' },
+    'max-rate': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const baseUrl = values['base-url'] ?? env.FGW_BASE_URL;
   const apiKey = values['api-key'] ?? env.FGW_API_KEY;
