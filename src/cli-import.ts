@@ -21,7 +21,8 @@ Usage: frontier-gateway-mock import --base-url URL --api-key KEY [options]
        npx frontier-gateway-mock import --base-url https://api.baseten.co --api-key "$BASETEN_API_KEY"
 
   --base-url URL         the management API [FGW_BASE_URL]
-  --api-key KEY          a workspace key; view scope is enough [FGW_API_KEY]
+  --api-key KEY          a workspace key with management scope (the docs name view scope
+                         for listing groups only) [FGW_API_KEY]
   --out FILE             the scenario file to write (default ./${DEFAULT_IMPORT_FILE})
   --force                overwrite FILE if it exists (refused otherwise)
   --workspace-name ID    the workspace id in the scenario (default ${DEFAULT_IMPORT_WORKSPACE})

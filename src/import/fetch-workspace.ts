@@ -13,7 +13,7 @@ import type { ObservedWorkspace } from './workspace-scenario.js';
 export interface FetchWorkspaceOptions {
   /** The management API's base URL, e.g. https://api.baseten.co or http://127.0.0.1:4010. */
   baseUrl: string;
-  /** A workspace key (view scope is enough). */
+  /** A workspace key: management scope reads every list (the docs name view scope for listing groups only). */
   apiKey: string;
   /** Page size of every list (1..1000, default 100). */
   pageSize?: number;
@@ -105,7 +105,9 @@ export async function fetchWorkspace(options: FetchWorkspaceOptions): Promise<Fe
       }
       const message = messageOf(body) ?? (text.trim() ? `${contentType(res)} body` : 'an empty body');
       if (res.status === 401 || res.status === 403) {
-        throw new ImportError(`${origin} refused the API key (${res.status} on GET ${path}): ${message}`);
+        // The list of groups went through: the key is good, but its scope may not cover this list.
+        const hint = res.status === 403 && !first ? ' (the key may list groups but not this; a management-scope key reads every list)' : '';
+        throw new ImportError(`${origin} refused the API key (${res.status} on GET ${path}): ${message}${hint}`);
       }
       if (first && (res.status === 404 || res.status === 405 || (res.ok && !isList(body)))) {
         throw new ImportError(`${origin} does not look like a Frontier Gateway management API: GET ${path} answered ${res.status} with ${isList(body) ? 'a list' : body === undefined ? `a ${contentType(res)} body` : 'JSON that is not a gateway list (items, pagination)'}`);

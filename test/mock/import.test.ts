@@ -178,6 +178,13 @@ describe('import: refusals', () => {
     expect(run.err).toMatch(/refused the API key \(403 on GET \/v1\/gateway\/groups.*\): .*onboarded/i);
   });
 
+  it('a key that may list groups but not endpoints (view scope, --view-scope list-only): 403, saying so', async () => {
+    const source = await start({ viewScope: 'list-only' });
+    const run = await runImport(['--base-url', source.url, '--api-key', 'mock-view-key', '--out', join(dir(), 'x.yaml')]);
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/refused the API key \(403 on GET \/v1\/gateway\/endpoints\?limit=100\): .*\(the key may list groups but not this; a management-scope key reads every list\)/);
+  });
+
   it('an unreachable URL and a URL that is not a gateway say so in one line', async () => {
     const closed = await startMock(); // not through start(): closed here, not after the test
     const url = closed.url;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseImportCli } from '../../src/cli-import.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { IdSource } from '../../src/domain/ids.js';
 import { fetchWorkspace, ImportError } from '../../src/import/fetch-workspace.js';
@@ -261,5 +262,30 @@ describe('fetchWorkspace', () => {
   it('a 5xx names the status and the target\'s message (OpenAI form too)', async () => {
     const f = scripted([page([], null), json(503, { error: { message: 'draining', type: 'api_error', code: null, param: null } })]);
     await expect(fetchWorkspace({ baseUrl: 'https://gw.example', apiKey: 'k', clock, sleep, fetch: f.fetchFn })).rejects.toThrow('https://gw.example answered 503 on GET /v1/gateway/endpoints?limit=100: draining');
+  });
+});
+
+describe('parseImportCli', () => {
+  it('takes the target from FGW_BASE_URL and FGW_API_KEY when the flags are not given (flags win); defaults', () => {
+    expect(parseImportCli([], { FGW_BASE_URL: 'https://api.baseten.co', FGW_API_KEY: 'from-env' }, '/work/app')).toEqual({
+      baseUrl: 'https://api.baseten.co',
+      apiKey: 'from-env',
+      out: '/work/app/imported-scenario.yaml',
+      force: false,
+      workspace: 'imported',
+      pageSize: 100,
+      perRoutePerSecond: 50,
+    });
+    expect(parseImportCli(['--api-key', 'flag', '--out', 'x.yaml', '--force', '--workspace-name', 'acme', '--page-size', '7', '--max-rate', '9'], { FGW_BASE_URL: 'http://127.0.0.1:4010', FGW_API_KEY: 'env' }, '/w')).toMatchObject({
+      apiKey: 'flag',
+      out: '/w/x.yaml',
+      force: true,
+      workspace: 'acme',
+      pageSize: 7,
+      perRoutePerSecond: 9,
+    });
+    expect(() => parseImportCli(['--base-url', 'http://x', '--api-key', 'k', '--workspace-name', 'a b'], {}, '/')).toThrow(/--workspace-name must be 1 to 255 characters without spaces/);
+    expect(() => parseImportCli(['--base-url', 'http://x', '--api-key', 'k', '--page-size', '0'], {}, '/')).toThrow(/--page-size must be an integer from 1 to 1000, not "0"/);
+    expect(() => parseImportCli(['--base-url', 'http://x', '--bogus'], {}, '/')).toThrow(/Unknown option '--bogus'/);
   });
 });
