@@ -336,6 +336,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
       failure,
       sent: undefined,
       fault: undefined,
+      refusal: undefined,
     } satisfies Record<keyof Exchange, unknown>);
 
   const app = express();
