@@ -112,6 +112,15 @@ Inference
   --token-limit-policy P   strict (default): a request that would take a TOKEN bucket
                            past its threshold is refused; overshoot: admitted while the
                            bucket is below its threshold
+  --prompt-cache-min-tokens N
+                           a prompt prefix the group sent within the window counts as
+                           cached from N prompt tokens on (env
+                           FGW_PROMPT_CACHE_MIN_TOKENS; default 1024, OpenAI's)
+  --prompt-cache-window-seconds N
+                           how long, in mock seconds, a sent prefix stays cached (env
+                           FGW_PROMPT_CACHE_WINDOW_SECONDS; default 300)
+  --cached-token-weight W  full (default): cached prompt tokens count toward TOKEN
+                           limits like any other; none: they do not
 
 Billing webhooks
   --webhook-url URL        receiver of API_BILLING_USAGE events (env FGW_WEBHOOK_URL)
@@ -181,6 +190,9 @@ export function parseCli(
     'register-public-key': { type: 'string' },
     'latency-ms': { type: 'string' },
     'token-limit-policy': { type: 'string' },
+    'prompt-cache-min-tokens': { type: 'string' },
+    'prompt-cache-window-seconds': { type: 'string' },
+    'cached-token-weight': { type: 'string' },
     'webhook-url': { type: 'string' },
     'webhook-secret': { type: 'string' },
     'events-holdback-seconds': { type: 'string' },
@@ -207,6 +219,8 @@ export function parseCli(
   if (viewScope !== 'reads' && viewScope !== 'list-only') throw new UsageError(`--view-scope must be reads or list-only, not "${viewScope}"`);
   const policy = values['token-limit-policy'] ?? 'strict';
   if (policy !== 'strict' && policy !== 'overshoot') throw new UsageError(`--token-limit-policy must be strict or overshoot, not "${policy}"`);
+  const cachedWeight = values['cached-token-weight'] ?? 'full';
+  if (cachedWeight !== 'full' && cachedWeight !== 'none') throw new UsageError(`--cached-token-weight must be full or none, not "${cachedWeight}"`);
   const logFormat = values['log-format'] ?? 'pretty';
   if (logFormat !== 'pretty' && logFormat !== 'json') throw new UsageError(`--log-format must be pretty or json, not "${logFormat}"`);
   const errorFormat = values['error-format'] ?? env.FGW_ERROR_FORMAT ?? 'baseten';
@@ -281,6 +295,11 @@ export function parseCli(
         allowBearer: !(values['reject-bearer'] === true || truthy(env.FGW_REJECT_BEARER)),
         latencyMs: intOf(values['latency-ms'] ?? env.FGW_LATENCY_MS ?? '0', '--latency-ms', 0, 600_000),
         tokenLimitPolicy: policy,
+        promptCache: {
+          minTokens: intOf(values['prompt-cache-min-tokens'] ?? env.FGW_PROMPT_CACHE_MIN_TOKENS ?? '1024', '--prompt-cache-min-tokens', 0, 10_000_000),
+          windowSeconds: intOf(values['prompt-cache-window-seconds'] ?? env.FGW_PROMPT_CACHE_WINDOW_SECONDS ?? '300', '--prompt-cache-window-seconds', 0, 86_400),
+        },
+        cachedTokenWeight: cachedWeight,
       },
     },
   };
@@ -304,7 +323,7 @@ function withNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--events-holdback-seconds', '--management-rate-limit', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
+const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--prompt-cache-min-tokens', '--prompt-cache-window-seconds', '--events-holdback-seconds', '--management-rate-limit', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
 
 function intOf(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
