@@ -373,6 +373,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
       failure,
       sent: undefined,
       fault: undefined,
+      refusal: undefined,
       scripted: undefined,
     } satisfies Record<keyof Exchange, unknown>);
 

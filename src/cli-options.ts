@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
 import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
@@ -13,6 +13,9 @@ Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
        frontier-gateway-mock wait --port-file PATH | --url URL   (see wait --help)
        frontier-gateway-mock conformance [options]   check a deployment or this mock against the
                                                      documented rules (see conformance --help)
+       frontier-gateway-mock import --base-url URL --api-key KEY   a live workspace's groups,
+                                                     endpoints and keys as a scenario file
+                                                     (see import --help)
 
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)
@@ -148,58 +151,66 @@ Examples
 
 export class UsageError extends Error {}
 
+/**
+ * The values of strict flags (no positionals); a flag that is unknown or misused throws
+ * `error(message)` (a UsageError by default), for the command to print with its name.
+ */
+type StrictConfig<O> = { args: string[]; strict: true; allowPositionals: false; options: O };
+
+export function strictFlags<const O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: O,
+  error: (message: string) => Error = (m) => new UsageError(m),
+): ReturnType<typeof parseArgs<StrictConfig<O>>>['values'] {
+  try {
+    return parseArgs<StrictConfig<O>>({ args: argv, strict: true, allowPositionals: false, options }).values;
+  } catch (e) {
+    throw error((e as Error).message);
+  }
+}
+
 export function parseCli(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): { options: StartOptions & { port: number; host: string }; quiet: boolean; portFile?: string } | 'help' | 'version' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: withNegativeValues(argv),
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        'port-file': { type: 'string' },
-        host: { type: 'string' },
-        'no-admin': { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        'pretty-json': { type: 'boolean' },
-        'log-format': { type: 'string' },
-        'error-format': { type: 'string' },
-        'management-rate-limit': { type: 'string' },
-        config: { type: 'string' },
-        'management-key': { type: 'string', multiple: true },
-        'view-scope': { type: 'string' },
-        'reject-bearer': { type: 'boolean' },
-        'reject-unknown-fields': { type: 'boolean' },
-        'require-endpoints': { type: 'boolean' },
-        'allow-endpoint-renames': { type: 'boolean' },
-        'endpoint-sync-seconds': { type: 'string' },
-        'register-public-key': { type: 'string' },
-        'latency-ms': { type: 'string' },
-        'no-reply-header': { type: 'boolean' },
-        'token-limit-policy': { type: 'string' },
-        'prompt-cache-min-tokens': { type: 'string' },
-        'prompt-cache-window-seconds': { type: 'string' },
-        'cached-token-weight': { type: 'string' },
-        'webhook-url': { type: 'string' },
-        'webhook-secret': { type: 'string' },
-        'events-holdback-seconds': { type: 'string' },
-        scenario: { type: 'string', multiple: true },
-        'state-file': { type: 'string' },
-        'headers-timeout-ms': { type: 'string' },
-        'request-timeout-ms': { type: 'string' },
-        'keep-alive-timeout-ms': { type: 'string' },
-        'idle-timeout-ms': { type: 'string' },
-        'state-file-fsync': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const values = strictFlags(withNegativeValues(argv), {
+    port: { type: 'string' },
+    'port-file': { type: 'string' },
+    host: { type: 'string' },
+    'no-admin': { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    'pretty-json': { type: 'boolean' },
+    'log-format': { type: 'string' },
+    'error-format': { type: 'string' },
+    'management-rate-limit': { type: 'string' },
+    config: { type: 'string' },
+    'management-key': { type: 'string', multiple: true },
+    'view-scope': { type: 'string' },
+    'reject-bearer': { type: 'boolean' },
+    'reject-unknown-fields': { type: 'boolean' },
+    'require-endpoints': { type: 'boolean' },
+    'allow-endpoint-renames': { type: 'boolean' },
+    'endpoint-sync-seconds': { type: 'string' },
+    'register-public-key': { type: 'string' },
+    'latency-ms': { type: 'string' },
+    'no-reply-header': { type: 'boolean' },
+    'token-limit-policy': { type: 'string' },
+    'prompt-cache-min-tokens': { type: 'string' },
+    'prompt-cache-window-seconds': { type: 'string' },
+    'cached-token-weight': { type: 'string' },
+    'webhook-url': { type: 'string' },
+    'webhook-secret': { type: 'string' },
+    'events-holdback-seconds': { type: 'string' },
+    scenario: { type: 'string', multiple: true },
+    'state-file': { type: 'string' },
+    'headers-timeout-ms': { type: 'string' },
+    'request-timeout-ms': { type: 'string' },
+    'keep-alive-timeout-ms': { type: 'string' },
+    'idle-timeout-ms': { type: 'string' },
+    'state-file-fsync': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  });
   if (values.help) return 'help';
   if (values.version) return 'version';
 

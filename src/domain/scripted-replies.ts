@@ -3,7 +3,7 @@ import { createContext, Script } from 'node:vm';
 import { textChoice, usageOf, type Completion, type CompletionChoice } from './completion.js';
 import { cutAtStop } from './replies.js';
 import { badRequest, GatewayError, notFound } from './errors.js';
-import { messageText, promptTokens, type ChatMessageLike } from './tokens.js';
+import { messageText, type ChatMessageLike } from './tokens.js';
 import type { ReplyInput, ReplyMatch, ReplyRule, ReplyRuleInput } from '../generated/mock-admin.js';
 
 /**
@@ -498,12 +498,19 @@ export function requestFacts(
  * A content or tool-call reply as a completion, charged like any other: prompt tokens as
  * always, completion tokens counted from the scripted text (content cut to `maxTokens` as
  * usual; each tool call counts the tokens of its name plus those of its arguments' JSON
- * text, never cut), `cached_tokens` at most the prompt's tokens (default 0: the prompt
- * cache is not consulted); `n` identical choices; `stops` cut the content as they cut any.
+ * text, never cut); `prompt` is the request's prompt count, its cached tokens by the
+ * prompt-cache rule unless the reply sets `cached_tokens` (at most the prompt's tokens);
+ * `n` identical choices; `stops` cut the content as they cut any.
  * A tool call's id is derived from the rule, the call's place and its text, so the same
  * rule gives the same ids, run after run.
  */
-export function scriptedCompletion(picked: Picked, messages: readonly ChatMessageLike[], maxTokens: number | null, n = 1, stops: readonly string[] = []): Completion {
+export function scriptedCompletion(
+  picked: Picked,
+  prompt: { tokens: number; cached: number },
+  maxTokens: number | null,
+  n = 1,
+  stops: readonly string[] = [],
+): Completion {
   const { reply } = picked;
   if (reply.error) throw new Error(`scriptedCompletion: rule ${picked.id} answers with an error, not a completion`);
   let choice: CompletionChoice;
@@ -512,7 +519,7 @@ export function scriptedCompletion(picked: Picked, messages: readonly ChatMessag
     choice = { pieces: [], content: null, toolCalls, finishReason: 'tool_calls' };
   } else choice = textChoice(cutAtStop(reply.content ?? '', stops), maxTokens);
   const choices = Array.from({ length: n }, () => ({ ...choice, pieces: [...choice.pieces], toolCalls: choice.toolCalls.map((t) => ({ ...t })) }));
-  return { choices, usage: usageOf(promptTokens(messages), choices, reply.cached_tokens ?? 0) };
+  return { choices, usage: usageOf(prompt.tokens, choices, reply.cached_tokens ?? prompt.cached) };
 }
 
 function toolCallId(ruleId: string, index: number, call: ScriptedToolCall): string {

@@ -1,4 +1,5 @@
 import type { Completion } from '../domain/completion.js';
+import type { PromptCount } from '../service/inference.js';
 import { requestedMaxTokens } from '../domain/inference.js';
 import { choiceCount, stopStrings, type ReplyRequest } from '../domain/replies.js';
 import { REPLY_HEADER, replyFromHeader, requestFacts, scriptedCompletion, type Picked, type ScriptedError } from '../domain/scripted-replies.js';
@@ -41,8 +42,14 @@ export async function refuseScripted(ctx: Ctx<'createChatCompletion'>, picked: P
   throw new HttpError(error.status, error.message, error.code ?? 'scripted_reply', { [SCRIPTED_REPLY_HEADER]: picked.id });
 }
 
-/** A content or tool-call reply as the completion to serve and charge. */
-export function scriptedCompletionFor(picked: Picked, body: ReplyRequest): Completion {
-  // `n` and `stop` are checked as for any completion (the same 400s).
-  return scriptedCompletion(picked, body.messages, requestedMaxTokens(body), choiceCount(body.n), stopStrings(body.stop));
+/**
+ * A content or tool-call reply as serveCompletion's script: a function of the request's
+ * prompt count, so its cached tokens follow the prompt-cache rule unless the reply sets
+ * `cached_tokens`. `max_tokens`, `n` and `stop` are checked here, as for any completion.
+ */
+export function scriptedCompletionFor(picked: Picked, body: ReplyRequest): (prompt: PromptCount) => Completion {
+  const maxTokens = requestedMaxTokens(body);
+  const n = choiceCount(body.n);
+  const stops = stopStrings(body.stop);
+  return (prompt) => scriptedCompletion(picked, prompt, maxTokens, n, stops);
 }

@@ -54,7 +54,7 @@ export function replyReady(body: ReplyRequest): Promise<unknown> | undefined {
  * The completion a request gets when no scripted reply answers it (deterministic), with
  * `prompt.cached` of its `prompt.tokens` prompt tokens cached. Call replyReady() first.
  */
-export function completionFor(body: ReplyRequest, prompt: { tokens: number; cached: number } = { tokens: promptTokens(body.messages), cached: 0 }): Completion {
+export function completionFor(body: ReplyRequest, prompt: PromptCount = { tokens: promptTokens(body.messages), cached: 0 }): Completion {
   const maxTokens = requestedMaxTokens(body);
   if (isPlain(body)) {
     const choice = textChoice(echoText(body.messages), maxTokens);
@@ -63,22 +63,38 @@ export function completionFor(body: ReplyRequest, prompt: { tokens: number; cach
   return replyFor(body, maxTokens, prompt, loadedSchemaTools());
 }
 
+/** The prompt of a request as the mock counts it: its tokens, and how many of them are cached by the rule. */
+export interface PromptCount {
+  tokens: number;
+  cached: number;
+}
+
 /**
  * Serves one chat completion for an authenticated caller, or throws the 4xx that says why
- * not. `scripted`, when given, is served and billed as it is (its usage, cached tokens
- * included) instead of the generated one; the request's bounds are checked all the same,
- * and its prompt is remembered by the prompt cache either way.
+ * not. `scripted`, when given, replaces the generated completion: a Completion is served
+ * and billed as it is (its usage, cached tokens included); a function gets the request's
+ * prompt count (tokens, and cached tokens by the prefix rule) and returns the Completion,
+ * for a script that sets no cached tokens of its own. The request's bounds are checked all
+ * the same, and its prompt is remembered by the prompt cache either way.
  */
-export function serveCompletion(deps: InferenceDeps, caller: FederatedCaller, requestId: string, body: ReplyRequest, scripted?: Completion): CompletionOutcome {
+export function serveCompletion(
+  deps: InferenceDeps,
+  caller: FederatedCaller,
+  requestId: string,
+  body: ReplyRequest,
+  scripted?: Completion | ((prompt: PromptCount) => Completion),
+): CompletionOutcome {
   checkMetadata(body.metadata);
   const at = deps.clock.now();
   const prompts = deps.prompts;
   const prefixes = prompts ? promptPrefixes(caller.group.id, body.messages) : null;
-  let completion = scripted;
-  if (completion === undefined) {
+  let completion: Completion;
+  if (scripted !== undefined && typeof scripted !== 'function') {
+    completion = scripted;
+  } else {
     const tokens = prefixes ? (prefixes.tokens[prefixes.tokens.length - 1] ?? 3) : promptTokens(body.messages);
     const cached = prefixes ? cachedTokensOf(prefixes, prompts!.cache.longest(prefixes.keys, at, prompts!.rule.windowMs), prompts!.rule) : 0;
-    completion = completionFor(body, { tokens, cached });
+    completion = scripted === undefined ? completionFor(body, { tokens, cached }) : scripted({ tokens, cached });
   }
   const outcome = chargeCompletion(deps, caller, requestId, body, completion, at);
   if (prefixes) prompts!.cache.remember(prefixes.keys, at);

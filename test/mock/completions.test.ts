@@ -1,13 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAIv6 from 'openai';
 import OpenAIv7 from 'openai-v7';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ContractChecker } from '../../src/contract.js';
 import type { StartOptions } from '../../src/index.js';
 import { newAjv } from '../../src/lib/ajv.js';
 import { mocksPerTest } from '../support/mocks.js';
+import { receiverPerFile } from '../support/receiver.js';
 
 /**
  * Completions that honour the request, through the official OpenAI SDK (v6, and v7 under
@@ -22,22 +21,10 @@ const MANAGEMENT = { Authorization: 'Api-Key mock-management-key' };
 const mocks = mocksPerTest();
 const ajv = newAjv();
 let checker: ContractChecker;
-let rx: { server: Server; url: string; bodies: string[] };
+const rx = receiverPerFile();
 beforeAll(async () => {
   checker = await ContractChecker.load(true);
-  const bodies: string[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      bodies.push(body);
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  rx = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, bodies };
 });
-afterAll(() => new Promise<void>((r) => (rx.server.closeAllConnections(), rx.server.close(() => r()))));
 
 const MODEL = 'your-org/m';
 const WEATHER = {

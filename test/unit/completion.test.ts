@@ -156,6 +156,10 @@ describe('replies that honour the request', () => {
     expect(errorOf(() => reply(fmt({ $ref: 'https://example.com/remote.json' }))).param).toBe('response_format.json_schema.schema');
     const badTool = errorOf(() => reply({ messages: [user('x')], tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'integer', minimum: 3, maximum: 1 } } }], tool_choice: 'required' }));
     expect(badTool.param).toBe('tools[0].function.parameters');
+    // Hostile schemas: a recursive $ref, nothing valid, an instance too large.
+    for (const schema of [{ $ref: '#' }, { not: {} }, { type: 'string', pattern: 'a{100000}' }, { $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/a' } }, $ref: '#/$defs/a' }]) {
+      expect(errorOf(() => reply(fmt(schema))).code, JSON.stringify(schema)).toBe('unsatisfiable_schema');
+    }
     // The same $id twice: users' schemas are not kept by ajv between requests.
     const withId = fmt({ $id: 'https://example.com/p', type: 'object', properties: { a: { type: 'boolean' } }, required: ['a'] });
     expect(reply(withId)).toEqual(reply(withId));

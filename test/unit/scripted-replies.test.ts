@@ -213,20 +213,23 @@ describe('requestFacts', () => {
 });
 
 describe('scriptedCompletion', () => {
-  const messages = [{ role: 'user', content: 'What is the weather?' }];
+  const tokens = promptTokens([{ role: 'user', content: 'What is the weather?' }]);
+  const prompt = { tokens, cached: 0 };
 
-  it('content: cut to max tokens like any completion; usage from the scripted text; cached tokens at most the prompt', () => {
-    const c = scriptedCompletion({ id: 'r', reply: { content: 'Sunny and warm.', cached_tokens: 1_000 } }, messages, null);
+  it('content: cut to max tokens like any completion; usage from the scripted text; cached tokens the rule sets (at most the prompt) or else the prompt cache counts', () => {
+    const c = scriptedCompletion({ id: 'r', reply: { content: 'Sunny and warm.', cached_tokens: 1_000 } }, prompt, null);
     expect(c.choices).toEqual([{ pieces: ['Sunny', ' and', ' warm', '.'], content: 'Sunny and warm.', toolCalls: [], finishReason: 'stop' }]);
-    const prompt = promptTokens(messages);
-    expect(c.usage).toEqual({ prompt_tokens: prompt, completion_tokens: 4, total_tokens: prompt + 4, cached_tokens: prompt });
-    const cut = scriptedCompletion({ id: 'r', reply: { content: 'Sunny and warm.' } }, messages, 2);
+    expect(c.usage).toEqual({ prompt_tokens: tokens, completion_tokens: 4, total_tokens: tokens + 4, cached_tokens: tokens });
+    const cut = scriptedCompletion({ id: 'r', reply: { content: 'Sunny and warm.' } }, prompt, 2);
     expect([cut.choices[0]?.content, cut.choices[0]?.finishReason, cut.usage.completion_tokens, cut.usage.cached_tokens]).toEqual(['Sunny and', 'length', 2, 0]);
+    // Without cached_tokens of its own, the prompt cache's count stands; with them, the rule's.
+    expect(scriptedCompletion({ id: 'r', reply: { content: 'x' } }, { tokens, cached: 5 }, null).usage.cached_tokens).toBe(5);
+    expect(scriptedCompletion({ id: 'r', reply: { content: 'x', cached_tokens: 0 } }, { tokens, cached: 5 }, null).usage.cached_tokens).toBe(0);
   });
 
   it('tool calls: content null, finish_reason tool_calls, stable ids, tokens of each name plus its arguments text; n identical choices', () => {
     const picked = { id: 'tools', reply: { tool_calls: [{ name: 'get_weather', arguments: '{"city":"Paris"}' }, { name: 'get_time', arguments: '{}' }] } };
-    const c = scriptedCompletion(picked, messages, 1, 2);
+    const c = scriptedCompletion(picked, prompt, 1, 2);
     expect(c.choices).toHaveLength(2);
     const [first] = c.choices;
     expect(first).toMatchObject({ content: null, pieces: [], finishReason: 'tool_calls' });
@@ -236,13 +239,13 @@ describe('scriptedCompletion', () => {
     ]);
     const ids = first?.toolCalls.map((t) => t.id) ?? [];
     expect(new Set(ids).size).toBe(2);
-    expect(scriptedCompletion(picked, messages, null).choices[0]?.toolCalls.map((t) => t.id)).toEqual(ids);
+    expect(scriptedCompletion(picked, prompt, null).choices[0]?.toolCalls.map((t) => t.id)).toEqual(ids);
     const perChoice = countTokens('get_weather') + countTokens('{"city":"Paris"}') + countTokens('get_time') + countTokens('{}');
     expect(c.usage.completion_tokens).toBe(2 * perChoice);
   });
 
   it('an error reply is no completion', () => {
-    expect(() => scriptedCompletion({ id: 'e', reply: { error: { status: 503, message: 'x' } } }, messages, null)).toThrow(/answers with an error/);
+    expect(() => scriptedCompletion({ id: 'e', reply: { error: { status: 503, message: 'x' } } }, prompt, null)).toThrow(/answers with an error/);
   });
 });
 
