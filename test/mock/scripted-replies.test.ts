@@ -363,6 +363,9 @@ describe('where rules come from', () => {
     ]);
     await request(m.url).post('/_mock/reset').expect(200);
     expect((await listed(m.url)).map((r) => [r.id, r.hits, r.remaining])).toEqual([['boot', 0, 1]]);
+    // mock.mock.replies is the list itself, for a test that scripts without HTTP.
+    m.mock.replies.add([{ id: 'direct', reply: { content: 'added in process' } }], 0);
+    expect((await hello(m, await keyOn(m))).choices[0]?.message.content).toBe('added in process');
   });
 
   it('startMock refuses an invalid rule, saying which and why', async () => {
