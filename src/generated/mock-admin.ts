@@ -330,6 +330,11 @@ export interface paths {
          *     existing rules or at `position` (0 = tried first). `POST /_mock/reset` goes back to
          *     the rules the mock started with (`startMock({ replies })`, start-up scenarios);
          *     snapshots and the state file do not hold rules.
+         *
+         *     A scripted response carries `X-Fgw-Scripted-Reply: <rule id>`, and its journal entry
+         *     `scripted`. For one request only, a client may instead send the reply itself as JSON
+         *     in the `X-Fgw-Mock-Reply` header of `POST /v1/chat/completions` (at most 8 KiB; the
+         *     live service ignores it, and so does the mock under `--no-reply-header`).
          */
         post: operations["addMockReplies"];
         /** Remove every scripted reply rule */
