@@ -4,6 +4,8 @@ import { DEFAULT_CONFIG, DEFAULT_WEBHOOK_SECRET, environmentsOf, orgPrefixesOf, 
 import { parsePublicKey } from './domain/register.js';
 import type { Clock } from './domain/clock.js';
 import { FixedWindowLimiter } from './domain/management-rate.js';
+import { ReplyBook, type ReplyRuleInput } from './domain/scripted-replies.js';
+import { GatewayError } from './domain/errors.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
 import { DEFAULT_PROMPT_CACHE } from './domain/prompt-cache.js';
 import type { RetryPolicy } from './domain/webhooks.js';
@@ -95,7 +97,17 @@ export interface MockOptions {
     promptCache?: { minTokens?: number; windowSeconds?: number };
     /** How cached prompt tokens weigh on TOKEN limits: `full` (default) or `none` (AMBIGUITIES.md #94). */
     cachedTokenWeight?: CachedTokenWeight;
+    /**
+     * Honour the one-off `X-Fgw-Mock-Reply` request header on chat completions (default
+     * true; false, or --no-reply-header, ignores it as the live service does).
+     */
+    replyHeader?: boolean;
   };
+  /**
+   * Scripted reply rules (docs/guide.md, "Scripted replies"), tried in order before the
+   * start-up scenarios' own; POST /_mock/reset goes back to them.
+   */
+  replies?: ReplyRuleInput[];
   /**
    * Body fields the spec does not list: `ignore` (default) drops them and names them in
    * the X-Fgw-Ignored-Fields header and the log; `reject` refuses them with 400.
@@ -238,7 +250,23 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     registerPublicKey: options.register?.publicKey === undefined ? null : parsePublicKey(options.register.publicKey),
   };
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const replies = new ReplyBook();
+  try {
+    replies.add(options.replies ?? [], undefined, 'replies');
+  } catch (e) {
+    if (e instanceof GatewayError) throw new Error(`replies: ${e.message}`);
+    throw e;
+  }
   const startup = await startState(store, { scenarios: options.scenarios ?? [], stateFile: options.stateFile, defaults, onError: logError });
+  for (const s of startup.scenarios) {
+    try {
+      replies.add(s.replies, undefined, `${s.source}: replies`);
+    } catch (e) {
+      if (e instanceof GatewayError) throw new Error(e.message);
+      throw e;
+    }
+  }
+  replies.markBaseline();
   const services: MockServices = {
     gateway,
     store,
@@ -247,6 +275,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     deliverer,
     inference: {
       latencyMs: options.inference?.latencyMs ?? 0,
+      replyHeader: options.inference?.replyHeader !== false,
       deps: {
         usage: gateway.usage,
         clock: store.clock,
@@ -263,15 +292,23 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     },
     journal: new Journal(options.journal),
     faults: new FaultBook(operations.filter((o) => o.document === 'gateway').map((o) => o.id)),
+    replies,
     reset: () => {
       store.reset();
       limiter?.clear();
       // Faults are set per test; a reset between tests clears them (a restore or scenario load does not).
       services.faults.clear();
+      // Scripted replies go back to the start-up ones (startMock's, then the scenarios'), counts at zero.
+      replies.reset();
     },
     snapshot: () => store.snapshot(),
     restore: (snapshot) => store.restore(snapshot),
-    loadScenario: (raw, source = 'scenario') => loadScenario(store, raw, source, defaults),
+    loadScenario: async (raw, source = 'scenario') => {
+      // The scenario's replies are checked against the active ones before anything is applied: all or nothing.
+      const summary = await loadScenario(store, raw, source, defaults, (s) => replies.check(s.replies ?? [], 'replies'));
+      replies.add(summary.replies, undefined, 'replies');
+      return summary;
+    },
     health: () => ({
       version: PACKAGE_VERSION,
       admin: withAdmin,
@@ -337,6 +374,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
       sent: undefined,
       fault: undefined,
       refusal: undefined,
+      scripted: undefined,
     } satisfies Record<keyof Exchange, unknown>);
 
   const app = express();

@@ -109,6 +109,10 @@ Inference
                            (env FGW_REJECT_BEARER=1). Default: both accepted, as the
                            OpenAI SDK sends Bearer
   --latency-ms N           delay each completion by N ms (env FGW_LATENCY_MS; default 0)
+  --no-reply-header        ignore the X-Fgw-Mock-Reply request header, as the live service
+                           does (env FGW_NO_REPLY_HEADER=1). Default: a chat completion
+                           carrying it gets the reply it describes (docs/guide.md,
+                           "Scripted replies"; rules: /_mock/replies or a scenario's replies:)
   --token-limit-policy P   strict (default): a request that would take a TOKEN bucket
                            past its threshold is refused; overshoot: admitted while the
                            bucket is below its threshold
@@ -189,6 +193,7 @@ export function parseCli(
     'endpoint-sync-seconds': { type: 'string' },
     'register-public-key': { type: 'string' },
     'latency-ms': { type: 'string' },
+    'no-reply-header': { type: 'boolean' },
     'token-limit-policy': { type: 'string' },
     'prompt-cache-min-tokens': { type: 'string' },
     'prompt-cache-window-seconds': { type: 'string' },
@@ -295,6 +300,7 @@ export function parseCli(
         allowBearer: !(values['reject-bearer'] === true || truthy(env.FGW_REJECT_BEARER)),
         latencyMs: intOf(values['latency-ms'] ?? env.FGW_LATENCY_MS ?? '0', '--latency-ms', 0, 600_000),
         tokenLimitPolicy: policy,
+        replyHeader: !(values['no-reply-header'] === true || truthy(env.FGW_NO_REPLY_HEADER)),
         promptCache: {
           minTokens: intOf(values['prompt-cache-min-tokens'] ?? env.FGW_PROMPT_CACHE_MIN_TOKENS ?? '1024', '--prompt-cache-min-tokens', 0, 10_000_000),
           windowSeconds: intOf(values['prompt-cache-window-seconds'] ?? env.FGW_PROMPT_CACHE_WINDOW_SECONDS ?? '300', '--prompt-cache-window-seconds', 0, 86_400),
@@ -358,7 +364,7 @@ export function banner(url: string, options: StartOptions, config: MockConfig, q
       ? ['  admin routes:    off (--no-admin)']
       : [
           `  inspector:       ${url}/_mock/  (groups, usage, requests, webhooks, faults, clock)`,
-          `  admin routes:    ${url}/_mock/requests, /_mock/faults, /_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks, /_mock/snapshot, /_mock/scenarios`,
+          `  admin routes:    ${url}/_mock/requests, /_mock/faults, /_mock/replies, /_mock/state, /_mock/reset, /_mock/clock, /_mock/webhooks, /_mock/snapshot, /_mock/scenarios`,
         ]),
     `  webhooks:        ${options.webhook?.url ?? (options.admin === false ? 'no receiver (events are not delivered anywhere)' : 'no receiver (events are still listed at /_mock/webhooks)')}`,
     `  errors:          ${options.errorFormat === 'openai' ? 'OpenAI form {"error": {"message", "type", "code", "param"}} (--error-format openai)' : 'Baseten form {"error": "<message>"} (--error-format openai for the nested form)'}`,

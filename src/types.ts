@@ -16,4 +16,6 @@ export type {
   Health,
   MockState,
   Snapshot as MockSnapshot,
+  ReplyRuleInput,
+  ReplyRule,
 } from './generated/mock-admin.js';

@@ -90,13 +90,13 @@ export function replyFor(body: ReplyRequest, maxTokens: number | null, prompt: {
   return { choices, usage: usageOf(prompt.tokens, choices, prompt.cached) };
 }
 
-function choiceCount(n: number | null | undefined): number {
+export function choiceCount(n: number | null | undefined): number {
   if (n === undefined || n === null) return 1;
   if (!Number.isInteger(n) || n < 1 || n > MAX_CHOICES) throw badRequest(`n must be a whole number from 1 to ${MAX_CHOICES}, the most choices the mock produces; got ${n}.`, 'n_out_of_range', 'n');
   return n;
 }
 
-function stopStrings(stop: string | string[] | null | undefined): readonly string[] {
+export function stopStrings(stop: string | string[] | null | undefined): readonly string[] {
   if (stop === undefined || stop === null) return [];
   const list = typeof stop === 'string' ? [stop] : stop;
   if (list.length > MAX_STOP_STRINGS) throw badRequest(`stop may hold at most ${MAX_STOP_STRINGS} strings; got ${list.length}.`, 'too_many_stop_strings', 'stop');

@@ -308,6 +308,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_mock/replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Scripted reply rules, in the order they are tried */
+        get: operations["listMockReplies"];
+        put?: never;
+        /**
+         * Add scripted reply rules (one, or a list)
+         * @description A rule matches chat-completion requests (`POST /v1/chat/completions`) and answers
+         *     them with its `reply` in place of the mock's deterministic echo: text, tool calls
+         *     (charged and billed like any completion, usage counted from the scripted text), or
+         *     an error status (not charged, not billed), after an optional latency. Every field of
+         *     `match` must hold; an empty or missing `match` matches every request. Rules are
+         *     tried in order and the first that matches answers; `times` limits a rule to its
+         *     first N matches. The body is one rule or a list, added all or none, after the
+         *     existing rules or at `position` (0 = tried first). `POST /_mock/reset` goes back to
+         *     the rules the mock started with (`startMock({ replies })`, start-up scenarios);
+         *     snapshots and the state file do not hold rules.
+         *
+         *     A scripted response carries `X-Fgw-Scripted-Reply: <rule id>`, and its journal entry
+         *     `scripted`. For one request only, a client may instead send the reply itself as JSON
+         *     in the `X-Fgw-Mock-Reply` header of `POST /v1/chat/completions` (at most 8 KiB; the
+         *     live service ignores it, and so does the mock under `--no-reply-header`).
+         */
+        post: operations["addMockReplies"];
+        /** Remove every scripted reply rule */
+        delete: operations["clearMockReplies"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_mock/replies/{reply_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one scripted reply rule */
+        delete: operations["removeMockReply"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_mock": {
         parameters: {
             query?: never;
@@ -714,6 +767,8 @@ export interface components {
             };
             /** @description Which limit refused the request (a 429 of a group's limit or of the management API's own); null otherwise. */
             refusal: null | components["schemas"]["Refusal"];
+            /** @description The id of the scripted reply rule that answered (`header` for the X-Fgw-Mock-Reply header), or null. */
+            scripted: string | null;
         };
         /** @description Which limit refused a request, and when it lets it through. */
         Refusal: {
@@ -842,6 +897,90 @@ export interface components {
                 body?: unknown;
             };
         };
+        /** @description Every field given must hold for the rule to match; none given matches every request. */
+        ReplyMatch: {
+            /** @description A model slug, exact or a glob (`*` any run of characters, `?` one character). */
+            model?: string;
+            /** @description A group's id or its external_entity_id. */
+            group?: string;
+            /** @description The caller key's prefix starts with this (its whole 16-character prefix matches too). */
+            key_prefix?: string;
+            /** @description A substring of the last user message. */
+            message_contains?: string;
+            /**
+             * @description A regular expression (JavaScript syntax; `/pattern/flags` with flags i, m, s, u)
+             *     the last user message matches. Refused with a 400 when invalid, or when it nests
+             *     repetition (`(a+)+`) or uses a backreference; a request on which it runs longer
+             *     than 100 ms is answered 400 naming the rule.
+             */
+            message_matches?: string;
+            /** @description Whether the request carries a non-empty `tools` list. */
+            has_tools?: boolean;
+        };
+        /**
+         * @description Exactly one of `content`, `tool_calls` or `error`. Content and tool calls are
+         *     charged and billed like any completion: completion tokens are those of the content,
+         *     or, for tool calls, those of each call's name plus its arguments' JSON text (the
+         *     mock's token rule, docs/guide.md); `max_tokens` cuts content as usual. An error is
+         *     not charged and not billed.
+         */
+        ReplyInput: {
+            /** @description The assistant's text. */
+            content?: string;
+            tool_calls?: {
+                /** @description A function name: 1 to 64 letters, digits, _ or - (checked by the mock, which names the field). */
+                name: string;
+                /** @description A JSON object, or its JSON text (default `{}`); at most 65536 characters as JSON for all calls together. */
+                arguments?: {
+                    [key: string]: unknown;
+                } | string;
+            }[];
+            error?: {
+                status: number;
+                message: string;
+                /** @description 1 to 100 letters, digits, _, . or - (checked by the mock); sent in X-Fgw-Error-Code (and error.code in the OpenAI form); default scripted_reply. */
+                code?: string;
+            };
+            /** @description Wait this long before answering (in place of --latency-ms). */
+            latency_ms?: number;
+            /** @description Prompt tokens reported as cached (at most the prompt's tokens; default: the prompt-cache rule's count); not with error. */
+            cached_tokens?: number;
+        };
+        ReplyRuleInput: {
+            /** @description Letters, digits, '.', '_' or '-', starting with a letter or digit (checked by the mock); default reply_N. */
+            id?: string;
+            match?: components["schemas"]["ReplyMatch"];
+            reply: components["schemas"]["ReplyInput"];
+            /** @description Answer only the first N matching requests; then the rule is used up. */
+            times?: number;
+        };
+        ReplyRule: {
+            id: string;
+            match: components["schemas"]["ReplyMatch"];
+            /** @description As given, tool-call arguments as JSON text. */
+            reply: {
+                content?: string;
+                tool_calls?: {
+                    name: string;
+                    arguments: string;
+                }[];
+                error?: {
+                    status: number;
+                    message: string;
+                    code?: string;
+                };
+                latency_ms?: number;
+                cached_tokens?: number;
+            };
+            times: number | null;
+            /** @description Requests it answered. */
+            hits: number;
+            /** @description Answers left (0: used up); null without times. */
+            remaining: number | null;
+        };
+        ReplyList: {
+            replies: components["schemas"]["ReplyRule"][];
+        };
         InspectorData: {
             /** Format: date-time */
             now: string;
@@ -870,6 +1009,8 @@ export interface components {
                 held_back: number;
             };
             faults: components["schemas"]["Fault"][];
+            /** @description The scripted reply rules, in the order they are tried. */
+            replies: components["schemas"]["ReplyRule"][];
         };
     };
     responses: {
@@ -940,6 +1081,11 @@ export type FaultList = components['schemas']['FaultList'];
 export type InspectorGroupName = components['schemas']['InspectorGroupName'];
 export type InspectorWorkspace = components['schemas']['InspectorWorkspace'];
 export type InspectorJournalRow = components['schemas']['InspectorJournalRow'];
+export type ReplyMatch = components['schemas']['ReplyMatch'];
+export type ReplyInput = components['schemas']['ReplyInput'];
+export type ReplyRuleInput = components['schemas']['ReplyRuleInput'];
+export type ReplyRule = components['schemas']['ReplyRule'];
+export type ReplyList = components['schemas']['ReplyList'];
 export type InspectorData = components['schemas']['InspectorData'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseTooLarge = components['responses']['TooLarge'];
@@ -1426,6 +1572,110 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
+                };
+            };
+        };
+    };
+    listMockReplies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every rule, used-up ones included (`remaining` 0). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplyList"];
+                };
+            };
+        };
+    };
+    addMockReplies: {
+        parameters: {
+            query?: {
+                /** @description Where the new rules go in the order (0 = first); default after the others. */
+                position?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description The rules are active. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    clearMockReplies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cleared. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ok"];
+                };
+            };
+        };
+    };
+    removeMockReply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The removed rule. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplyRule"];
+                };
+            };
+            /** @description No such rule. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -1,5 +1,6 @@
 import type { OffsetClock } from '../domain/clock.js';
 import type { Meter } from '../domain/meter.js';
+import type { ReplyBook } from '../domain/scripted-replies.js';
 import type { Gateway } from '../service/gateway.js';
 import type { InferenceDeps } from '../service/inference.js';
 import type { ScenarioSummary } from '../service/scenarios/apply.js';
@@ -18,12 +19,17 @@ export interface MockServices {
   clock: OffsetClock;
   meter: Meter;
   deliverer: WebhookDeliverer;
-  /** Completion options; `deps` is what serveCompletion needs, built once (prompt cache and its rule included). */
-  inference: { latencyMs: number; deps: InferenceDeps };
+  /**
+   * Completion options; `deps` is what serveCompletion needs, built once (prompt cache and its rule included);
+   * `replyHeader`: whether the X-Fgw-Mock-Reply request header is honoured (off with --no-reply-header).
+   */
+  inference: { latencyMs: number; replyHeader: boolean; deps: InferenceDeps };
   /** Recent exchanges, redacted (GET /_mock/requests); filled only when the admin routes are served. */
   journal: Journal;
   /** Injected faults (/_mock/faults); applied only when the admin routes are served. */
   faults: FaultBook;
+  /** Scripted reply rules (/_mock/replies, startMock({ replies }), scenarios), tried on every chat completion. */
+  replies: ReplyBook;
   /** Everything back to the configured defaults: state, counters, deliveries, clock. */
   reset(): void;
   /** The whole state in the versioned snapshot format (secrets hashed). */

@@ -39,7 +39,9 @@ export interface JournalFilter {
 const PREVIEW_BYTES = 1024;
 
 /** An exchange as the journal step hands it over: bodies as redacted JSON text (redactedJson). */
-export type NewJournalEntry = Omit<JournalEntry, 'seq' | 'request' | 'response'> & {
+export type NewJournalEntry = Omit<JournalEntry, 'seq' | 'request' | 'response' | 'scripted'> & {
+  /** The scripted reply rule that answered (default null). */
+  scripted?: string | null;
   request: { headers: Record<string, string>; body: string };
   response: { headers: Record<string, string>; body: string };
 };
@@ -81,7 +83,7 @@ export class Journal {
       `"workspace_id":${nullable(entry.workspace_id)},"key_prefix":${nullable(entry.key_prefix)},"group_id":${nullable(entry.group_id)},` +
       `"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
       `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)},` +
-      `"refusal":${entry.refusal === null ? 'null' : JSON.stringify(entry.refusal)}}`;
+      `"refusal":${entry.refusal === null ? 'null' : JSON.stringify(entry.refusal)},"scripted":${JSON.stringify(entry.scripted ?? null)}}`;
     const bytes = Buffer.byteLength(text);
     const ring = this.ring;
     while (ring.length > 0 && (ring.length + 1 > this.maxEntries || ring.bytes + bytes > this.maxBytes)) {
@@ -205,5 +207,6 @@ function entryOf(x: Exchange, arrived: number): NewJournalEntry {
     },
     fault: x.fault ?? null,
     refusal: x.refusal ?? null,
+    scripted: x.scripted ?? null,
   };
 }

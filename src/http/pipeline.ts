@@ -67,6 +67,8 @@ export interface Exchange<M = unknown> {
   fault?: AppliedFault;
   /** Set by serialisation when a limit refused the request (a 429): which one (src/domain/refusal.ts). */
   refusal?: Refusal;
+  /** The id of the scripted reply rule that answered (src/domain/scripted-replies.ts), for the journal. */
+  scripted?: string;
 }
 
 export type Next = () => Promise<void>;

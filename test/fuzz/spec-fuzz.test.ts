@@ -123,8 +123,10 @@ describe('spec-driven fuzzing: no 5xx, no poisoned state', () => {
         }),
         { numRuns: RUNS ?? 25, endOnFailure: true },
       );
-      // Injected faults (POST /_mock/faults) are breakage on purpose, not poisoned state: clear them first.
+      // Injected faults (POST /_mock/faults) and scripted replies (POST /_mock/replies, which
+      // may script a 5xx) are breakage on purpose, not poisoned state: clear them first.
       await send('delete', '/_mock/faults', {});
+      await send('delete', '/_mock/replies', {});
       fixture = await knownGood(op.id);
     }
   }, 120_000);

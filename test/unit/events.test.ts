@@ -16,27 +16,15 @@ import {
   type EventsQuery,
   type EventsQueryInput,
 } from '../../src/domain/events.js';
-import { GatewayError } from '../../src/domain/errors.js';
 import { CursorCodec } from '../../src/domain/pagination.js';
 import { billingEvent } from '../../src/domain/webhooks.js';
+import { refusal } from '../support/refusal.js';
 
 const T0 = Date.UTC(2026, 11, 3, 12, 0, 0);
 const codec = new CursorCodec();
 const ctx = (over: Partial<EventsContext> = {}): EventsContext => ({ now: T0 + 3_600_000, holdbackMs: 60_000, codec, scope: 'events:ws', ...over });
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The 400 `fn` throws: its param and message. */
-function refusal(fn: () => unknown): { param: string | null; message: string; code: string } {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(GatewayError);
-    const g = e as GatewayError;
-    expect(g.kind).toBe('invalid_request');
-    return { param: g.param, message: g.message, code: g.code };
-  }
-  throw new Error('expected a 400');
-}
 
 let n = 0;
 const ref = (at: number, over: Partial<EventRef> = {}): EventRef => ({ at, workspaceId: 'ws', apiKeyPrefix: 'k1', externalEntityId: 'e1', delivery: `d${++n}`, index: 0, ...over });

@@ -108,7 +108,7 @@ describe('the operation registry', () => {
   });
 
   it('binds every operation of both documents when admin is on, and only the gateway ones (and health and the root) when off', async () => {
-    expect((await createMock()).operations).toHaveLength(39);
+    expect((await createMock()).operations).toHaveLength(43); // and the four /_mock/replies operations
     expect((await createMock({ admin: false })).operations).toHaveLength(21);
   });
 });

@@ -1,6 +1,7 @@
 import { describeTarget } from '../../domain/endpoints.js';
 import type { Completion, CompletionChoice, CompletionUsage } from '../../domain/completion.js';
 import { replyReady, serveCompletion } from '../../service/inference.js';
+import { pickScripted, refuseScripted, scriptedCompletionFor } from '../scripted-replies.js';
 import { writeEvents } from '../sse.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 import { waitWhileConnected } from '../wait.js';
@@ -23,16 +24,25 @@ export const inferenceHandlers: HandlerMap = {
     // Which target answers: the slug's endpoint in the caller's organisation, if any
     // (under --require-endpoints, none is a 404 before anything is charged).
     const target = gateway.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];
-    const ready = replyReady(body);
-    if (ready !== undefined) await ready;
-    const { completion, at } = serveCompletion(inference.deps, ctx.caller!, ctx.requestId, body);
+    // A scripted reply (the X-Fgw-Mock-Reply header, or the first matching rule): an error is
+    // answered here, uncharged; content or tool calls are served and charged as any completion.
+    const picked = pickScripted(ctx);
+    if (picked?.reply.error) await refuseScripted(ctx, picked, picked.reply.error);
+    const scripted = picked ? scriptedCompletionFor(picked, body) : undefined;
+    if (scripted === undefined) {
+      const ready = replyReady(body);
+      if (ready !== undefined) await ready;
+    }
+    const { completion, at } = serveCompletion(inference.deps, ctx.caller!, ctx.requestId, body, scripted);
     ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
     if (!target) {
       // Served by default so group-only tests work; impossible to miss that live would refuse it.
       ctx.note = `no endpoint routes ${body.model.replace(/[^\x21-\x7e]/g, '?')} in your organisation: the live gateway would refuse this call (404); the mock serves it unless --require-endpoints`;
       ctx.res.setHeader(NOTE_HEADER, ctx.note);
     }
-    if (inference.latencyMs > 0) await waitWhileConnected(ctx.res, inference.latencyMs);
+    // A scripted reply's latency_ms, when it has one, in place of --latency-ms.
+    const latency = picked?.reply.latency_ms ?? inference.latencyMs;
+    if (latency > 0) await waitWhileConnected(ctx.res, latency);
 
     const head = { id: `chatcmpl-${ctx.requestId}`, created: Math.floor(at / 1000), model: body.model };
     if (body.stream) {

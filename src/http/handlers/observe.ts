@@ -9,7 +9,7 @@ import type { Ctx, HandlerMap } from '../registry.js';
 
 /**
  * The mock's observation routes (openapi/mock-admin.yaml): the request journal, fault
- * injection, and the inspector page with the compact JSON it polls. None of them shows a
+ * injection, scripted replies, and the inspector page with the compact JSON it polls. None of them shows a
  * key secret: keys appear as prefixes and names, journal entries are redacted when taken.
  */
 
@@ -59,6 +59,19 @@ export const observeHandlers: HandlerMap = {
     return { body: { ok: true } };
   },
   removeMockFault: (ctx) => ({ body: ctx.mock.faults.remove(ctx.params.fault_id) }),
+  listMockReplies: (ctx) => ({ body: { replies: ctx.mock.replies.list() } }),
+  // One rule or a list, all or none; the domain checks what the schema cannot (one kind of reply, the pattern, ids).
+  addMockReplies: (ctx) => {
+    const body: unknown = ctx.body;
+    const many = Array.isArray(body);
+    const added = ctx.mock.replies.add(many ? body : [body], ctx.query.position, many ? '' : null);
+    return { status: 201, body: { replies: added } };
+  },
+  clearMockReplies: (ctx) => {
+    ctx.mock.replies.clear();
+    return { body: { ok: true } };
+  },
+  removeMockReply: (ctx) => ({ body: ctx.mock.replies.remove(ctx.params.reply_id) }),
   getMockInspector: () => {
     inspectorHtml ??= readFileSync(INSPECTOR_PATH, 'utf8');
     return { text: inspectorHtml, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store' } };
@@ -69,7 +82,7 @@ export const observeHandlers: HandlerMap = {
 
 /** Everything the inspector page shows, in one document: trees, keys, live usage, journal tail, webhooks, faults, clock. */
 function inspectorData(ctx: Ctx, tail: number) {
-  const { store, gateway, clock, journal, faults } = ctx.mock;
+  const { store, gateway, clock, journal, faults, replies } = ctx.mock;
   // The page polls every second: a very large state is shown in part, never copied whole.
   let budget = MAX_GROUPS;
   // The groups shown of the workspace being written, by each slug their effective models hold.
@@ -182,6 +195,7 @@ function inspectorData(ctx: Ctx, tail: number) {
       held_back: span.since,
     },
     faults: faults.list(),
+    replies: replies.list(),
   };
 }
 

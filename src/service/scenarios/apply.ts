@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { GatewayError } from '../../domain/errors.js';
 import { parsePublicKey } from '../../domain/register.js';
+import type { ReplyRuleInput } from '../../domain/scripted-replies.js';
 import type { Store } from '../../store/store.js';
 import { Gateway } from '../gateway.js';
 import { entryLabel, ScenarioError, workspaceOf, type Scenario, type ScenarioGroup, type ScenarioSource } from './scenario.js';
@@ -21,6 +22,8 @@ export interface ScenarioSummary {
   api_keys: { group: string; prefix: string; name: string | null }[];
   /** The management keys the scenario defines, for the start-up banner (never sent by the admin route). */
   management_keys: { key: string; workspace: string; scope: 'management' | 'view' }[];
+  /** The scenario's scripted reply rules, a local group name in `match.group` replaced by the group's id (never sent by the admin route). */
+  replies: ReplyRuleInput[];
 }
 
 /**
@@ -114,7 +117,7 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
     });
   });
 
-  const summary: ScenarioSummary = { source, workspaces: (s.workspaces ?? []).map((w) => w.id), endpoints: [], groups: [], api_keys: [], management_keys: managementKeys };
+  const summary: ScenarioSummary = { source, workspaces: (s.workspaces ?? []).map((w) => w.id), endpoints: [], groups: [], api_keys: [], management_keys: managementKeys, replies: [] };
   const book = gateway.endpoints;
   (s.endpoints ?? []).forEach((e, i) => {
     at(entryLabel(s, 'endpoints', i), () => {
@@ -162,6 +165,11 @@ function applyOne(store: Store, gateway: Gateway, s: Scenario, source: string, d
         }
       });
     });
+  });
+  // A rule's match.group may name a group of this scenario: it matches that group's id.
+  summary.replies = (s.replies ?? []).map((r) => {
+    const group = r.match?.group === undefined ? undefined : ids.get(r.match.group)?.id;
+    return group === undefined ? r : { ...r, match: { ...r.match, group } };
   });
   return summary;
 }

@@ -3,7 +3,9 @@ import { extname } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import type { EndpointTargetInput, Region } from '../../domain/endpoints.js';
+import { GatewayError } from '../../domain/errors.js';
 import type { ModelConfigInput } from '../../domain/limits.js';
+import { checkRule, type ReplyRuleInput } from '../../domain/scripted-replies.js';
 import { newAjv } from '../../lib/ajv.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import { ScenarioError } from './errors.js';
@@ -54,6 +56,8 @@ export interface Scenario {
   workspaces?: ScenarioWorkspace[];
   endpoints?: ScenarioEndpoint[];
   groups?: ScenarioGroup[];
+  /** Scripted reply rules; `match.group` may be a local group name of this scenario. */
+  replies?: ReplyRuleInput[];
 }
 
 /** A scenario and where it came from (a file path, or how it was sent), for messages. */
@@ -185,6 +189,19 @@ function referenceProblems(s: Scenario): string[] {
       seen.add(at);
     }
   });
+  const replyIds = new Map<string, number>();
+  (s.replies ?? []).forEach((r, i) => {
+    try {
+      checkRule(r, `replies[${i}]`);
+    } catch (e) {
+      if (!(e instanceof GatewayError)) throw e;
+      problems.push(e.message.replace(/\.$/, ''));
+    }
+    if (r.id === undefined) return;
+    const first = replyIds.get(r.id);
+    if (first !== undefined) problems.push(`replies[${i}].id ${JSON.stringify(r.id)} is already used by replies[${first}]`);
+    else replyIds.set(r.id, i);
+  });
   (s.endpoints ?? []).forEach((e, i) => {
     if (workspaceOf(s, e) === undefined) problems.push(`${entryLabel(s, 'endpoints', i)}: workspace is required when the file does not list exactly one workspace`);
   });
@@ -250,7 +267,7 @@ function describe(e: ErrorObject, s: Scenario): string {
       rule = `must be ${String(e.params.allowedValue)}`;
       break;
     case 'pattern':
-      rule = FRIENDLY_PATTERN[last] ?? e.message ?? 'is malformed';
+      rule = (parts[0] === 'replies' ? undefined : FRIENDLY_PATTERN[last]) ?? e.message ?? 'is malformed';
       break;
     case 'format':
       rule = e.params.format === 'date-time' ? 'must be an RFC 3339 date-time, e.g. 2026-11-23T09:00:00Z' : (e.message ?? 'is malformed');

@@ -52,7 +52,20 @@ export async function startState(
 }
 
 /** Applies one scenario document on top of the store's state, all or nothing; throws ScenarioError. */
-export async function loadScenario(store: Store, raw: unknown, source: string, defaults: WorkspaceDefaults): Promise<ScenarioSummary> {
-  const [{ applyScenarios }, { checkScenario }] = await Promise.all([import('./apply.js'), import('./scenario.js')]);
-  return applyScenarios(store, [{ source, scenario: checkScenario(raw, source) }], defaults)[0] as ScenarioSummary;
+export async function loadScenario(
+  store: Store,
+  raw: unknown,
+  source: string,
+  defaults: WorkspaceDefaults,
+  /** Called with the checked scenario before it is applied; what it throws refuses the scenario. */
+  beforeApply?: (scenario: Scenario) => void,
+): Promise<ScenarioSummary> {
+  const [{ applyScenarios }, { checkScenario, ScenarioError }] = await Promise.all([import('./apply.js'), import('./scenario.js')]);
+  const scenario = checkScenario(raw, source);
+  try {
+    beforeApply?.(scenario);
+  } catch (e) {
+    throw new ScenarioError(source, [(e as Error).message.replace(/\.$/, '')]);
+  }
+  return applyScenarios(store, [{ source, scenario }], defaults)[0] as ScenarioSummary;
 }
