@@ -501,8 +501,10 @@ export function requestFacts(
  * text, never cut); `prompt` is the request's prompt count, its cached tokens by the
  * prompt-cache rule unless the reply sets `cached_tokens` (at most the prompt's tokens);
  * `n` identical choices; `stops` cut the content as they cut any.
- * A tool call's id is derived from the rule, the call's place and its text, so the same
- * rule gives the same ids, run after run.
+ * A tool call's id is derived from the rule, the call's place and text, and `requestSeed`
+ * (the request's own hash, src/domain/replies.ts): the same request gets the same ids run
+ * after run, and each turn of an agent's conversation gets new ones, as OpenAI's ids are
+ * unique within a conversation.
  */
 export function scriptedCompletion(
   picked: Picked,
@@ -510,20 +512,21 @@ export function scriptedCompletion(
   maxTokens: number | null,
   n = 1,
   stops: readonly string[] = [],
+  requestSeed = 0,
 ): Completion {
   const { reply } = picked;
   if (reply.error) throw new Error(`scriptedCompletion: rule ${picked.id} answers with an error, not a completion`);
   let choice: CompletionChoice;
   if (reply.tool_calls) {
-    const toolCalls = reply.tool_calls.map((c, i) => ({ id: toolCallId(picked.id, i, c), name: c.name, arguments: c.arguments }));
+    const toolCalls = reply.tool_calls.map((c, i) => ({ id: toolCallId(picked.id, i, c, requestSeed), name: c.name, arguments: c.arguments }));
     choice = { pieces: [], content: null, toolCalls, finishReason: 'tool_calls' };
   } else choice = textChoice(cutAtStop(reply.content ?? '', stops), maxTokens);
   const choices = Array.from({ length: n }, () => ({ ...choice, pieces: [...choice.pieces], toolCalls: choice.toolCalls.map((t) => ({ ...t })) }));
   return { choices, usage: usageOf(prompt.tokens, choices, reply.cached_tokens ?? prompt.cached) };
 }
 
-function toolCallId(ruleId: string, index: number, call: ScriptedToolCall): string {
-  return `call_${createHash('sha256').update(`${ruleId}\0${index}\0${call.name}\0${call.arguments}`).digest('hex').slice(0, 24)}`;
+function toolCallId(ruleId: string, index: number, call: ScriptedToolCall, requestSeed: number): string {
+  return `call_${createHash('sha256').update(`${ruleId}\0${index}\0${call.name}\0${call.arguments}\0${requestSeed}`).digest('hex').slice(0, 24)}`;
 }
 
 /** The id under which the one-off request header's reply is journaled and named in X-Fgw-Scripted-Reply. */

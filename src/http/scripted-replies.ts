@@ -1,7 +1,7 @@
 import type { Completion } from '../domain/completion.js';
 import type { PromptCount } from '../service/inference.js';
 import { requestedMaxTokens } from '../domain/inference.js';
-import { choiceCount, stopStrings, type ReplyRequest } from '../domain/replies.js';
+import { choiceCount, requestSeed, stopStrings, type ReplyRequest } from '../domain/replies.js';
 import { REPLY_HEADER, replyFromHeader, requestFacts, scriptedCompletion, type Picked, type ScriptedError } from '../domain/scripted-replies.js';
 import { HttpError } from './errors.js';
 import type { Ctx } from './registry.js';
@@ -51,5 +51,6 @@ export function scriptedCompletionFor(picked: Picked, body: ReplyRequest): (prom
   const maxTokens = requestedMaxTokens(body);
   const n = choiceCount(body.n);
   const stops = stopStrings(body.stop);
-  return (prompt) => scriptedCompletion(picked, prompt, maxTokens, n, stops);
+  const seed = picked.reply.tool_calls ? requestSeed(body) : 0;
+  return (prompt) => scriptedCompletion(picked, prompt, maxTokens, n, stops, seed);
 }

@@ -240,6 +240,10 @@ describe('scriptedCompletion', () => {
     const ids = first?.toolCalls.map((t) => t.id) ?? [];
     expect(new Set(ids).size).toBe(2);
     expect(scriptedCompletion(picked, prompt, null).choices[0]?.toolCalls.map((t) => t.id)).toEqual(ids);
+    // Another turn of the conversation (another request's seed): new ids, the same ones each time.
+    const nextTurn = scriptedCompletion(picked, prompt, null, 1, [], 12345).choices[0]?.toolCalls.map((t) => t.id) ?? [];
+    expect(nextTurn.filter((id) => ids.includes(id))).toEqual([]);
+    expect(scriptedCompletion(picked, prompt, null, 1, [], 12345).choices[0]?.toolCalls.map((t) => t.id)).toEqual(nextTurn);
     const perChoice = countTokens('get_weather') + countTokens('{"city":"Paris"}') + countTokens('get_time') + countTokens('{}');
     expect(c.usage.completion_tokens).toBe(2 * perChoice);
   });
