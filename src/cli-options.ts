@@ -13,6 +13,9 @@ Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
        frontier-gateway-mock wait --port-file PATH | --url URL   (see wait --help)
        frontier-gateway-mock conformance [options]   check a deployment or this mock against the
                                                      documented rules (see conformance --help)
+       frontier-gateway-mock proxy --upstream URL [-- command]
+                                                     forward traffic to a deployment and check it
+                                                     against the documented rules (see proxy --help)
 
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)

@@ -14,6 +14,10 @@ async function main(): Promise<void> {
     const { conformanceMain } = await import('./cli-conformance.js');
     process.exit(await conformanceMain(process.argv.slice(3)));
   }
+  if (process.argv[2] === 'proxy') {
+    const { proxyMain } = await import('./proxy/cli.js');
+    process.exit(await proxyMain(process.argv.slice(3)));
+  }
   let parsed;
   try {
     parsed = parseCli(process.argv.slice(2), process.env);
