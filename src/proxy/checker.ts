@@ -147,7 +147,7 @@ export class TrafficChecker {
   private readonly revoking = new Map<string, number>();
   /** SHA-256 of every minted key and of its secret part -> its prefix. */
   private readonly secrets = new Map<string, string>();
-  private readonly endpoints = new Map<string, { object: Json; seenAt: number }>();
+  private readonly endpoints = new Map<string, { object: Json; seenAt: number; owner?: string | undefined }>();
   private readonly deletedEndpoints = new Set<string>();
   private readonly drains = new Map<string, Drain>();
   private groupVersion = 0;
@@ -268,6 +268,14 @@ export class TrafficChecker {
     if (!credential || credential.length < PREFIX_LENGTH) return;
     const prefix = prefixOf(credential);
     const key = this.keys.get(prefix);
+    // A limit of 0 on the slug, in the effective_models last seen of the key's group, admits nothing.
+    const slug = isObject(p.req.body) ? p.req.body.model : undefined;
+    const group = key ? this.groups.get(key.group_id) : undefined;
+    const effective = group && isObject(group.object) && Array.isArray(group.object.effective_models) ? group.object.effective_models.find((x: Json) => x?.slug === slug) : undefined;
+    const zero = effective ? [...(effective.rate_limits ?? []), ...(effective.usage_limits ?? [])].find((l: Json) => l?.threshold === 0) : undefined;
+    if (chat && zero && res.status >= 200 && res.status < 300 && p.groupPending === 0 && group && group.pending === 0) {
+      violation(RULES.limitZero, `${where}: group ${group.id} has a ${zero.type}/${zero.unit} limit of 0 on ${slug}, yet the call was admitted`);
+    }
     const revokedAt = this.revoked.get(prefix);
     if (revokedAt !== undefined && revokedAt < p.seq && res.status !== 401) {
       violation(RULES.revokedRefused, `${where}: key ${prefix} was revoked (answered before this request), yet inference answered ${res.status}, not 401`);
@@ -293,6 +301,11 @@ export class TrafficChecker {
         return;
       }
     }
+    // A live group the proxy saw created by another key is never 404: 403 for another workspace, or served.
+    const live = id ? this.groups.get(id) : undefined;
+    if (live && res.status === 404 && live.owner && p.actor && live.owner !== p.actor && !this.deleting.has(live.id) && p.groupPending === 0 && segs[5] !== 'api_keys') {
+      violation(RULES.otherWorkspaceGroup, `${where}: group ${id} is alive (created through the proxy with another key), yet it answered 404; a group of another workspace is 403`);
+    }
     if (segs.length === 4 && m === 'POST') return this.createGroup(p, res, where, violation);
     if (segs.length === 4 && m === 'GET') {
       if (!ok || !isObject(b) || !Array.isArray(b.items)) return;
@@ -316,7 +329,6 @@ export class TrafficChecker {
         for (const d of this.subtreeIds(id)) {
           if (!this.deleted.has(d)) this.deleted.set(d, this.answered);
           this.groups.delete(d);
-          for (const [prefix, k] of this.keys) if (k.group_id === d) this.keys.delete(prefix);
         }
       }
       return;
@@ -357,6 +369,8 @@ export class TrafficChecker {
       return;
     }
     if (segs.length === 7 && prefix && prefix !== 'register') {
+      const owner = this.keys.get(prefix)?.group_id;
+      if (owner !== undefined && owner !== id && ok) violation(RULES.keyUnderOwnGroup, `${where}: key ${prefix} belongs to group ${owner}, yet it was ${m === 'GET' ? 'found' : 'revoked'} under group ${id}`);
       const at = this.revoked.get(prefix);
       if (at !== undefined && at < p.seq && (m === 'GET' || m === 'DELETE') && res.status !== 404 && res.status !== 429) {
         violation(RULES.revokedIs404, `${where}: key ${prefix} was revoked before this request, yet ${m} answered ${res.status}, not 404`);
@@ -385,6 +399,11 @@ export class TrafficChecker {
     const parentGone = parentId !== null ? this.deleted.get(parentId) : undefined;
     if (parentGone !== undefined && parentGone < p.seq && res.status !== 404 && res.status !== 429) {
       violation(RULES.parentDeleted, `${where}: parent ${parentId} was deleted before this request, yet the create answered ${res.status}, not 404`);
+    }
+    const parent = parentId !== null ? this.groups.get(parentId) : undefined;
+    const declared = isObject(body.hierarchy) ? body.hierarchy.limit_enforcement : undefined;
+    if (parent?.mode && typeof declared === 'string' && declared !== parent.mode && ok) {
+      violation(RULES.childMode, `${where}: a child declaring ${declared} under a ${parent.mode} parent was created`);
     }
     // The same management key already holds a live group with this external id.
     const ext = isObject(body.metadata) && typeof body.metadata.external_entity_id === 'string' ? body.metadata.external_entity_id : undefined;
@@ -589,6 +608,9 @@ export class TrafficChecker {
         return;
       }
       const before = this.endpoints.get(id);
+      if (before && res.status === 404 && before.owner && p.actor && before.owner !== p.actor) {
+        violation(RULES.otherWorkspaceEndpoint, `${where}: endpoint ${id} is alive (created through the proxy with another key), yet it answered 404; another workspace's endpoint is 403`);
+      }
       if (m === 'PATCH' && ok && isObject(b) && before) {
         if (typeof b.slug === 'string' && typeof before.object.slug === 'string' && b.slug !== before.object.slug) {
           violation(RULES.endpointSlugImmutable, `${where}: PATCH changed the slug from ${before.object.slug} to ${b.slug}`);
@@ -604,7 +626,7 @@ export class TrafficChecker {
         this.endpoints.delete(id);
         return;
       }
-      if (ok && isObject(b) && typeof b.id === 'string') this.endpoints.set(b.id, { object: b, seenAt: this.now() });
+      if (ok && isObject(b) && typeof b.id === 'string') this.endpoints.set(b.id, { object: b, seenAt: this.now(), owner: before?.owner });
       return;
     }
     if (segs.length !== 4) return;
@@ -612,11 +634,11 @@ export class TrafficChecker {
       const slug = p.req.body.slug;
       const taken = [...this.endpoints.values()].find((e) => e.object.slug === slug);
       if (taken && ok) violation(RULES.endpointSlugTaken, `${where}: slug ${slug} is held by live endpoint ${taken.object.id}, yet the create answered ${res.status}`);
-      if (ok && isObject(b) && typeof b.id === 'string') this.endpoints.set(b.id, { object: b, seenAt: this.now() });
+      if (ok && isObject(b) && typeof b.id === 'string') this.endpoints.set(b.id, { object: b, seenAt: this.now(), owner: p.actor });
       return;
     }
     if (m === 'GET' && ok && isObject(b) && Array.isArray(b.items)) {
-      for (const e of b.items) if (isObject(e) && typeof e.id === 'string' && !this.deletedEndpoints.has(e.id)) this.endpoints.set(e.id, { object: e, seenAt: this.endpoints.get(e.id)?.seenAt ?? this.now() });
+      for (const e of b.items) if (isObject(e) && typeof e.id === 'string' && !this.deletedEndpoints.has(e.id)) this.endpoints.set(e.id, { object: e, seenAt: this.endpoints.get(e.id)?.seenAt ?? this.now(), owner: this.endpoints.get(e.id)?.owner });
       this.drain(p, b, 'endpoints', RULES.endpointListed, where, violation, () => []);
     }
   }
@@ -625,8 +647,15 @@ export class TrafficChecker {
     const b: Json = res.body;
     if (res.status !== 200 || !isObject(b) || !Array.isArray(b.items)) return;
     let last = -Infinity;
+    const params = new URLSearchParams(p.req.query ?? '');
+    const from = params.has('cursor') ? NaN : Date.parse(params.get('start_time') ?? '');
+    const until = params.has('cursor') ? NaN : Date.parse(params.get('end_time') ?? '');
     for (const e of b.items) {
       if (!isObject(e)) continue;
+      const at = Date.parse(String(e.timestamp));
+      if ((Number.isFinite(from) && at < from) || (Number.isFinite(until) && at >= until)) {
+        violation(RULES.eventWindow, `${where}: event at ${e.timestamp} is outside [start_time, end_time) = [${params.get('start_time')}, ${params.get('end_time') ?? 'now'})`);
+      }
       if ('requestMetadata' in e) violation(RULES.eventFields, `${where}: a fetched billing event carries requestMetadata`);
       if (!isRfc3339Utc(e.timestamp)) violation(RULES.eventFields, `${where}: event timestamp ${JSON.stringify(e.timestamp)} is not an RFC 3339 UTC timestamp`);
       const t = Date.parse(String(e.timestamp));

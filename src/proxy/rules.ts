@@ -82,6 +82,12 @@ export const RULES = {
   eventOrder: rule('events', EVENTS, 'events come back in ascending timestamp order'),
   eventDrain: rule('events', EVENTS, 'the cursor pins the window: pages continue inside it, given only the cursor, each event once'),
   usageResetAt: rule('inference', LIMITS, 'a daily usage limit gives 429 for the rest of the day, and usage shows the counters move'),
+  limitZero: rule('inference', LIMITS, 'a limit of 0 admits nothing: every request under it is a 429, and another slug of the group is untouched'),
+  otherWorkspaceGroup: rule('auth', 'Authentication and tenancy', 'a group of another workspace is 403 on every route that names it'),
+  otherWorkspaceEndpoint: rule('endpoints', EP_NO, "another workspace's endpoint is 403 on get, update and delete; an id that does not exist is 404"),
+  eventWindow: rule('events', EVENTS, 'start_time is inclusive and end_time exclusive'),
+  keyUnderOwnGroup: rule('keys', KEYS, 'keys are addressed under their own group only'),
+  childMode: rule('hierarchy', HIER, "a child declaring another mode than its parent's is refused (400)"),
 } as const satisfies Record<string, ProxyRule>;
 
 export type RuleKey = keyof typeof RULES;
@@ -136,4 +142,10 @@ export const JUDGED_OPERATIONS: Record<RuleKey, readonly string[] | '*'> = {
   eventOrder: ['listBillingEvents'],
   eventDrain: ['listBillingEvents'],
   usageResetAt: ['getGroupUsage'],
+  limitZero: ['createChatCompletion'],
+  otherWorkspaceGroup: ['getGroup', 'updateGroup', 'deleteGroup', 'getGroupUsage', 'listApiKeys', 'createApiKey'],
+  otherWorkspaceEndpoint: ['getEndpoint', 'updateEndpoint', 'deleteEndpoint'],
+  eventWindow: ['listBillingEvents'],
+  keyUnderOwnGroup: ['getApiKey', 'revokeApiKey'],
+  childMode: ['createGroup'],
 };
