@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CONFIG, isHttpUrl, loadConfigFile, parseKeyFlag, type MockConfig } from './config.js';
 import { parsePublicKey } from './domain/register.js';
 import type { StartOptions } from './index.js';
@@ -138,54 +138,58 @@ Examples
 
 export class UsageError extends Error {}
 
+/** node:util's parseArgs, its complaints (an unknown flag, a missing value) as UsageErrors; shared by every subcommand. */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 export function parseCli(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): { options: StartOptions & { port: number; host: string }; quiet: boolean; portFile?: string } | 'help' | 'version' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: withNegativeValues(argv),
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        'port-file': { type: 'string' },
-        host: { type: 'string' },
-        'no-admin': { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        'pretty-json': { type: 'boolean' },
-        'log-format': { type: 'string' },
-        'error-format': { type: 'string' },
-        'management-rate-limit': { type: 'string' },
-        config: { type: 'string' },
-        'management-key': { type: 'string', multiple: true },
-        'view-scope': { type: 'string' },
-        'reject-bearer': { type: 'boolean' },
-        'reject-unknown-fields': { type: 'boolean' },
-        'require-endpoints': { type: 'boolean' },
-        'allow-endpoint-renames': { type: 'boolean' },
-        'endpoint-sync-seconds': { type: 'string' },
-        'register-public-key': { type: 'string' },
-        'latency-ms': { type: 'string' },
-        'token-limit-policy': { type: 'string' },
-        'webhook-url': { type: 'string' },
-        'webhook-secret': { type: 'string' },
-        'events-holdback-seconds': { type: 'string' },
-        scenario: { type: 'string', multiple: true },
-        'state-file': { type: 'string' },
-        'headers-timeout-ms': { type: 'string' },
-        'request-timeout-ms': { type: 'string' },
-        'keep-alive-timeout-ms': { type: 'string' },
-        'idle-timeout-ms': { type: 'string' },
-        'state-file-fsync': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values } = parseFlags({
+    args: withNegativeValues(argv),
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: 'string' },
+      'port-file': { type: 'string' },
+      host: { type: 'string' },
+      'no-admin': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      'pretty-json': { type: 'boolean' },
+      'log-format': { type: 'string' },
+      'error-format': { type: 'string' },
+      'management-rate-limit': { type: 'string' },
+      config: { type: 'string' },
+      'management-key': { type: 'string', multiple: true },
+      'view-scope': { type: 'string' },
+      'reject-bearer': { type: 'boolean' },
+      'reject-unknown-fields': { type: 'boolean' },
+      'require-endpoints': { type: 'boolean' },
+      'allow-endpoint-renames': { type: 'boolean' },
+      'endpoint-sync-seconds': { type: 'string' },
+      'register-public-key': { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'token-limit-policy': { type: 'string' },
+      'webhook-url': { type: 'string' },
+      'webhook-secret': { type: 'string' },
+      'events-holdback-seconds': { type: 'string' },
+      scenario: { type: 'string', multiple: true },
+      'state-file': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'keep-alive-timeout-ms': { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'state-file-fsync': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
   if (values.help) return 'help';
   if (values.version) return 'version';
 

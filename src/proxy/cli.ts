@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError } from '../cli-options.js';
+import { parseFlags, UsageError } from '../cli-options.js';
 import { isHttpUrl } from '../config.js';
 import { startProxy, type RunningProxy } from './server.js';
 
@@ -79,27 +78,21 @@ export function parseProxyCli(argv: string[], cwd: string): ProxyArgs | 'help' {
   const dash = argv.indexOf('--');
   const own = dash < 0 ? argv : argv.slice(0, dash);
   const command = dash < 0 ? [] : argv.slice(dash + 1);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: own,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        upstream: { type: 'string' },
-        'inference-upstream': { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        quiet: { type: 'boolean' },
-        'report-json': { type: 'string' },
-        'report-junit': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags({
+    args: own,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      upstream: { type: 'string' },
+      'inference-upstream': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      quiet: { type: 'boolean' },
+      'report-json': { type: 'string' },
+      'report-junit': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return 'help';
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"; a command to wrap goes after --, e.g. proxy --upstream URL -- npm test`);
   if (dash >= 0 && command.length === 0) throw new UsageError('-- must be followed by the command to run, e.g. -- npm test');
