@@ -138,6 +138,28 @@ Examples
 
 export class UsageError extends Error {}
 
+/**
+ * A subcommand's parsed options, or the exit status when there is nothing to run: 0 after
+ * printing `help`, 2 after saying what is wrong with the options.
+ */
+export function subcommandArgs<T>(parse: () => T | 'help', help: string, say: (line: string) => void): T | number {
+  let args: T | 'help';
+  try {
+    args = parse();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      say(`${e.message}\nRun with --help for the options.`);
+      return 2;
+    }
+    throw e;
+  }
+  if (args === 'help') {
+    process.stdout.write(help);
+    return 0;
+  }
+  return args;
+}
+
 /** node:util's parseArgs, its complaints (an unknown flag, a missing value) as UsageErrors; shared by every subcommand. */
 export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseFlags, UsageError } from '../cli-options.js';
+import { parseFlags, subcommandArgs, UsageError } from '../cli-options.js';
 import { isHttpUrl } from '../config.js';
 import { startProxy, type RunningProxy } from './server.js';
 
@@ -147,20 +147,8 @@ async function writeReports(proxy: RunningProxy, args: ProxyArgs): Promise<void>
 }
 
 export async function proxyMain(argv: string[]): Promise<number> {
-  let args: ProxyArgs | 'help';
-  try {
-    args = parseProxyCli(argv, process.cwd());
-  } catch (e) {
-    if (e instanceof UsageError) {
-      say(`${e.message}\nRun with --help for the options.`);
-      return 2;
-    }
-    throw e;
-  }
-  if (args === 'help') {
-    process.stdout.write(PROXY_HELP);
-    return 0;
-  }
+  const args = subcommandArgs(() => parseProxyCli(argv, process.cwd()), PROXY_HELP, say);
+  if (typeof args === 'number') return args;
   let proxy: RunningProxy;
   try {
     proxy = await startProxy({ upstream: args.upstream, ...(args.inferenceUpstream ? { inferenceUpstream: args.inferenceUpstream } : {}), port: args.port, host: args.host });

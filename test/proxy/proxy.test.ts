@@ -224,6 +224,27 @@ describe('forwarding', () => {
     expect(entry).toMatchObject({ path: '/v1/chat/completions', outcome: 'streamed', response: { body: { streamed: true } } });
   });
 
+  it('sends inference routes to --inference-upstream and the rest to --upstream', async () => {
+    const hits: string[] = [];
+    const inference = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"object":"list","data":[]}');
+    });
+    await new Promise<void>((r) => inference.listen(0, '127.0.0.1', r));
+    const split = await startProxy({ upstream: upstreamUrl, inferenceUpstream: `http://127.0.0.1:${(inference.address() as AddressInfo).port}/` });
+    try {
+      expect((await fetch(`${split.url}/v1/models`)).status).toBe(200);
+      expect((await fetch(`${split.url}/v1/gateway/groups?limit=1`)).status).toBe(418);
+      expect(hits).toEqual(['GET /v1/models']);
+      expect(split.inspectorData().proxy).toMatchObject({ upstream: upstreamUrl, inference_upstream: `http://127.0.0.1:${(inference.address() as AddressInfo).port}` });
+    } finally {
+      await split.close();
+      inference.closeAllConnections();
+      await new Promise<void>((r) => inference.close(() => r()));
+    }
+  });
+
   it('answers 502 with a JSON error when the upstream cannot be reached, and judges nothing of it', async () => {
     const nowhere = await startProxy({ upstream: 'http://127.0.0.1:1' });
     try {
