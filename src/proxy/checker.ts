@@ -237,6 +237,8 @@ export class TrafficChecker {
           if (prefix) violation(RULES.secretOnce, `${where}: the secret of key ${prefix} is shown again, at ${at}`);
         }
       }
+      // Messages quote bodies: no secret leaves the judge.
+      for (const v of out) v.message = this.redactText(v.message);
       return out;
     } finally {
       if (groupWrite) {

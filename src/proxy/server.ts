@@ -224,7 +224,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       if (status !== null && outcome !== 'aborted' && !resTap.over) {
         const op = contract.operationFor(method, path);
         if (op) seenOperations.add(op.id);
-        verdicts = checker.end(pending, { status, headers: resHeaders, body: resBody, streamed }).map((v) => ({ ...v, message: checker.redactText(v.message) }));
+        verdicts = checker.end(pending, { status, headers: resHeaders, body: resBody, streamed });
       } else {
         // Not judged (no whole response), but the checker's count of writes in flight must close.
         checker.end(pending, { status: 0, headers: {}, body: undefined, streamed: true });
@@ -257,7 +257,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       res.flushHeaders();
       upstreamRes.on('data', (c: Buffer) => {
         resTap.push(c);
-        res.write(c);
+        // A slow client holds the upstream back rather than the proxy's memory.
+        if (!res.write(c)) {
+          upstreamRes.pause();
+          res.once('drain', () => upstreamRes.resume());
+        }
       });
       upstreamRes.on('end', () => {
         outcome = /text\/event-stream/i.test(resHeaders['content-type'] ?? '') ? 'streamed' : 'answered';
