@@ -138,6 +138,10 @@ const thresholdsIn = (models: unknown): number[] =>
 export class TrafficChecker {
   private seq = 0;
   private readonly groups = new Map<string, GroupState>();
+  /** Parent id -> the ids of the children seen (the walks down a subtree read it). */
+  private readonly children = new Map<string, Set<string>>();
+  /** `<owner digest> <external id>` -> the live group that holds it. */
+  private readonly byExternalId = new Map<string, string>();
   /** Group ids whose DELETE (of them or an ancestor) was answered, with the seq it started at. */
   private readonly deleted = new Map<string, number>();
   /** Group ids whose deletion has started (answered or not), with the seq it started at. */
@@ -330,7 +334,7 @@ export class TrafficChecker {
         if (isObject(b) && b.deleted_at !== undefined && !isRfc3339Utc(b.deleted_at)) violation(RULES.deletedAt, `${where}: deleted_at ${JSON.stringify(b.deleted_at)} is not an RFC 3339 UTC timestamp`);
         for (const d of this.subtreeIds(id)) {
           if (!this.deleted.has(d)) this.deleted.set(d, this.answered);
-          this.groups.delete(d);
+          this.forget(d);
         }
       }
       return;
@@ -410,7 +414,8 @@ export class TrafficChecker {
     // The same management key already holds a live group with this external id.
     const ext = isObject(body.metadata) && typeof body.metadata.external_entity_id === 'string' ? body.metadata.external_entity_id : undefined;
     if (ext !== undefined && p.actor && p.groupPending === 0) {
-      const taken = [...this.groups.values()].find((g) => g.externalId === ext && g.owner === p.actor);
+      const takenId = this.byExternalId.get(`${p.actor}\u0000${ext}`);
+      const taken = takenId ? this.groups.get(takenId) : undefined;
       if (taken && res.status !== 400 && res.status !== 429) violation(RULES.externalIdUnique, `${where}: external_entity_id ${ext} is held by live group ${taken.id}, yet the create answered ${res.status}, not 400`);
     }
     // CASCADING: a child above an ancestor the proxy knows.
@@ -539,7 +544,7 @@ export class TrafficChecker {
     return (pid) => {
       if (visited.has(pid)) return [];
       visited.add(pid);
-      return [...this.groups.values()].filter((g) => g.parentId === pid && !visited.has(g.id));
+      return [...(this.children.get(pid) ?? [])].filter((id) => !visited.has(id)).map((id) => this.groups.get(id) as GroupState);
     };
   }
 
@@ -548,15 +553,32 @@ export class TrafficChecker {
     const g = this.groups.get(id) ?? { id, parentId: undefined, mode: undefined, models: undefined, externalId: undefined, owner, object: b, pending: 0, version: 0 };
     g.object = b;
     if (isObject(b.hierarchy)) {
-      if ('parent_group_id' in b.hierarchy) g.parentId = typeof b.hierarchy.parent_group_id === 'string' ? b.hierarchy.parent_group_id : null;
+      if ('parent_group_id' in b.hierarchy) {
+        const parentId = typeof b.hierarchy.parent_group_id === 'string' ? b.hierarchy.parent_group_id : null;
+        if (g.parentId) this.children.get(g.parentId)?.delete(id);
+        if (parentId) this.children.set(parentId, (this.children.get(parentId) ?? new Set()).add(id));
+        g.parentId = parentId;
+      }
       if (b.hierarchy.limit_enforcement === 'INDEPENDENT' || b.hierarchy.limit_enforcement === 'CASCADING') g.mode = b.hierarchy.limit_enforcement;
     }
     const models = modelsOf(b.models);
     if (models) g.models = models;
     if (isObject(b.metadata) && typeof b.metadata.external_entity_id === 'string') g.externalId = b.metadata.external_entity_id;
     g.owner ??= owner;
+    if (g.owner && g.externalId) this.byExternalId.set(`${g.owner}\u0000${g.externalId}`, id);
     this.groups.set(id, g);
     return g;
+  }
+
+  /** A deleted group leaves every index. */
+  private forget(id: string): void {
+    const g = this.groups.get(id);
+    if (!g) return;
+    if (g.parentId) this.children.get(g.parentId)?.delete(id);
+    const ext = `${g.owner}\u0000${g.externalId}`;
+    if (this.byExternalId.get(ext) === id) this.byExternalId.delete(ext);
+    this.children.delete(id);
+    this.groups.delete(id);
   }
 
   /**
