@@ -271,8 +271,11 @@ export class TrafficChecker {
       observe(RULES.inference429, `${where}: a 429 without a Retry-After of at least 1 s (got ${res.headers['retry-after'] ?? 'none'})`);
     }
     const credential = credentialOf(p.req.headers);
-    if (!credential || credential.length < PREFIX_LENGTH) return;
-    const prefix = prefixOf(credential);
+    if (!credential) return;
+    // The key's prefix: what comes before its dot (a minted key), else its first 16 characters (a registered one).
+    const dot = credential.indexOf('.');
+    const byDot = dot > 0 ? credential.slice(0, dot) : undefined;
+    const prefix = byDot !== undefined && (this.keys.has(byDot) || this.revoked.has(byDot)) ? byDot : prefixOf(credential);
     const key = this.keys.get(prefix);
     // A limit of 0 on the slug, in the effective_models last seen of the key's group, admits nothing.
     const slug = isObject(p.req.body) ? p.req.body.model : undefined;
