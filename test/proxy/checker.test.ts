@@ -87,4 +87,12 @@ describe('the proxy judge', () => {
     made.effective_models = [{ slug: 'acme-org/chat-model', rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 10, source_group: 'x' }, { type: 'REQUEST', unit: 'MINUTE', threshold: 5, source_group: 'org' }] as any, usage_limits: [] }];
     expect(c.end(above, ok(made)).map((v) => v.rule)).toEqual([RULES.cascadeCreate.id]);
   });
+
+  it('a route no documented operation answers is an observation, a documented one out of its schema a violation', () => {
+    const c = new TrafficChecker(contract);
+    expect(c.end(c.begin(req('OPTIONS', '/v1/gateway/groups')), { status: 204, headers: { 'x-request-id': 'r' }, body: undefined })).toEqual([
+      { rule: RULES.contract.id, kind: 'observation', message: 'OPTIONS /v1/gateway/groups -> 204: no documented operation answers this' },
+    ]);
+    expect(c.end(c.begin(req('GET', '/v1/gateway/groups')), ok({ items: 'not a list' })).map((v) => [v.rule, v.kind])).toEqual([[RULES.contract.id, 'violation']]);
+  });
 });
