@@ -5,6 +5,7 @@ import { parsePublicKey } from './domain/register.js';
 import type { Clock } from './domain/clock.js';
 import { FixedWindowLimiter } from './domain/management-rate.js';
 import type { TokenLimitPolicy } from './domain/meter.js';
+import { DEFAULT_PROMPT_CACHE } from './domain/prompt-cache.js';
 import type { RetryPolicy } from './domain/webhooks.js';
 import type { ViewScopeReading } from './http/auth.js';
 import { drainBodyStep, jsonBoundsStep } from './http/drain.js';
@@ -39,6 +40,7 @@ import {
 } from './http/steps.js';
 import type { UnknownFields } from './http/validation.js';
 import { Gateway } from './service/gateway.js';
+import type { CachedTokenWeight } from './service/inference.js';
 import type { ScenarioSummary } from './service/scenarios/apply.js';
 import type { Scenario } from './service/scenarios/scenario.js';
 import { loadScenario, startState } from './service/scenarios/startup.js';
@@ -85,6 +87,14 @@ export interface MockOptions {
     latencyMs?: number;
     /** How TOKEN limits treat a request that would cross the threshold (default strict). */
     tokenLimitPolicy?: TokenLimitPolicy;
+    /**
+     * Cached tokens (docs/guide.md, "Cached tokens"): a prompt prefix the same group sent
+     * within `windowSeconds` (default 300) of mock time counts as cached from `minTokens`
+     * prompt tokens on (default 1024).
+     */
+    promptCache?: { minTokens?: number; windowSeconds?: number };
+    /** How cached prompt tokens weigh on TOKEN limits: `full` (default) or `none` (AMBIGUITIES.md #94). */
+    cachedTokenWeight?: CachedTokenWeight;
   };
   /**
    * Body fields the spec does not list: `ignore` (default) drops them and names them in
@@ -235,7 +245,22 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
     clock: store.clock,
     meter: store.meter,
     deliverer,
-    inference: { latencyMs: options.inference?.latencyMs ?? 0 },
+    inference: {
+      latencyMs: options.inference?.latencyMs ?? 0,
+      deps: {
+        usage: gateway.usage,
+        clock: store.clock,
+        billing: deliverer,
+        prompts: {
+          cache: store.promptCache,
+          rule: {
+            minTokens: options.inference?.promptCache?.minTokens ?? DEFAULT_PROMPT_CACHE.minTokens,
+            windowMs: (options.inference?.promptCache?.windowSeconds ?? DEFAULT_PROMPT_CACHE.windowMs / 1000) * 1000,
+          },
+          weight: options.inference?.cachedTokenWeight ?? 'full',
+        },
+      },
+    },
     journal: new Journal(options.journal),
     faults: new FaultBook(operations.filter((o) => o.document === 'gateway').map((o) => o.id)),
     reset: () => {
@@ -311,6 +336,7 @@ export async function createMock(options: MockOptions = {}): Promise<Mock> {
       failure,
       sent: undefined,
       fault: undefined,
+      refusal: undefined,
     } satisfies Record<keyof Exchange, unknown>);
 
   const app = express();

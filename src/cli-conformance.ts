@@ -2,9 +2,10 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, isHttpUrl, type MockConfig } from './config.js';
 import { compareReports, renderComparisonText, renderHtml, type ConformanceReport } from './conformance-report.js';
-import { parseFlags, subcommandArgs, UsageError } from './cli-options.js';
+import { subcommandArgs, UsageError } from './cli-options.js';
 import { systemClock } from './domain/clock.js';
 import { PACKAGE_ROOT } from './paths.js';
 
@@ -103,19 +104,25 @@ export interface ConformanceArgs {
 
 /** Flags and environment -> what to run; pure, so it is unit-tested without a process. */
 export function parseConformanceCli(argv: string[], env: NodeJS.ProcessEnv, cwd: string): ConformanceArgs | 'help' {
-  const { values, positionals } = parseFlags({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      ...(Object.fromEntries(Object.keys(TARGET_FLAGS).map((k) => [k, { type: 'string' }])) as Record<keyof typeof TARGET_FLAGS, { type: 'string' }>),
-      'dry-run': { type: 'boolean' },
-      reports: { type: 'string' },
-      'min-coverage': { type: 'string' },
-      'compare-with-mock': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        ...(Object.fromEntries(Object.keys(TARGET_FLAGS).map((k) => [k, { type: 'string' }])) as Record<keyof typeof TARGET_FLAGS, { type: 'string' }>),
+        'dry-run': { type: 'boolean' },
+        reports: { type: 'string' },
+        'min-coverage': { type: 'string' },
+        'compare-with-mock': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
   if (values.help) return 'help';
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (name.startsWith('FGW_') && value !== undefined && value !== '') out[name] = value;

@@ -13,6 +13,9 @@ Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
        frontier-gateway-mock wait --port-file PATH | --url URL   (see wait --help)
        frontier-gateway-mock conformance [options]   check a deployment or this mock against the
                                                      documented rules (see conformance --help)
+       frontier-gateway-mock import --base-url URL --api-key KEY   a live workspace's groups,
+                                                     endpoints and keys as a scenario file
+                                                     (see import --help)
        frontier-gateway-mock proxy --upstream URL [-- command]
                                                      forward traffic to a deployment and check it
                                                      against the documented rules (see proxy --help)
@@ -112,6 +115,15 @@ Inference
   --token-limit-policy P   strict (default): a request that would take a TOKEN bucket
                            past its threshold is refused; overshoot: admitted while the
                            bucket is below its threshold
+  --prompt-cache-min-tokens N
+                           a prompt prefix the group sent within the window counts as
+                           cached from N prompt tokens on (env
+                           FGW_PROMPT_CACHE_MIN_TOKENS; default 1024, OpenAI's)
+  --prompt-cache-window-seconds N
+                           how long, in mock seconds, a sent prefix stays cached (env
+                           FGW_PROMPT_CACHE_WINDOW_SECONDS; default 300)
+  --cached-token-weight W  full (default): cached prompt tokens count toward TOKEN
+                           limits like any other; none: they do not
 
 Billing webhooks
   --webhook-url URL        receiver of API_BILLING_USAGE events (env FGW_WEBHOOK_URL)
@@ -160,12 +172,21 @@ export function subcommandArgs<T>(parse: () => T | 'help', help: string, say: (l
   return args;
 }
 
-/** node:util's parseArgs, its complaints (an unknown flag, a missing value) as UsageErrors; shared by every subcommand. */
-export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+/**
+ * The values of strict flags (no positionals); a flag that is unknown or misused throws
+ * `error(message)` (a UsageError by default), for the command to print with its name.
+ */
+type StrictConfig<O> = { args: string[]; strict: true; allowPositionals: false; options: O };
+
+export function strictFlags<const O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: O,
+  error: (message: string) => Error = (m) => new UsageError(m),
+): ReturnType<typeof parseArgs<StrictConfig<O>>>['values'] {
   try {
-    return parseArgs(config);
+    return parseArgs<StrictConfig<O>>({ args: argv, strict: true, allowPositionals: false, options }).values;
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw error((e as Error).message);
   }
 }
 
@@ -173,44 +194,42 @@ export function parseCli(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): { options: StartOptions & { port: number; host: string }; quiet: boolean; portFile?: string } | 'help' | 'version' {
-  const { values } = parseFlags({
-    args: withNegativeValues(argv),
-    strict: true,
-    allowPositionals: false,
-    options: {
-      port: { type: 'string' },
-      'port-file': { type: 'string' },
-      host: { type: 'string' },
-      'no-admin': { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      'pretty-json': { type: 'boolean' },
-      'log-format': { type: 'string' },
-      'error-format': { type: 'string' },
-      'management-rate-limit': { type: 'string' },
-      config: { type: 'string' },
-      'management-key': { type: 'string', multiple: true },
-      'view-scope': { type: 'string' },
-      'reject-bearer': { type: 'boolean' },
-      'reject-unknown-fields': { type: 'boolean' },
-      'require-endpoints': { type: 'boolean' },
-      'allow-endpoint-renames': { type: 'boolean' },
-      'endpoint-sync-seconds': { type: 'string' },
-      'register-public-key': { type: 'string' },
-      'latency-ms': { type: 'string' },
-      'token-limit-policy': { type: 'string' },
-      'webhook-url': { type: 'string' },
-      'webhook-secret': { type: 'string' },
-      'events-holdback-seconds': { type: 'string' },
-      scenario: { type: 'string', multiple: true },
-      'state-file': { type: 'string' },
-      'headers-timeout-ms': { type: 'string' },
-      'request-timeout-ms': { type: 'string' },
-      'keep-alive-timeout-ms': { type: 'string' },
-      'idle-timeout-ms': { type: 'string' },
-      'state-file-fsync': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-    },
+  const values = strictFlags(withNegativeValues(argv), {
+    port: { type: 'string' },
+    'port-file': { type: 'string' },
+    host: { type: 'string' },
+    'no-admin': { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    'pretty-json': { type: 'boolean' },
+    'log-format': { type: 'string' },
+    'error-format': { type: 'string' },
+    'management-rate-limit': { type: 'string' },
+    config: { type: 'string' },
+    'management-key': { type: 'string', multiple: true },
+    'view-scope': { type: 'string' },
+    'reject-bearer': { type: 'boolean' },
+    'reject-unknown-fields': { type: 'boolean' },
+    'require-endpoints': { type: 'boolean' },
+    'allow-endpoint-renames': { type: 'boolean' },
+    'endpoint-sync-seconds': { type: 'string' },
+    'register-public-key': { type: 'string' },
+    'latency-ms': { type: 'string' },
+    'token-limit-policy': { type: 'string' },
+    'prompt-cache-min-tokens': { type: 'string' },
+    'prompt-cache-window-seconds': { type: 'string' },
+    'cached-token-weight': { type: 'string' },
+    'webhook-url': { type: 'string' },
+    'webhook-secret': { type: 'string' },
+    'events-holdback-seconds': { type: 'string' },
+    scenario: { type: 'string', multiple: true },
+    'state-file': { type: 'string' },
+    'headers-timeout-ms': { type: 'string' },
+    'request-timeout-ms': { type: 'string' },
+    'keep-alive-timeout-ms': { type: 'string' },
+    'idle-timeout-ms': { type: 'string' },
+    'state-file-fsync': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
   });
   if (values.help) return 'help';
   if (values.version) return 'version';
@@ -225,6 +244,8 @@ export function parseCli(
   if (viewScope !== 'reads' && viewScope !== 'list-only') throw new UsageError(`--view-scope must be reads or list-only, not "${viewScope}"`);
   const policy = values['token-limit-policy'] ?? 'strict';
   if (policy !== 'strict' && policy !== 'overshoot') throw new UsageError(`--token-limit-policy must be strict or overshoot, not "${policy}"`);
+  const cachedWeight = values['cached-token-weight'] ?? 'full';
+  if (cachedWeight !== 'full' && cachedWeight !== 'none') throw new UsageError(`--cached-token-weight must be full or none, not "${cachedWeight}"`);
   const logFormat = values['log-format'] ?? 'pretty';
   if (logFormat !== 'pretty' && logFormat !== 'json') throw new UsageError(`--log-format must be pretty or json, not "${logFormat}"`);
   const errorFormat = values['error-format'] ?? env.FGW_ERROR_FORMAT ?? 'baseten';
@@ -299,6 +320,11 @@ export function parseCli(
         allowBearer: !(values['reject-bearer'] === true || truthy(env.FGW_REJECT_BEARER)),
         latencyMs: intOf(values['latency-ms'] ?? env.FGW_LATENCY_MS ?? '0', '--latency-ms', 0, 600_000),
         tokenLimitPolicy: policy,
+        promptCache: {
+          minTokens: intOf(values['prompt-cache-min-tokens'] ?? env.FGW_PROMPT_CACHE_MIN_TOKENS ?? '1024', '--prompt-cache-min-tokens', 0, 10_000_000),
+          windowSeconds: intOf(values['prompt-cache-window-seconds'] ?? env.FGW_PROMPT_CACHE_WINDOW_SECONDS ?? '300', '--prompt-cache-window-seconds', 0, 86_400),
+        },
+        cachedTokenWeight: cachedWeight,
       },
     },
   };
@@ -322,7 +348,7 @@ function withNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--events-holdback-seconds', '--management-rate-limit', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
+const VALUE_FLAGS = new Set(['--port', '--latency-ms', '--prompt-cache-min-tokens', '--prompt-cache-window-seconds', '--events-holdback-seconds', '--management-rate-limit', '--headers-timeout-ms', '--request-timeout-ms', '--keep-alive-timeout-ms', '--idle-timeout-ms']);
 
 function intOf(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { strictFlags } from './cli-options.js';
 import { systemClock } from './domain/clock.js';
 
 /**
@@ -35,24 +35,18 @@ export interface WaitOptions {
 export class WaitUsageError extends Error {}
 
 export function parseWaitArgs(argv: string[]): WaitOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        'port-file': { type: 'string' },
-        host: { type: 'string' },
-        timeout: { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new WaitUsageError((e as Error).message);
-  }
+  const values = strictFlags(
+    argv,
+    {
+      url: { type: 'string' },
+      'port-file': { type: 'string' },
+      host: { type: 'string' },
+      timeout: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    (m) => new WaitUsageError(m),
+  );
   if (values.help) return 'help';
   if ((values.url === undefined) === (values['port-file'] === undefined)) throw new WaitUsageError('give exactly one of --url or --port-file');
   const seconds = Number(values.timeout ?? '30');

@@ -18,6 +18,11 @@ async function main(): Promise<void> {
     const { proxyMain } = await import('./proxy/cli.js');
     process.exit(await proxyMain(process.argv.slice(3)));
   }
+  if (process.argv[2] === 'import') {
+    // Loaded on demand, like conformance.
+    const { importMain } = await import('./cli-import.js');
+    process.exit(await importMain(process.argv.slice(3), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }));
+  }
   let parsed;
   try {
     parsed = parseCli(process.argv.slice(2), process.env);

@@ -36,8 +36,5 @@ export const unauthorized = (message: string, code: string) => new GatewayError(
 
 /** The management API's own rate limit (facts file, "Management API rate limit"): the documented message. */
 export const MANAGEMENT_RATE_LIMIT_MESSAGE = 'Rate limit exceeded. Please try again later.';
-/** Its code; the HTTP layer adds the documented `retry_after` to the body of this one 429. */
+/** Its code; the HTTP layer adds the documented `retry_after` to the body of this one 429 (made by managementRateLimited, src/domain/refusal.ts). */
 export const MANAGEMENT_RATE_LIMIT_CODE = 'management_rate_limit_exceeded';
-
-export const managementRateLimited = (retryAfter: number) =>
-  new GatewayError('rate_limited', MANAGEMENT_RATE_LIMIT_MESSAGE, MANAGEMENT_RATE_LIMIT_CODE, null, retryAfter);

@@ -9,7 +9,9 @@
  * clock, so moving it forward empties them), and pure: the caller passes `now`.
  */
 
-export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number };
+import { retryAfterSeconds } from './meter.js';
+
+export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number; /** When the full window ends (ms). */ resetAt: number };
 
 const ADMIT: RateDecision = { ok: true };
 
@@ -41,7 +43,8 @@ export class FixedWindowLimiter {
       w.count += 1;
       return ADMIT;
     }
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((start + this.windowMs - now) / 1000)) };
+    const resetAt = start + this.windowMs;
+    return { ok: false, retryAfterSeconds: retryAfterSeconds(resetAt - now), resetAt };
   }
 
   /** Forgets every window (a reset of the mock). */

@@ -36,7 +36,18 @@ export interface Charge {
 
 export type Admission<C extends Charge> =
   | { ok: true }
-  | { ok: false; refused: C; retryAfterSeconds: number };
+  | {
+      ok: false;
+      refused: C;
+      /** What the refused limit's bucket held (before this request). */
+      used: number;
+      /** Ms until the refused limit would let this request through (see waitMs). */
+      waitMs: number;
+      retryAfterSeconds: number;
+    };
+
+/** `Retry-After` for a wait of `ms`: whole seconds, rounded up, at least 1. */
+export const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 export function bucketKey(groupId: string, slug: string, type: LimitType, unit: LimitUnit): string {
   return `${groupId}|${slug}|${type}|${unit}`;
@@ -153,7 +164,10 @@ export class Meter {
       const refuse =
         c.threshold === 0 ||
         (c.type === 'TOKEN' && this.tokenPolicy === 'overshoot' ? used >= c.threshold : used + c.amount > c.threshold);
-      if (refuse) return { ok: false, refused: c, retryAfterSeconds: this.retryAfter(c, now) };
+      if (refuse) {
+        const waitMs = this.waitMs(c, now);
+        return { ok: false, refused: c, used, waitMs, retryAfterSeconds: retryAfterSeconds(waitMs) };
+      }
     }
     for (const c of charges) this.charge(c, now);
     this.changes += 1;
@@ -273,16 +287,15 @@ export class Meter {
   }
 
   /**
-   * Whole seconds until the refused limit would let this request through: the rest of
-   * the UTC day for DAY limits; for rolling windows, until enough old traffic has left
-   * the window (the whole window when the request alone is bigger than the threshold).
+   * Ms until the refused limit would let this request through: the rest of the UTC day
+   * for DAY limits; for rolling windows, until enough old traffic has left the window
+   * (the whole window when the request alone is bigger than the threshold). Retry-After
+   * is this in whole seconds, rounded up, at least 1.
    */
-  private retryAfter(c: Charge, now: number): number {
-    const ms =
-      c.unit === 'DAY'
-        ? utcDayStart(now) + MS_PER_DAY - now
-        : (this.rolling.get(c.bucket)?.msUntilFits(now, this.tokenPolicy === 'overshoot' && c.type === 'TOKEN' ? 1 : c.amount, c.threshold) ??
+  private waitMs(c: Charge, now: number): number {
+    return c.unit === 'DAY'
+      ? utcDayStart(now) + MS_PER_DAY - now
+      : (this.rolling.get(c.bucket)?.msUntilFits(now, this.tokenPolicy === 'overshoot' && c.type === 'TOKEN' ? 1 : c.amount, c.threshold) ??
           WINDOW_MS[c.unit]);
-    return Math.max(1, Math.ceil(ms / 1000));
   }
 }

@@ -5,9 +5,7 @@
  * - A token is a run of letters and digits, or one other non-space character:
  *   `Hello, world!` is 4 tokens (`Hello` `,` `world` `!`).
  * - prompt_tokens = 3 + the sum over messages of (3 + tokens of its text content).
- * - The reply is `Echo: ` followed by the text of the last user message (`Echo.` when
- *   there is none), cut to `max_completion_tokens` / `max_tokens` tokens, in which case
- *   finish_reason is `length`.
+ * - Completions themselves (their shape, the echo, usage) are in completion.ts.
  */
 const TOKEN = /[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu;
 
@@ -54,30 +52,4 @@ export function messageText(content: unknown): string {
 
 export function promptTokens(messages: readonly ChatMessageLike[]): number {
   return messages.reduce((sum, m) => sum + 3 + countTokens(messageText(m.content)), 3);
-}
-
-export interface Completion {
-  pieces: string[];
-  content: string;
-  finishReason: 'stop' | 'length';
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-}
-
-export function complete(messages: readonly ChatMessageLike[], maxTokens: number | null): Completion {
-  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-  const said = lastUser ? messageText(lastUser.content).trim() : '';
-  const full = said ? `Echo: ${said}` : 'Echo.';
-  let pieces = tokenPieces(full, maxTokens === null ? Infinity : maxTokens + 1);
-  let finishReason: Completion['finishReason'] = 'stop';
-  if (maxTokens !== null && pieces.length > maxTokens) {
-    pieces = pieces.slice(0, maxTokens);
-    finishReason = 'length';
-  }
-  const prompt = promptTokens(messages);
-  return {
-    pieces,
-    content: pieces.join(''),
-    finishReason,
-    usage: { prompt_tokens: prompt, completion_tokens: pieces.length, total_tokens: prompt + pieces.length },
-  };
 }

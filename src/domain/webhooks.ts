@@ -35,6 +35,8 @@ export interface UsageFacts {
   apiKeyPrefix: string;
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens served from the prompt cache (part of promptTokens); 0 when absent. */
+  cachedInputTokens?: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export function billingEvent(f: UsageFacts): BillingEvent {
     externalEntityId: f.externalEntityId,
     externalCustomerId: f.externalEntityId,
     apiKeyPrefix: f.apiKeyPrefix,
-    tokens: { inputTokens: f.promptTokens, outputTokens: f.completionTokens, cachedInputTokens: 0 },
+    tokens: { inputTokens: f.promptTokens, outputTokens: f.completionTokens, cachedInputTokens: f.cachedInputTokens ?? 0 },
   };
 }
 

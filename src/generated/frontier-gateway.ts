@@ -608,8 +608,28 @@ export interface components {
                 text?: string;
             }[];
             name?: string;
+            /** @description On an assistant message, the tool calls it made. */
+            tool_calls?: components["schemas"]["ToolCall"][];
+            /** @description On a tool message, the id of the call it answers. */
+            tool_call_id?: string;
         };
-        /** @description Fields not listed here (`tools`, `response_format`, ...) are accepted and passed through. */
+        FunctionTool: {
+            /** @constant */
+            type: "function";
+            function: {
+                name: string;
+                description?: string;
+                /** @description A JSON Schema; the mock's tool-call arguments are an instance of it. */
+                parameters?: Record<string, never>;
+                strict?: boolean | null;
+            };
+        };
+        /**
+         * @description Fields not listed here are accepted and passed through to the model. The mock's
+         *     reply to `tools`, `tool_choice`, `response_format`, `n`, `stop` and `seed` follows
+         *     the rules in docs/guide.md ("Deterministic completions"); a real model's reply is
+         *     its own.
+         */
         ChatCompletionRequest: {
             model: string;
             messages: components["schemas"]["ChatMessage"][];
@@ -619,7 +639,35 @@ export interface components {
             stream_options?: {
                 include_usage?: boolean;
             } | null;
+            /** @description How many choices; the mock produces at most 8 (more is a 400 naming `n`). */
             n?: number | null;
+            /** @description Up to 4 strings; the content ends before the first of them. */
+            stop?: null | string | string[];
+            seed?: number | null;
+            tools?: components["schemas"]["FunctionTool"][] | null;
+            tool_choice?: null | ("none" | "auto" | "required") | {
+                /** @constant */
+                type: "function";
+                function: {
+                    name: string;
+                };
+            };
+            /** @description Accepted; the mock makes one call per choice. */
+            parallel_tool_calls?: boolean | null;
+            response_format?: null | {
+                /** @enum {string} */
+                type: "text" | "json_object";
+            } | {
+                /** @constant */
+                type: "json_schema";
+                json_schema: {
+                    name: string;
+                    description?: string;
+                    /** @description A JSON Schema; the mock's content is an instance of it. */
+                    schema?: Record<string, never>;
+                    strict?: boolean | null;
+                };
+            };
             /** @description Passed through as `requestMetadata` on the billing event. */
             metadata?: Record<string, never> | null;
         };
@@ -627,6 +675,31 @@ export interface components {
             prompt_tokens: number;
             completion_tokens: number;
             total_tokens: number;
+            prompt_tokens_details?: {
+                /** @description Prompt tokens served from the prompt cache (part of `prompt_tokens`); the billing event's `cachedInputTokens`. */
+                cached_tokens: number;
+            };
+        };
+        ToolCall: {
+            id: string;
+            /** @constant */
+            type: "function";
+            function: {
+                name: string;
+                /** @description The arguments as JSON text. */
+                arguments: string;
+            };
+        };
+        /** @description A piece of a streamed tool call; the first carries `id`, `type` and `function.name`, the next ones pieces of `function.arguments`. */
+        ToolCallDelta: {
+            index: number;
+            id?: string;
+            /** @constant */
+            type?: "function";
+            function?: {
+                name?: string;
+                arguments?: string;
+            };
         };
         ChatCompletion: {
             id: string;
@@ -640,9 +713,10 @@ export interface components {
                     /** @constant */
                     role: "assistant";
                     content: string | null;
+                    tool_calls?: components["schemas"]["ToolCall"][];
                 };
                 /** @enum {string} */
-                finish_reason: "stop" | "length";
+                finish_reason: "stop" | "length" | "tool_calls";
                 logprobs?: null;
             }[];
             usage: components["schemas"]["CompletionUsage"];
@@ -658,10 +732,11 @@ export interface components {
                 delta: {
                     /** @constant */
                     role?: "assistant";
-                    content?: string;
+                    content?: string | null;
+                    tool_calls?: components["schemas"]["ToolCallDelta"][];
                 };
                 /** @enum {string|null} */
-                finish_reason: "stop" | "length" | null;
+                finish_reason: "stop" | "length" | "tool_calls" | null;
             }[];
             usage?: null | components["schemas"]["CompletionUsage"];
         };
@@ -871,8 +946,11 @@ export type Endpoint = components['schemas']['Endpoint'];
 export type DeletedEndpoint = components['schemas']['DeletedEndpoint'];
 export type EndpointList = components['schemas']['EndpointList'];
 export type ChatMessage = components['schemas']['ChatMessage'];
+export type FunctionTool = components['schemas']['FunctionTool'];
 export type ChatCompletionRequest = components['schemas']['ChatCompletionRequest'];
 export type CompletionUsage = components['schemas']['CompletionUsage'];
+export type ToolCall = components['schemas']['ToolCall'];
+export type ToolCallDelta = components['schemas']['ToolCallDelta'];
 export type ChatCompletion = components['schemas']['ChatCompletion'];
 export type ChatCompletionChunk = components['schemas']['ChatCompletionChunk'];
 export type ModelList = components['schemas']['ModelList'];

@@ -283,6 +283,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where to start, for a person or a client that opens the mock's root URL
+         * @description A browser (`Accept` preferring `text/html`) is redirected to the inspector
+         *     (`/_mock/`); any other client gets a short JSON document naming the inspector, the
+         *     health route, the API's base paths and the documentation. Served with or without
+         *     the admin routes (`x-fgw-always`): under `--no-admin` a browser gets a small page
+         *     and a client the same JSON, both saying the inspector is off (`inspector: null`).
+         *     Never journaled, never faulted.
+         */
+        get: operations["getMockRoot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_mock": {
         parameters: {
             query?: never;
@@ -359,6 +384,29 @@ export interface components {
                 type: string;
                 code?: string | null;
                 param?: string | null;
+            };
+        };
+        MockRoot: {
+            /** @constant */
+            service: "frontier-gateway-mock";
+            version: string;
+            message: string;
+            /** @description The inspector page; null under --no-admin. */
+            inspector: string | null;
+            /** @description What the inspector shows, as JSON; null under --no-admin. */
+            inspector_data: string | null;
+            health: string;
+            api: {
+                /** @description Base path of the management API. */
+                management: string;
+                /** @description Base path of the OpenAI-compatible API (the SDK's baseURL). */
+                inference: string;
+            };
+            /** @description Where the documentation is, as paths inside the installed package. */
+            docs: {
+                guide: string;
+                reference: string;
+                openapi: string[];
             };
         };
         Ok: {
@@ -640,6 +688,12 @@ export interface components {
              * @enum {string}
              */
             outcome: "answered" | "streamed" | "dropped" | "aborted";
+            /** @description The workspace of the key that made the call, when it authenticated (a management key or a federated key); null otherwise. */
+            workspace_id: string | null;
+            /** @description The federated key's prefix (its public part); null for a management key (the mock's management keys have no public prefix) and an unauthenticated call. */
+            key_prefix: string | null;
+            /** @description The group of the federated key that made the call; null otherwise. */
+            group_id: string | null;
             request: {
                 headers: {
                     [key: string]: string;
@@ -658,6 +712,38 @@ export interface components {
                 latency_ms: number;
                 drop: boolean;
             };
+            /** @description Which limit refused the request (a 429 of a group's limit or of the management API's own); null otherwise. */
+            refusal: null | components["schemas"]["Refusal"];
+        };
+        /** @description Which limit refused a request, and when it lets it through. */
+        Refusal: {
+            /**
+             * @description rate or usage: a group's limit on a model (inference); management: the management API's own rate limit (per key and per operation).
+             * @enum {string}
+             */
+            limit: "rate" | "usage" | "management";
+            /** @enum {string} */
+            type: "TOKEN" | "REQUEST";
+            /** @enum {string} */
+            unit: "SECOND" | "MINUTE" | "DAY";
+            threshold: number;
+            /** @description The group whose limit it is; null for the management limit. */
+            source_group: string | null;
+            /** @description The model slug; null for the management limit. */
+            model: string | null;
+            /** @description The management limit's operationId; null for a group's limit. */
+            operation: string | null;
+            /** @description What the limit's bucket held when the request came (tokens for TOKEN, requests for REQUEST). */
+            used: number;
+            /** @description What this request would have added: its tokens for TOKEN, 1 for REQUEST. */
+            requested: number;
+            /** @description Whole seconds, as the Retry-After header says. */
+            retry_after: number;
+            /**
+             * Format: date-time
+             * @description When the limit lets this request through again (midnight UTC for a DAY limit; the window's end for the management limit; for a rolling window, when enough of its traffic has left it).
+             */
+            reset_at: string;
         };
         FaultInput: {
             /** @description An operationId of the gateway API, or * (default) for all. */
@@ -696,12 +782,72 @@ export interface components {
         FaultList: {
             faults: components["schemas"]["Fault"][];
         };
+        /** @description A group as a journal row or an endpoint names it (name and external id null for a group deleted since). */
+        InspectorGroupName: {
+            id: string;
+            name: string | null;
+            external_entity_id: string | null;
+        };
+        /** @description A workspace's group trees (at most 500 groups in all), and its endpoints. */
+        InspectorWorkspace: {
+            id: string;
+            groups: Record<string, never>[];
+            groups_not_shown?: number;
+            /** @description At most 200 per workspace (`endpoints_not_shown` counts the rest). */
+            endpoints?: {
+                id: string;
+                slug: string;
+                region: string;
+                /** @description Each target as the X-Fgw-Endpoint-Target header describes it (`BASETEN model_id=... environment=production`). */
+                targets: string[];
+                /** @description The groups shown whose effective models hold the slug: their keys may call it (at most 50). */
+                callers: components["schemas"]["InspectorGroupName"][];
+                caller_count: number;
+            }[];
+            endpoints_not_shown?: number;
+        };
+        /** @description A journal entry as the inspector shows it. */
+        InspectorJournalRow: {
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            method: string;
+            path: string;
+            operation: string | null;
+            status: number | null;
+            duration_ms: number;
+            outcome: string;
+            request_id: string;
+            /** @description The id of the injected fault that shaped the exchange. */
+            fault: string | null;
+            /** @description The X-Fgw-Note the response carried. */
+            note?: string | null;
+            workspace_id?: string | null;
+            /** @description The federated key that made the call. */
+            key_prefix?: string | null;
+            /** @description The group of the federated key that made the call. */
+            group?: null | components["schemas"]["InspectorGroupName"];
+            refusal?: null | components["schemas"]["Refusal"];
+            /** @description Headers and body, redacted (as in the journal). */
+            request?: {
+                headers?: {
+                    [key: string]: string;
+                };
+                body?: unknown;
+            };
+            response?: {
+                headers?: {
+                    [key: string]: string;
+                };
+                body?: unknown;
+            };
+        };
         InspectorData: {
             /** Format: date-time */
             now: string;
             offset_seconds: number;
-            workspaces: Record<string, never>[];
-            journal: Record<string, never>[];
+            workspaces: components["schemas"]["InspectorWorkspace"][];
+            journal: components["schemas"]["InspectorJournalRow"][];
             webhooks: {
                 deliveries: Record<string, never>[];
                 dead_letter: Record<string, never>[];
@@ -768,6 +914,7 @@ export interface components {
 }
 export type Health = components['schemas']['Health'];
 export type Error = components['schemas']['Error'];
+export type MockRoot = components['schemas']['MockRoot'];
 export type Ok = components['schemas']['Ok'];
 export type Clock = components['schemas']['Clock'];
 export type MockState = components['schemas']['MockState'];
@@ -786,9 +933,13 @@ export type WebhookDelivery = components['schemas']['WebhookDelivery'];
 export type WebhookLog = components['schemas']['WebhookLog'];
 export type Journal = components['schemas']['Journal'];
 export type JournalEntry = components['schemas']['JournalEntry'];
+export type Refusal = components['schemas']['Refusal'];
 export type FaultInput = components['schemas']['FaultInput'];
 export type Fault = components['schemas']['Fault'];
 export type FaultList = components['schemas']['FaultList'];
+export type InspectorGroupName = components['schemas']['InspectorGroupName'];
+export type InspectorWorkspace = components['schemas']['InspectorWorkspace'];
+export type InspectorJournalRow = components['schemas']['InspectorJournalRow'];
 export type InspectorData = components['schemas']['InspectorData'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseTooLarge = components['responses']['TooLarge'];
@@ -1241,6 +1392,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMockRoot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where to go (JSON), or, in a browser under `--no-admin`, a page saying the inspector is off. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MockRoot"];
+                    "text/html": string;
+                };
+            };
+            /** @description A browser, sent to the inspector. */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    /** @description The inspector, `/_mock/`. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
         };

@@ -1,6 +1,7 @@
 import type { OffsetClock } from '../domain/clock.js';
 import type { Meter } from '../domain/meter.js';
 import type { Gateway } from '../service/gateway.js';
+import type { InferenceDeps } from '../service/inference.js';
 import type { ScenarioSummary } from '../service/scenarios/apply.js';
 import type { WebhookDeliverer } from '../service/webhook-deliverer.js';
 import type { Snapshot } from '../store/snapshot.js';
@@ -17,7 +18,8 @@ export interface MockServices {
   clock: OffsetClock;
   meter: Meter;
   deliverer: WebhookDeliverer;
-  inference: { latencyMs: number };
+  /** Completion options; `deps` is what serveCompletion needs, built once (prompt cache and its rule included). */
+  inference: { latencyMs: number; deps: InferenceDeps };
   /** Recent exchanges, redacted (GET /_mock/requests); filled only when the admin routes are served. */
   journal: Journal;
   /** Injected faults (/_mock/faults); applied only when the admin routes are served. */

@@ -78,8 +78,10 @@ export class Journal {
       `{"seq":${++this.seq},"request_id":"${entry.request_id}","at":"${entry.at}","method":"${entry.method}",` +
       `"path":${JSON.stringify(entry.path)},"query":${JSON.stringify(entry.query)},"operation":${entry.operation === null ? 'null' : `"${entry.operation}"`},` +
       `"status":${entry.status},"duration_ms":${entry.duration_ms},"outcome":"${entry.outcome}",` +
+      `"workspace_id":${nullable(entry.workspace_id)},"key_prefix":${nullable(entry.key_prefix)},"group_id":${nullable(entry.group_id)},` +
       `"request":{"headers":${JSON.stringify(request.headers)},"body":${this.capped(request.body)}},` +
-      `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)}}`;
+      `"response":{"headers":${JSON.stringify(response.headers)},"body":${this.capped(response.body)}},"fault":${JSON.stringify(entry.fault)},` +
+      `"refusal":${entry.refusal === null ? 'null' : JSON.stringify(entry.refusal)}}`;
     const bytes = Buffer.byteLength(text);
     const ring = this.ring;
     while (ring.length > 0 && (ring.length + 1 > this.maxEntries || ring.bytes + bytes > this.maxBytes)) {
@@ -137,6 +139,9 @@ export class Journal {
   }
 }
 
+/** A string or null as JSON. */
+const nullable = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+
 function statusMatcher(spec: string | undefined): (status: number | null) => boolean {
   if (spec === undefined) return () => true;
   const cls = /^([1-5])xx$/i.exec(spec);
@@ -189,11 +194,16 @@ function entryOf(x: Exchange, arrived: number): NewJournalEntry {
     status: res.headersSent ? res.statusCode : null,
     duration_ms: Math.round((performance.now() - x.startedAt) * 10) / 10,
     outcome: x.fault?.drop ? 'dropped' : !res.writableEnded ? 'aborted' : streamed ? 'streamed' : 'answered',
+    // Who called, when the key authenticated: a federated key names its prefix and group.
+    workspace_id: x.caller?.workspace.id ?? x.workspace?.id ?? null,
+    key_prefix: x.caller?.key.prefix ?? null,
+    group_id: x.caller?.group.id ?? null,
     request: { headers: redactHeaders(x.req.headers), body: redactedJson(x.req.body) },
     response: {
       headers: res.headersSent ? redactHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>) : {},
       body: streamed ? STREAMED : redactedJson(x.sent?.body, x.sent?.text),
     },
     fault: x.fault ?? null,
+    refusal: x.refusal ?? null,
   };
 }

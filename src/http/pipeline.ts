@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Workspace } from '../domain/records.js';
+import type { Refusal } from '../domain/refusal.js';
 import type { FederatedCaller } from '../service/access.js';
 import type { Operation } from './spec.js';
 
@@ -64,6 +65,8 @@ export interface Exchange<M = unknown> {
   sent?: { status: number; body: unknown; text?: string };
   /** Set by the fault step when an injected fault shaped this exchange. */
   fault?: AppliedFault;
+  /** Set by serialisation when a limit refused the request (a 429): which one (src/domain/refusal.ts). */
+  refusal?: Refusal;
 }
 
 export type Next = () => Promise<void>;

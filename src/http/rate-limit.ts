@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock.js';
-import { managementRateLimited } from '../domain/errors.js';
 import { managementKeyDigest } from '../domain/keys.js';
 import type { FixedWindowLimiter } from '../domain/management-rate.js';
+import { managementRateLimited } from '../domain/refusal.js';
 import { credentialOf } from './auth.js';
 import type { Step } from './pipeline.js';
 
@@ -24,8 +24,9 @@ export function managementRateLimitStep(limiter: FixedWindowLimiter, clock: Cloc
       if (op?.auth !== 'workspace' || x.workspace === undefined) return next();
       // Authentication has already read this header successfully. Counted by the key's
       // digest, as the store keeps it: the limiter holds no key in the clear.
-      const decision = limiter.take(managementKeyDigest(credentialOf(x.req.headers.authorization)), op.id, clock.now());
-      if (!decision.ok) throw managementRateLimited(decision.retryAfterSeconds);
+      const now = clock.now();
+      const decision = limiter.take(managementKeyDigest(credentialOf(x.req.headers.authorization)), op.id, now);
+      if (!decision.ok) throw managementRateLimited(op.id, limiter.limit, limiter.windowMs, now, decision.resetAt);
       return next();
     },
   };

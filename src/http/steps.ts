@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { rfc3339Millis, systemClock, type Clock } from '../domain/clock.js';
 import { GatewayError } from '../domain/errors.js';
 import type { IdSource } from '../domain/ids.js';
+import { LimitRefused } from '../domain/refusal.js';
 import type { AccessService } from '../service/access.js';
 import { credentialOf, requiredScope, type ViewScopeReading } from './auth.js';
 import { hasBody } from './drain.js';
@@ -113,6 +114,8 @@ export function serialiseStep(logError: (line: string) => void, options: { prett
           x.res.end();
           return;
         }
+        // Which limit refused it, for the journal outside this step (only a 429 carries one).
+        if (err instanceof LimitRefused) x.refusal = err.refusal;
         const e = errorResponse(err, logError, errorFormat);
         x.result = { status: e.status, body: e.body, headers: e.headers };
       }

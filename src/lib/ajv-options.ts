@@ -4,8 +4,9 @@
  * synchronous fallback (src/store/snapshot-schema.ts), which cannot import that ES module
  * without loading ajv's compiler at every start. This module imports nothing.
  */
-export function ajvOptions(o: { coerce?: boolean; allErrors?: boolean; standalone?: boolean } = {}) {
+export function ajvOptions(o: { coerce?: boolean; allErrors?: boolean; standalone?: boolean; quiet?: boolean } = {}) {
   return {
+    ...(o.quiet ? { logger: false as const } : {}),
     strict: false,
     allErrors: o.allErrors === true,
     coerceTypes: o.coerce ? ('array' as const) : false,

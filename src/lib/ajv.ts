@@ -29,7 +29,8 @@ export function ajvPerFlavour(standalone = false): Record<SchemaFlavour, Ajv2020
 }
 
 /** `standalone` keeps each validator's source so the build can write it out as code. */
-export function newAjv(options: { coerce?: boolean; allErrors?: boolean; standalone?: boolean } = {}): Ajv2020 {
+/** `quiet` silences ajv's warnings (for schemas that users send, which may name formats ajv does not know). */
+export function newAjv(options: { coerce?: boolean; allErrors?: boolean; standalone?: boolean; quiet?: boolean } = {}): Ajv2020 {
   const ajv = new Ajv2020(ajvOptions(options));
   addFormats(ajv);
   return ajv;

@@ -696,6 +696,21 @@ export class TrafficChecker {
   }
 
   /**
+   * Who made the call, as the journal names it: the federated key's prefix and its group
+   * (inference, when the proxy has seen the key), or the group the path names.
+   */
+  callerOf(p: Pending): { key_prefix: string | null; group_id: string | null } {
+    const segs = p.req.path.split('/').map(safeDecode);
+    if (segs[2] === 'gateway') return { key_prefix: null, group_id: segs[3] === 'groups' && segs[4] ? segs[4] : null };
+    const credential = credentialOf(p.req.headers);
+    if (!credential) return { key_prefix: null, group_id: null };
+    const dot = credential.indexOf('.');
+    const prefix = dot > 0 && this.keys.has(credential.slice(0, dot)) ? credential.slice(0, dot) : prefixOf(credential);
+    const key = this.keys.get(prefix);
+    return key ? { key_prefix: prefix, group_id: key.group_id } : { key_prefix: null, group_id: null };
+  }
+
+  /**
    * `text` with every secret the proxy knows of gone: a key-shaped token keeps its prefix,
    * and any token whose digest is a minted or registered key's (or its secret part's) is
    * redacted whole. For verdict messages, which quote bodies.

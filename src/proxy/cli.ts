@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseFlags, subcommandArgs, UsageError } from '../cli-options.js';
+import { strictFlags, subcommandArgs, UsageError } from '../cli-options.js';
 import { isHttpUrl } from '../config.js';
+import { scenarioFromWorkspace, scenarioYaml } from '../import/index.js';
+import { count } from '../import/workspace-scenario.js';
+import { ScenarioError } from '../service/scenarios/errors.js';
 import { startProxy, type RunningProxy } from './server.js';
 
 /**
@@ -39,6 +42,10 @@ Server
 Reports (written on exit: SIGINT, SIGTERM, or when the command ends)
   --report-json FILE         the report as JSON (the conformance report's format)
   --report-junit FILE        the report as JUnit XML, for CI
+  --record FILE              what the proxy learned of the upstream's workspace (groups with
+                             their hierarchy, models and limits; endpoints; key prefixes and
+                             names) as a scenario file the mock loads (--scenario FILE); its
+                             keys get fresh local secrets, kept in the file
   Also on demand: GET /_proxy/report.json, /_proxy/report.xml; live: /_proxy/ (the
   inspector, with each exchange's verdicts), /_proxy/inspector.json, /_proxy/learned.json
 
@@ -69,6 +76,8 @@ export interface ProxyArgs {
   /** Absolute. */
   reportJson?: string;
   reportJunit?: string;
+  /** Absolute: where the learned workspace is written as a scenario. */
+  record?: string;
   /** The command to wrap, or empty. */
   command: string[];
 }
@@ -78,11 +87,9 @@ export function parseProxyCli(argv: string[], cwd: string): ProxyArgs | 'help' {
   const dash = argv.indexOf('--');
   const own = dash < 0 ? argv : argv.slice(0, dash);
   const command = dash < 0 ? [] : argv.slice(dash + 1);
-  const { values, positionals } = parseFlags({
-    args: own,
-    strict: true,
-    allowPositionals: true,
-    options: {
+  const values = strictFlags(
+    own,
+    {
       upstream: { type: 'string' },
       'inference-upstream': { type: 'string' },
       port: { type: 'string' },
@@ -90,11 +97,12 @@ export function parseProxyCli(argv: string[], cwd: string): ProxyArgs | 'help' {
       quiet: { type: 'boolean' },
       'report-json': { type: 'string' },
       'report-junit': { type: 'string' },
+      record: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    (m) => new UsageError(/^Unexpected argument/.test(m) ? `${m}; a command to wrap goes after --, e.g. proxy --upstream URL -- npm test` : m),
+  );
   if (values.help) return 'help';
-  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"; a command to wrap goes after --, e.g. proxy --upstream URL -- npm test`);
   if (dash >= 0 && command.length === 0) throw new UsageError('-- must be followed by the command to run, e.g. -- npm test');
   if (values.upstream === undefined) throw new UsageError('--upstream URL is required: the management API to forward to, e.g. https://api.baseten.co');
   for (const [flag, v] of [['--upstream', values.upstream], ['--inference-upstream', values['inference-upstream']]] as const) {
@@ -113,6 +121,7 @@ export function parseProxyCli(argv: string[], cwd: string): ProxyArgs | 'help' {
   };
   const reportJson = file('--report-json', values['report-json']);
   const reportJunit = file('--report-junit', values['report-junit']);
+  const record = file('--record', values.record);
   return {
     upstream: values.upstream,
     ...(values['inference-upstream'] !== undefined ? { inferenceUpstream: values['inference-upstream'] } : {}),
@@ -121,6 +130,7 @@ export function parseProxyCli(argv: string[], cwd: string): ProxyArgs | 'help' {
     quiet: values.quiet === true,
     ...(reportJson ? { reportJson } : {}),
     ...(reportJunit ? { reportJunit } : {}),
+    ...(record ? { record } : {}),
     command,
   };
 }
@@ -131,8 +141,7 @@ export function wrappedEnv(proxyUrl: string): Record<string, string> {
 }
 
 export function summaryLine(t: { exchanges: number; violations: number; observations: number }): string {
-  const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
-  return `proxy: ${n(t.exchanges, 'exchange')}, ${n(t.violations, 'violation')}, ${n(t.observations, 'observation')}`;
+  return `proxy: ${count(t.exchanges, 'exchange')}, ${count(t.violations, 'violation')}, ${count(t.observations, 'observation')}`;
 }
 
 const say = (line: string) => process.stderr.write(`frontier-gateway-mock proxy: ${line}\n`);
@@ -144,6 +153,17 @@ async function writeReports(proxy: RunningProxy, args: ProxyArgs): Promise<void>
   };
   if (args.reportJson) write(args.reportJson, `${JSON.stringify(await proxy.report(), null, 2)}\n`);
   if (args.reportJunit) write(args.reportJunit, await proxy.junit());
+  if (args.record) {
+    try {
+      const result = scenarioFromWorkspace(proxy.learned(), { description: `Workspace recorded through frontier-gateway-mock proxy from ${proxy.upstream}.` });
+      write(args.record, scenarioYaml(result, { source: proxy.upstream, at: Date.now(), by: 'frontier-gateway-mock proxy --record (what its traffic showed)' }));
+      const s = result.scenario;
+      say(`recorded ${count(s.groups?.length ?? 0, 'group')}, ${count(s.endpoints?.length ?? 0, 'endpoint')}, ${count(result.secrets.length, 'key')} to ${args.record} (fresh local key secrets, in the file only)${result.warnings.length ? `; not recorded: ${result.warnings.join('; ')}` : ''}`);
+    } catch (e) {
+      if (!(e instanceof ScenarioError)) throw e;
+      say(`what the proxy saw does not make a valid scenario (${args.record} not written): ${e.problems.join('; ')}`);
+    }
+  }
 }
 
 export async function proxyMain(argv: string[]): Promise<number> {

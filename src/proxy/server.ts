@@ -246,6 +246,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           body: streamed ? JSON.stringify({ streamed: true }) : resTap.over ? JSON.stringify({ truncated: true, bytes: resTap.bytes }) : redactedJson(checker.scrub(resBody)),
         },
         fault: null,
+        workspace_id: null,
+        ...checker.callerOf(pending),
+        refusal: null,
       });
     };
     out.on('response', (upstreamRes) => {
@@ -290,6 +293,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           request_id: id, at, method, path, query: query === null ? null : redactQuery(query), operation: contract.operationFor(method, path)?.id ?? null,
           status: 502, duration_ms: Math.round((performance.now() - started) * 10) / 10, outcome,
           request: { headers: redactHeaders(req.headers), body: 'null' }, response: { headers: resHeaders, body: JSON.stringify({ error: message }) }, fault: null,
+          workspace_id: null, key_prefix: null, group_id: null, refusal: null,
         });
       } else {
         res.destroy();

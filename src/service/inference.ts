@@ -1,15 +1,20 @@
 import type { Clock } from '../domain/clock.js';
-import { checkMetadata, requestedMaxTokens, type ChatRequest } from '../domain/inference.js';
+import { textChoice, echoText, usageOf, type Completion } from '../domain/completion.js';
+import { checkMetadata, requestedMaxTokens } from '../domain/inference.js';
+import { cachedTokensOf, promptPrefixes, type PromptCacheRule } from '../domain/prompt-cache.js';
 import type { Workspace } from '../domain/records.js';
-import { complete, type Completion } from '../domain/tokens.js';
+import { isPlain, needsSchemaTools, replyFor, type ReplyRequest } from '../domain/replies.js';
+import { promptTokens } from '../domain/tokens.js';
 import { billingEvent, type BillingEvent } from '../domain/webhooks.js';
+import { loadedSchemaTools, loadSchemaTools } from '../lib/schema-tools.js';
+import type { PromptCache } from '../store/prompt-cache.js';
 import type { FederatedCaller } from './access.js';
 import type { UsageService } from './usage.js';
 
 /**
- * The chat-completion use case, without HTTP: check the request's bounds, compute the
- * (deterministic) completion, build and serialize the billing event, and only then admit
- * and charge, in one synchronous step, and record the event. Everything that can fail
+ * The chat-completion use case, without HTTP, in two steps: turn the request into a
+ * Completion (completionFor: deterministic, src/domain/replies.ts; or a scripted one the
+ * caller passes), then bill and charge it (chargeCompletion). Everything that can fail
  * happens before the charge, so a refused or failed request never uses up a limit, and
  * N concurrent requests against a limit of K still admit exactly K.
  */
@@ -25,16 +30,84 @@ export interface CompletionOutcome {
   at: number;
 }
 
-/** Serves one chat completion for an authenticated caller, or throws the 4xx that says why not. */
+/** How cached prompt tokens weigh on TOKEN limits: `full` (default, as Baseten's Model APIs count them) or `none`. */
+export type CachedTokenWeight = 'full' | 'none';
+
+export interface InferenceDeps {
+  usage: UsageService;
+  clock: Clock;
+  billing: BillingSink;
+  /** The prompt cache and its rule; without it no token is ever cached. */
+  prompts?: { cache: PromptCache; rule: PromptCacheRule; weight?: CachedTokenWeight };
+}
+
+/**
+ * Resolves once the request's reply can be built: a request with tools or a JSON schema
+ * needs the schema tools, loaded on first use; undefined (nothing to wait for) otherwise.
+ */
+export function replyReady(body: ReplyRequest): Promise<unknown> | undefined {
+  if (isPlain(body) || loadedSchemaTools() !== null || !needsSchemaTools(body)) return undefined;
+  return loadSchemaTools();
+}
+
+/**
+ * The completion a request gets when no scripted reply answers it (deterministic), with
+ * `prompt.cached` of its `prompt.tokens` prompt tokens cached. Call replyReady() first.
+ */
+export function completionFor(body: ReplyRequest, prompt: PromptCount = { tokens: promptTokens(body.messages), cached: 0 }): Completion {
+  const maxTokens = requestedMaxTokens(body);
+  if (isPlain(body)) {
+    const choice = textChoice(echoText(body.messages), maxTokens);
+    return { choices: [choice], usage: usageOf(prompt.tokens, [choice], prompt.cached) };
+  }
+  return replyFor(body, maxTokens, prompt, loadedSchemaTools());
+}
+
+/** The prompt of a request as the mock counts it: its tokens, and how many of them are cached by the rule. */
+export interface PromptCount {
+  tokens: number;
+  cached: number;
+}
+
+/**
+ * Serves one chat completion for an authenticated caller, or throws the 4xx that says why
+ * not. `scripted`, when given, replaces the generated completion: a Completion is served
+ * and billed as it is (its usage, cached tokens included); a function gets the request's
+ * prompt count (tokens, and cached tokens by the prefix rule) and returns the Completion,
+ * for a script that sets no cached tokens of its own. The request's bounds are checked all
+ * the same, and its prompt is remembered by the prompt cache either way.
+ */
 export function serveCompletion(
-  deps: { usage: UsageService; clock: Clock; billing: BillingSink },
+  deps: InferenceDeps,
   caller: FederatedCaller,
   requestId: string,
-  body: ChatRequest,
+  body: ReplyRequest,
+  scripted?: Completion | ((prompt: PromptCount) => Completion),
 ): CompletionOutcome {
   checkMetadata(body.metadata);
-  const completion = complete(body.messages, requestedMaxTokens(body));
   const at = deps.clock.now();
+  const prompts = deps.prompts;
+  const prefixes = prompts ? promptPrefixes(caller.group.id, body.messages) : null;
+  let completion: Completion;
+  if (scripted !== undefined && typeof scripted !== 'function') {
+    completion = scripted;
+  } else {
+    const tokens = prefixes ? (prefixes.tokens[prefixes.tokens.length - 1] ?? 3) : promptTokens(body.messages);
+    const cached = prefixes ? cachedTokensOf(prefixes, prompts!.cache.longest(prefixes.keys, at, prompts!.rule.windowMs), prompts!.rule) : 0;
+    completion = scripted === undefined ? completionFor(body, { tokens, cached }) : scripted({ tokens, cached });
+  }
+  const outcome = chargeCompletion(deps, caller, requestId, body, completion, at);
+  if (prefixes) prompts!.cache.remember(prefixes.keys, at);
+  return outcome;
+}
+
+/**
+ * Bills and charges a completion, all or nothing: the 429 that refuses it leaves no event
+ * and no charge. TOKEN limits are charged total_tokens, cached prompt tokens included
+ * unless the weight is `none`.
+ */
+export function chargeCompletion(deps: InferenceDeps, caller: FederatedCaller, requestId: string, body: ReplyRequest, completion: Completion, at = deps.clock.now()): CompletionOutcome {
+  const u = completion.usage;
   const delivery = deps.billing.prepare(caller.workspace, [
     billingEvent({
       requestId,
@@ -43,11 +116,12 @@ export function serveCompletion(
       modelSlug: body.model,
       externalEntityId: caller.group.externalEntityId,
       apiKeyPrefix: caller.key.prefix,
-      promptTokens: completion.usage.prompt_tokens,
-      completionTokens: completion.usage.completion_tokens,
+      promptTokens: u.prompt_tokens,
+      completionTokens: u.completion_tokens,
+      cachedInputTokens: u.cached_tokens,
     }),
   ]);
-  deps.usage.admit(caller.group, body.model, completion.usage.total_tokens);
+  deps.usage.admit(caller.group, body.model, deps.prompts?.weight === 'none' ? u.total_tokens - u.cached_tokens : u.total_tokens);
   delivery.commit();
   return { completion, at };
 }

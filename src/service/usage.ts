@@ -1,8 +1,9 @@
 import { rfc3339 } from '../domain/clock.js';
-import { badRequest, GatewayError, notFound } from '../domain/errors.js';
+import { badRequest, notFound } from '../domain/errors.js';
 import type { EffectiveLimit, EffectiveModel } from '../domain/limits.js';
 import { bucketOf, type Charge, type Meter } from '../domain/meter.js';
 import type { GroupRecord } from '../domain/records.js';
+import { LimitRefused, refusalTiming } from '../domain/refusal.js';
 import type { UsageEntry } from '../generated/frontier-gateway.js';
 import type { Store } from '../store/store.js';
 import type { GroupService } from './groups.js';
@@ -125,17 +126,24 @@ export class UsageService {
         });
       }
     }
-    const result = this.meter.admit(this.store.clock.now(), charges);
+    const now = this.store.clock.now();
+    const result = this.meter.admit(now, charges);
     if (!result.ok) {
       const c = result.refused;
       const what = c.kind === 'rate' ? 'Rate limit' : 'Usage limit';
-      throw new GatewayError(
-        'rate_limited',
-        `${what} exceeded: ${c.type} per ${c.unit} threshold ${c.threshold} of group ${c.sourceGroup} for ${slug}.`,
-        c.kind === 'rate' ? 'rate_limit_exceeded' : 'usage_limit_exceeded',
-        null,
-        result.retryAfterSeconds,
-      );
+      // The limit behind the 429, for the journal and the inspector (src/domain/refusal.ts).
+      throw new LimitRefused(`${what} exceeded: ${c.type} per ${c.unit} threshold ${c.threshold} of group ${c.sourceGroup} for ${slug}.`, c.kind === 'rate' ? 'rate_limit_exceeded' : 'usage_limit_exceeded', {
+        limit: c.kind,
+        type: c.type,
+        unit: c.unit,
+        threshold: c.threshold,
+        source_group: c.sourceGroup,
+        model: slug,
+        operation: null,
+        used: result.used,
+        requested: c.amount,
+        ...refusalTiming(now, result.waitMs),
+      });
     }
   }
 

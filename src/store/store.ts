@@ -11,6 +11,7 @@ import type { EndpointRecord, GroupRecord, KeyRecord, ManagementKey, Scope, Work
 import { parsePublicKey, publicKeyBase64 } from '../domain/register.js';
 import { rotateSecrets } from '../domain/webhooks.js';
 import { ModelPool } from './model-pool.js';
+import { PromptCache } from './prompt-cache.js';
 import type { ChangeSink } from './change-sink.js';
 import { endpointOut, groupOut, keyOut, managementKeyOut, workspaceOut } from './snapshot-records.js';
 import { checkSnapshot, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type Snapshot } from './snapshot.js';
@@ -65,6 +66,8 @@ export class Store {
   readonly ids: IdSource;
   readonly meter: Meter;
   readonly webhooks: WebhookLog;
+  /** Prompt prefixes recently sent, for cached tokens; memory only, forgotten on reset and restore. */
+  readonly promptCache = new PromptCache();
   private readonly options: StoreOptions;
   private readonly seed: () => StoreSeed;
   private readonly idSeed: string | null;
@@ -562,6 +565,7 @@ export class Store {
   }
 
   private notify(): void {
+    this.promptCache.clear();
     for (const fn of this.listeners) fn();
   }
 

@@ -112,6 +112,48 @@ describe('Inference through the OpenAI SDK', () => {
     h.expectOrObserve(Number(raw.headers['retry-after']) >= 1, `a 429 without a Retry-After of at least 1 s (got ${raw.headers['retry-after'] ?? 'none'})`);
   });
 
+  // The docs say `tools` and `response_format` are passed through to the model: what the
+  // model answers (text, a tool call, which tool, valid JSON or not) is its own, so live
+  // targets are held only to serving the request with a consistent usage block.
+  rule('tools, tool_choice and response_format are accepted and passed through (the reply itself is the model’s)', ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    const c = client(h, key);
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+    const withTools = await c.chat.completions.create({ model: h.slug(), messages: [{ role: 'user', content: 'What is the weather in Paris?' }], tools, tool_choice: 'auto' });
+    const structured = await c.chat.completions.create({
+      model: h.slug(),
+      messages: hello,
+      response_format: { type: 'json_schema', json_schema: { name: 'greeting', schema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false } } },
+    });
+    for (const res of [withTools, structured]) {
+      expect(res.choices.length).toBeGreaterThan(0);
+      expect(res.usage!.total_tokens).toBe(res.usage!.prompt_tokens + res.usage!.completion_tokens);
+    }
+  });
+
+  mockRule('the mock answers tools with a tool call whose arguments fit the parameters, then text after the tool’s result; json_schema with an instance of the schema', 92, ['inference'], async (h) => {
+    const { key } = await keyed(h, [model(h.slug())]);
+    const c = client(h, key);
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' }, unit: { enum: ['c', 'f'] } }, required: ['city', 'unit'] } } }];
+    const messages = [{ role: 'user' as const, content: 'What is the weather in Paris?' }];
+    const res = await c.chat.completions.create({ model: h.slug(), messages, tools, tool_choice: 'required' });
+    expect(res.choices[0]!.finish_reason).toBe('tool_calls');
+    const call = res.choices[0]!.message.tool_calls![0]!;
+    if (call.type !== 'function') throw new Error(`a ${call.type} tool call`);
+    const args = JSON.parse(call.function.arguments);
+    expect(typeof args.city).toBe('string');
+    expect(['c', 'f']).toContain(args.unit);
+    const followUp = await c.chat.completions.create({ model: h.slug(), tools, messages: [...messages, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: call.id, content: 'sunny' }] });
+    expect(followUp.choices[0]!.message.content).toBe('Echo: sunny');
+    const structured = await c.chat.completions.create({
+      model: h.slug(),
+      messages: hello,
+      response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object', properties: { n: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['n'] } } },
+    });
+    const n = JSON.parse(structured.choices[0]!.message.content!).n;
+    expect(Number.isInteger(n) && n >= 1 && n <= 9, String(n)).toBe(true);
+  });
+
   mockRule('GET /v1/models lists exactly the slugs the key may call', 15, ['inference'], async (h) => {
     const { key } = await keyed(h, [model(h.slug())]);
     const page = await client(h, key).models.list();

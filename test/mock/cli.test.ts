@@ -75,6 +75,19 @@ describe('parseCli', () => {
     expect(() => opts(['--management-rate-limit', '-5'])).toThrow(/--management-rate-limit must be an integer from 1/);
   });
 
+  it('--prompt-cache-min-tokens, --prompt-cache-window-seconds and --cached-token-weight: flags, FGW_ variables and defaults', () => {
+    const opts = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+      const p = parseCli(argv, env);
+      if (typeof p === 'string') throw new Error(p);
+      return p.options.inference;
+    };
+    expect(opts([])).toMatchObject({ promptCache: { minTokens: 1024, windowSeconds: 300 }, cachedTokenWeight: 'full' });
+    expect(opts(['--prompt-cache-min-tokens', '0', '--prompt-cache-window-seconds', '60', '--cached-token-weight', 'none'])).toMatchObject({ promptCache: { minTokens: 0, windowSeconds: 60 }, cachedTokenWeight: 'none' });
+    expect(opts([], { FGW_PROMPT_CACHE_MIN_TOKENS: '32', FGW_PROMPT_CACHE_WINDOW_SECONDS: '10' })).toMatchObject({ promptCache: { minTokens: 32, windowSeconds: 10 } });
+    expect(() => opts(['--cached-token-weight', 'half'])).toThrow(/--cached-token-weight must be full or none, not "half"/);
+    expect(() => opts(['--prompt-cache-min-tokens', '-1'])).toThrow(/--prompt-cache-min-tokens/);
+  });
+
   it('--management-key replaces the default keys and keeps the default workspaces', () => {
     const p = parseCli(['--management-key', 'k1', '--management-key', 'k2:workspace-b:view'], {});
     if (typeof p === 'string') throw new Error(p);

@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ContractChecker } from '../../src/contract.js';
 import type { StartOptions } from '../../src/index.js';
 import { errorMessage } from '../support/errors.js';
 import { mocksPerTest } from '../support/mocks.js';
+import { receiverPerFile } from '../support/receiver.js';
 
 /**
  * GET /v1/gateway/events on the mock: the webhooks' own events, held back for a minute on
@@ -58,21 +57,7 @@ const keysOf = (res: { body: { items: { idempotencyKey: string }[] } }) => res.b
 const idsOf = (res: { body: { items: { requestId: string }[] } }) => res.body.items.map((e) => e.requestId);
 
 describe('GET /v1/gateway/events: the webhooks’ own events', () => {
-  let rx: { server: Server; url: string; bodies: string[] };
-  beforeAll(async () => {
-    const bodies: string[] = [];
-    const server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        bodies.push(body);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    rx = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, bodies };
-  });
-  afterAll(() => new Promise<void>((r) => (rx.server.closeAllConnections(), rx.server.close(() => r()))));
+  const rx = receiverPerFile();
 
   it('are the very events the webhooks carried (same idempotencyKey and values), oldest first, without requestMetadata', async () => {
     const s = await setup({ webhook: { url: rx.url } });

@@ -148,9 +148,13 @@ describe('journal bounds', () => {
     status: 200,
     duration_ms: 1,
     outcome: 'answered' as const,
+    workspace_id: null,
+    key_prefix: null,
+    group_id: null,
     request: { headers: {}, body: redactedJson(body) },
     response: { headers: {}, body: redactedJson(null) },
     fault: null,
+    refusal: null,
   });
 
   it('keeps at most maxEntries, dropping the oldest', () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli-options.js';
+import { DEFAULT_CONFIG } from '../../src/config.js';
 import { startMock, type RunningMock } from '../../src/index.js';
 import { parseProxyCli, PROXY_HELP, summaryLine, wrappedEnv } from '../../src/proxy/cli.js';
 import { BREAKAGES, startBroken, type BrokenGateway } from '../meta/broken-proxy.js';
@@ -45,7 +46,7 @@ describe('proxy options', () => {
   });
 
   it('help names every option, and the wrapped command gets the proxy as its gateway and OpenAI base URL', () => {
-    for (const flag of ['--upstream', '--inference-upstream', '--port', '--host', '--report-json', '--report-junit', '--quiet', '-- command']) expect(PROXY_HELP).toContain(flag);
+    for (const flag of ['--upstream', '--inference-upstream', '--port', '--host', '--report-json', '--report-junit', '--record', '--quiet', '-- command']) expect(PROXY_HELP).toContain(flag);
     expect(wrappedEnv('http://127.0.0.1:5000')).toEqual({
       FGW_BASE_URL: 'http://127.0.0.1:5000',
       FGW_INFERENCE_BASE_URL: 'http://127.0.0.1:5000',
@@ -107,6 +108,37 @@ describe('the built command around a command', () => {
     expect(r.stdout).toMatch(/^proxy: 1 exchange, 1 violation, /m);
     expect(r.stderr).toMatch(/violation \[responses\/every-response-has-a-documented-status-and-content-type-and-a-body-the-published-schema-allows\] .*status 201 is not documented/);
     expect(readFileSync(junit, 'utf8')).toMatch(/<failure message="1 violation:"/);
+  });
+
+  it('--record writes what the traffic showed as a scenario a second mock loads: groups with their hierarchy and limits, the endpoint, key prefixes', async () => {
+    const file = join(dir, 'recorded.yaml');
+    const walk = `const base = process.env.FGW_BASE_URL;
+      const h = { Authorization: 'Api-Key mock-management-key', 'Content-Type': 'application/json' };
+      const post = (p, b) => fetch(base + p, { method: 'POST', headers: h, body: JSON.stringify(b) }).then((r) => r.json());
+      (async () => {
+        const root = await post('/v1/gateway/groups', { metadata: { name: 'Acme', external_entity_id: 'rec-root' }, models: [{ slug: 'acme-org/chat-model', rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 7 }] }], hierarchy: { limit_enforcement: 'CASCADING' } });
+        await post('/v1/gateway/groups', { metadata: { external_entity_id: 'rec-child' }, models: [{ slug: 'acme-org/chat-model', rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 3 }] }], hierarchy: { parent_group_id: root.id } });
+        const key = await post('/v1/gateway/groups/' + root.id + '/api_keys', { name: 'rec-key' });
+        await post('/v1/gateway/endpoints', { slug: 'your-org/recorded', targets: [{ provider: 'BASETEN', model_id: 'abc123' }] });
+        console.log('prefix ' + key.prefix + ' secret ' + key.api_key);
+      })();`;
+    const r = await runCli(['--upstream', mock.url, '--record', file, '--', process.execPath, '-e', walk]);
+    expect(r.code, r.stderr).toBe(0);
+    const [, prefix, secret] = /prefix (\S+) secret (\S+)/.exec(r.stdout) as unknown as [string, string, string];
+    expect(r.stderr).toMatch(/recorded 2 groups, 1 endpoint, 1 key to /);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('# by frontier-gateway-mock proxy --record');
+    expect(text).toContain(prefix);
+    expect(text).not.toContain(secret.slice(secret.indexOf('.') + 1));
+    // your-org is the first mock's (workspace-a's by default); the recorded workspace takes it on the second.
+    const config = { ...DEFAULT_CONFIG, workspaces: DEFAULT_CONFIG.workspaces.map((w) => ({ ...w, org_prefixes: (w.org_prefixes ?? []).filter((p) => p !== 'your-org') })) };
+    const second = await startMock({ config, scenarios: [file] });
+    try {
+      const state = JSON.stringify(await (await fetch(`${second.url}/_mock/state`)).json());
+      for (const expected of ['rec-root', 'rec-child', 'your-org/recorded', prefix, 'CASCADING']) expect(state).toContain(expected);
+    } finally {
+      await second.close();
+    }
   });
 
   it("the command's own failure is the exit status, violations or not", async () => {

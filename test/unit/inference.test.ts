@@ -3,7 +3,11 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { GatewayError } from '../../src/domain/errors.js';
 import { Gateway } from '../../src/service/gateway.js';
 import { checkMetadata, MAX_COMPLETION_TOKENS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH } from '../../src/domain/inference.js';
-import { serveCompletion, type BillingSink } from '../../src/service/inference.js';
+import { serveCompletion, type BillingSink, type PromptCount } from '../../src/service/inference.js';
+import { textChoice, usageOf } from '../../src/domain/completion.js';
+import { promptTokens } from '../../src/domain/tokens.js';
+import type { BillingEvent } from '../../src/domain/webhooks.js';
+import { PromptCache } from '../../src/store/prompt-cache.js';
 import { assertSaneJson, jsonDepth } from '../../src/domain/json-bounds.js';
 import { Store } from '../../src/store/store.js';
 
@@ -24,7 +28,7 @@ describe('the inference use case charges only what it answers', () => {
   it('charges and records one billing event for a served completion', () => {
     const { gw, clock, caller, sink, committed, used } = setup();
     const out = serveCompletion({ usage: gw.usage, clock, billing: sink }, caller, 'r1', ask);
-    expect(out.completion.content).toBe('Echo: hello');
+    expect(out.completion.choices[0]!.content).toBe('Echo: hello');
     expect(used()).toBe(1);
     expect(committed).toHaveLength(1);
   });
@@ -61,6 +65,22 @@ describe('the inference use case charges only what it answers', () => {
     }
     expect(used()).toBe(0);
     expect(committed).toHaveLength(0);
+  });
+
+  it('a scripted Completion is billed and charged as it is, its cached tokens included; a scripted function gets the prompt count by the prefix rule', () => {
+    const { gw, clock, caller, sink, committed } = setup();
+    const prompts = { cache: new PromptCache(), rule: { minTokens: 0, windowMs: 2 * 86_400_000 } };
+    const deps = { usage: gw.usage, clock, billing: sink, prompts };
+    const choice = textChoice('Scripted reply', null);
+    const scripted = { choices: [choice], usage: usageOf(9, [choice], 5) };
+    expect(serveCompletion(deps, caller, 'r1', ask, scripted).completion).toBe(scripted);
+    expect((committed[0] as BillingEvent).tokens).toEqual({ inputTokens: 9, outputTokens: 2, cachedInputTokens: 5 });
+    // The scripted request's prompt was remembered: the same prompt again (the next day: one request a day) is cached in full.
+    clock.advance(86_400_000);
+    const seen: PromptCount[] = [];
+    serveCompletion(deps, caller, 'r2', ask, (prompt) => (seen.push(prompt), { choices: [choice], usage: usageOf(prompt.tokens, [choice], prompt.cached) }));
+    expect(seen).toEqual([{ tokens: promptTokens(ask.messages), cached: promptTokens(ask.messages) }]);
+    expect((committed[1] as BillingEvent).tokens.cachedInputTokens).toBe(promptTokens(ask.messages));
   });
 
   it('metadata at the limits is accepted', () => {

@@ -3,7 +3,8 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, OffsetClock, rfc3339, rfc3339Millis, utcDayStart } from '../../src/domain/clock.js';
 import { hashKey, mintKey, prefixOf, verifyKey } from '../../src/domain/keys.js';
-import { complete, countTokens, promptTokens, tokenPieces } from '../../src/domain/tokens.js';
+import { complete } from '../../src/domain/completion.js';
+import { countTokens, promptTokens, tokenPieces } from '../../src/domain/tokens.js';
 import { ulid } from '../../src/domain/ids.js';
 import { activeSecrets, billingEvent, idempotencyKeyOf, DOCUMENTED_RETRY_POLICY, isRetryable, nextBackoff, ROTATION_OVERLAP_MS, rotateSecrets, signatureHeader, signPayload, verifySignature } from '../../src/domain/webhooks.js';
 
@@ -43,13 +44,14 @@ describe('tokens and completions', () => {
   });
   it('echoes the last user message, truncated to max tokens', () => {
     const c = complete([{ role: 'user', content: 'first' }, { role: 'assistant', content: 'x' }, { role: 'user', content: 'Hello, world!' }], null);
-    expect(c.content).toBe('Echo: Hello, world!');
-    expect(c.finishReason).toBe('stop');
-    expect(c.usage).toEqual({ prompt_tokens: 3 + 4 + 4 + 7, completion_tokens: 6, total_tokens: 24 });
+    expect(c.choices).toHaveLength(1);
+    expect(c.choices[0]!.content).toBe('Echo: Hello, world!');
+    expect(c.choices[0]!.finishReason).toBe('stop');
+    expect(c.usage).toEqual({ prompt_tokens: 3 + 4 + 4 + 7, completion_tokens: 6, total_tokens: 24, cached_tokens: 0 });
     const cut = complete([{ role: 'user', content: 'Hello, world!' }], 3);
-    expect(cut).toMatchObject({ content: 'Echo: Hello', finishReason: 'length' });
+    expect(cut.choices[0]).toMatchObject({ content: 'Echo: Hello', finishReason: 'length' });
     expect(cut.usage.completion_tokens).toBe(3);
-    expect(complete([{ role: 'system', content: 'only system' }], null).content).toBe('Echo.');
+    expect(complete([{ role: 'system', content: 'only system' }], null).choices[0]!.content).toBe('Echo.');
   });
   it('stream pieces concatenate to the content', () => {
     expect(tokenPieces('Echo: Hello,  world!').join('')).toBe('Echo: Hello,  world!');

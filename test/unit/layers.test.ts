@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
  * The layout's one rule (docs/architecture.md): src/ is built in floors, and a module
  * imports only from its own floor or the floors below it, never from one above:
  *
- *   lib <- domain <- store <- service <- http <- app
+ *   lib <- domain <- store <- service <- import <- http <- app
  *
  * Imports are read with TypeScript's own pre-processor, type-only imports included.
  */
@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SRC = join(ROOT, 'src');
 
-const FLOORS = ['lib', 'domain', 'store', 'service', 'http', 'app'] as const;
+const FLOORS = ['lib', 'domain', 'store', 'service', 'import', 'http', 'app'] as const;
 type Floor = (typeof FLOORS)[number];
 
 /**

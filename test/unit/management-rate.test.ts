@@ -8,8 +8,8 @@ describe('FixedWindowLimiter', () => {
   it('admits exactly `limit` requests per key per route in one 1-second window, then says how long until it resets', () => {
     const l = new FixedWindowLimiter(100);
     for (let i = 0; i < 100; i++) expect(l.take('k', 'listGroups', T + i)).toEqual({ ok: true });
-    expect(l.take('k', 'listGroups', T + 100)).toEqual({ ok: false, retryAfterSeconds: 1 });
-    expect(l.take('k', 'listGroups', T + 999)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(l.take('k', 'listGroups', T + 100)).toEqual({ ok: false, retryAfterSeconds: 1, resetAt: T + 1000 });
+    expect(l.take('k', 'listGroups', T + 999)).toEqual({ ok: false, retryAfterSeconds: 1, resetAt: T + 1000 });
     // Refused requests are not counted: the next window starts empty.
     expect(l.take('k', 'listGroups', T + 1000)).toEqual({ ok: true });
   });
@@ -25,8 +25,8 @@ describe('FixedWindowLimiter', () => {
   it('windows are aligned to the clock: retry_after is whole seconds until the reset, rounded up, at least 1', () => {
     const l = new FixedWindowLimiter(1, 60_000);
     expect(l.take('k', 'a', T + 23_000).ok).toBe(true);
-    expect(l.take('k', 'a', T + 23_000)).toEqual({ ok: false, retryAfterSeconds: 37 });
-    expect(l.take('k', 'a', T + 59_999)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(l.take('k', 'a', T + 23_000)).toEqual({ ok: false, retryAfterSeconds: 37, resetAt: T + 60_000 });
+    expect(l.take('k', 'a', T + 59_999)).toEqual({ ok: false, retryAfterSeconds: 1, resetAt: T + 60_000 });
     expect(l.take('k', 'a', T + 60_000).ok).toBe(true);
   });
 

@@ -28,8 +28,8 @@ describe('the OpenAPI documents', () => {
 
   it('documents every published gateway operation (groups, keys, register, endpoints, billing events, inference), with the shared error schema', async () => {
     const { operations: all } = await loadSpecs(false);
-    // Without the admin routes only the health route stays of the admin document.
-    expect(all.filter((o) => o.document === 'admin').map((o) => o.id)).toEqual(['getMockHealth']);
+    // Without the admin routes only the health route and the root (pointing to them) stay of the admin document.
+    expect(all.filter((o) => o.document === 'admin').map((o) => o.id)).toEqual(['getMockHealth', 'getMockRoot']);
     const operations = all.filter((o) => o.document === 'gateway');
     expect(operations.map((o) => o.id).sort()).toEqual(
       [
@@ -107,8 +107,8 @@ describe('the operation registry', () => {
     expect(() => bindHandlers(operations, { ...groupHandlers, ...inferenceHandlers, extraThing: () => ({ body: {} }) } as unknown as HandlerMap)).toThrow(/handler "extraThing" has no operation/);
   });
 
-  it('binds every operation of both documents when admin is on, and only the gateway ones (and health) when off', async () => {
-    expect((await createMock()).operations).toHaveLength(38);
-    expect((await createMock({ admin: false })).operations).toHaveLength(20);
+  it('binds every operation of both documents when admin is on, and only the gateway ones (and health and the root) when off', async () => {
+    expect((await createMock()).operations).toHaveLength(39);
+    expect((await createMock({ admin: false })).operations).toHaveLength(21);
   });
 });

@@ -1,6 +1,6 @@
 import { describeTarget } from '../../domain/endpoints.js';
-import type { Completion } from '../../domain/tokens.js';
-import { serveCompletion } from '../../service/inference.js';
+import type { Completion, CompletionChoice, CompletionUsage } from '../../domain/completion.js';
+import { replyReady, serveCompletion } from '../../service/inference.js';
 import { writeEvents } from '../sse.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 import { waitWhileConnected } from '../wait.js';
@@ -18,12 +18,14 @@ export const NOTE_HEADER = 'X-Fgw-Note';
 
 export const inferenceHandlers: HandlerMap = {
   createChatCompletion: async (ctx) => {
-    const { gateway, clock, deliverer, inference } = ctx.mock;
+    const { gateway, inference } = ctx.mock;
     const body = ctx.body;
     // Which target answers: the slug's endpoint in the caller's organisation, if any
     // (under --require-endpoints, none is a 404 before anything is charged).
     const target = gateway.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];
-    const { completion, at } = serveCompletion({ usage: gateway.usage, clock, billing: deliverer }, ctx.caller!, ctx.requestId, body);
+    const ready = replyReady(body);
+    if (ready !== undefined) await ready;
+    const { completion, at } = serveCompletion(inference.deps, ctx.caller!, ctx.requestId, body);
     ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
     if (!target) {
       // Served by default so group-only tests work; impossible to miss that live would refuse it.
@@ -41,10 +43,8 @@ export const inferenceHandlers: HandlerMap = {
       body: {
         ...head,
         object: 'chat.completion',
-        choices: [
-          { index: 0, message: { role: 'assistant', content: completion.content }, finish_reason: completion.finishReason, logprobs: null },
-        ],
-        usage: completion.usage,
+        choices: completion.choices.map(renderChoice),
+        usage: renderUsage(completion.usage),
       },
     };
   },
@@ -65,7 +65,38 @@ export const inferenceHandlers: HandlerMap = {
   },
 };
 
-/** Server-sent events: a role chunk, one chunk per token, a finish chunk, the usage chunk if asked, then [DONE]. */
+/** One choice of a JSON reply: `content: null` and `tool_calls` when the model called tools. */
+function renderChoice(c: CompletionChoice, index: number) {
+  const message =
+    c.toolCalls.length === 0
+      ? { role: 'assistant', content: c.content }
+      : {
+          role: 'assistant',
+          content: c.content,
+          tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } })),
+        };
+  return { index, message, finish_reason: c.finishReason, logprobs: null };
+}
+
+/** Usage as OpenAI sends it, cached prompt tokens under `prompt_tokens_details`. */
+function renderUsage(u: CompletionUsage) {
+  return {
+    prompt_tokens: u.prompt_tokens,
+    completion_tokens: u.completion_tokens,
+    total_tokens: u.total_tokens,
+    prompt_tokens_details: { cached_tokens: u.cached_tokens },
+  };
+}
+
+/** How many characters of a tool call's arguments one stream delta carries. */
+export const ARGUMENT_DELTA_CHARS = 16;
+
+/**
+ * Server-sent events, choice after choice: for each, a role chunk, one chunk per content
+ * token, then its tool calls (the first delta of each carries `index`, `id`, `type` and
+ * `function.name`, the next ones `function.arguments` in pieces, as the OpenAI SDKs
+ * accumulate them), then its finish chunk; the usage chunk if asked; then [DONE].
+ */
 async function stream(ctx: Ctx, head: { id: string; created: number; model: string }, c: Completion, includeUsage: boolean): Promise<void> {
   const { res } = ctx;
   res.status(200);
@@ -73,17 +104,27 @@ async function stream(ctx: Ctx, head: { id: string; created: number; model: stri
   res.setHeader('Cache-Control', 'no-cache');
   res.setHeader('Connection', 'keep-alive');
   const usage = includeUsage ? { usage: null } : {};
-  const chunk = (delta: Record<string, string>, finish: string | null) => ({
+  const chunk = (index: number, delta: Record<string, unknown>, finish: string | null) => ({
     ...head,
     object: 'chat.completion.chunk',
-    choices: [{ index: 0, delta, finish_reason: finish }],
+    choices: [{ index, delta, finish_reason: finish }],
     ...usage,
   });
   function* events() {
-    yield chunk({ role: 'assistant', content: '' }, null);
-    for (const piece of c.pieces) yield chunk({ content: piece }, null);
-    yield chunk({}, c.finishReason);
-    if (includeUsage) yield { ...head, object: 'chat.completion.chunk', choices: [], usage: c.usage };
+    for (let i = 0; i < c.choices.length; i += 1) {
+      const choice = c.choices[i]!;
+      yield chunk(i, { role: 'assistant', content: choice.content === null ? null : '' }, null);
+      for (const piece of choice.pieces) yield chunk(i, { content: piece }, null);
+      for (let t = 0; t < choice.toolCalls.length; t += 1) {
+        const call = choice.toolCalls[t]!;
+        yield chunk(i, { tool_calls: [{ index: t, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }, null);
+        for (let from = 0; from < call.arguments.length; from += ARGUMENT_DELTA_CHARS) {
+          yield chunk(i, { tool_calls: [{ index: t, function: { arguments: call.arguments.slice(from, from + ARGUMENT_DELTA_CHARS) } }] }, null);
+        }
+      }
+      yield chunk(i, {}, choice.finishReason);
+    }
+    if (includeUsage) yield { ...head, object: 'chat.completion.chunk', choices: [], usage: renderUsage(c.usage) };
   }
   await writeEvents(res, events());
 }

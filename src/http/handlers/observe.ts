@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rfc3339, rfc3339Millis } from '../../domain/clock.js';
-import type { GroupRecord } from '../../domain/records.js';
+import { describeTarget } from '../../domain/endpoints.js';
+import type { EndpointRecord, GroupRecord } from '../../domain/records.js';
 import { PACKAGE_ROOT } from '../../paths.js';
 import type { JournalFilter } from '../journal.js';
 import { lazyArray, mapped, streamJson } from '../json-stream.js';
@@ -14,9 +15,19 @@ import type { Ctx, HandlerMap } from '../registry.js';
 
 const INSPECTOR_PATH = new URL('inspector/index.html', PACKAGE_ROOT);
 let inspectorHtml: string | undefined;
-/** At most this many groups in one inspector document (all workspaces), and keys per group. */
+/** At most this many groups in one inspector document (all workspaces), keys per group, endpoints per workspace, and callers per endpoint. */
 const MAX_GROUPS = 500;
 const MAX_KEYS = 50;
+const MAX_ENDPOINTS = 200;
+const MAX_CALLERS = 50;
+
+/** A group as a journal row or an endpoint names it. */
+interface GroupName {
+  id: string;
+  name: string | null;
+  external_entity_id: string | null;
+}
+const groupName = (g: GroupRecord): GroupName => ({ id: g.id, name: g.name, external_entity_id: g.externalEntityId });
 
 export const observeHandlers: HandlerMap = {
   listMockRequests: (ctx) => {
@@ -61,10 +72,17 @@ function inspectorData(ctx: Ctx, tail: number) {
   const { store, gateway, clock, journal, faults } = ctx.mock;
   // The page polls every second: a very large state is shown in part, never copied whole.
   let budget = MAX_GROUPS;
+  // The groups shown of the workspace being written, by each slug their effective models hold.
+  let callers = new Map<string, GroupName[]>();
   const node = (g: GroupRecord): unknown => {
     if (budget <= 0) return null;
     budget -= 1;
     const view = gateway.groups.view(g);
+    for (const m of view.effective_models) {
+      const list = callers.get(m.slug);
+      if (list === undefined) callers.set(m.slug, [groupName(g)]);
+      else list.push(groupName(g));
+    }
     const keys = store.keysOf(g.id);
     const shownKeys: { prefix: string; name: string | null }[] = [];
     for (const k of keys ?? []) {
@@ -92,12 +110,33 @@ function inspectorData(ctx: Ctx, tail: number) {
   const workspaces = mapped(store.workspaces(), (w) => {
     const all = store.groupsOf(w.id);
     const before = budget;
+    callers = new Map();
     const groups = [...(all ?? [])]
       .filter((g) => g.parentId === null)
       .map(node)
       .filter((n) => n !== null);
-    return { id: w.id, onboarded: w.onboarded, webhook_url: w.webhookUrl, groups, groups_not_shown: (all?.size ?? 0) - (before - budget) };
+    const groupsNotShown = (all?.size ?? 0) - (before - budget);
+    const endpoints: unknown[] = [];
+    for (const e of store.endpointsOf(w.id) ?? []) {
+      if (endpoints.length >= MAX_ENDPOINTS) break;
+      endpoints.push(endpointRow(e, callers.get(e.slug) ?? []));
+    }
+    return {
+      id: w.id,
+      onboarded: w.onboarded,
+      webhook_url: w.webhookUrl,
+      groups,
+      groups_not_shown: groupsNotShown,
+      endpoints,
+      endpoints_not_shown: (store.endpointsOf(w.id)?.size ?? 0) - endpoints.length,
+    };
   });
+  const groupOf = (id: string | null): GroupName | null => {
+    if (id === null) return null;
+    const g = store.group(id);
+    // A group deleted since the call: its id only.
+    return g ? groupName(g) : { id, name: null, external_entity_id: null };
+  };
   const webhooks = store.webhooks.tail(tail);
   const horizon = gateway.events.horizon();
   const span = store.webhooks.eventSpan(horizon);
@@ -119,6 +158,14 @@ function inspectorData(ctx: Ctx, tail: number) {
       fault: e.fault?.id ?? null,
       // Where the live gateway would have answered otherwise (a slug without an endpoint).
       note: e.response.headers['x-fgw-note'] ?? null,
+      // Who called (a federated key's prefix and group), which limit refused it, and the
+      // bodies, redacted when the journal took them (src/http/redact.ts).
+      workspace_id: e.workspace_id,
+      key_prefix: e.key_prefix,
+      group: groupOf(e.group_id),
+      refusal: e.refusal,
+      request: e.request,
+      response: e.response,
     })),
     webhooks: {
       total: webhooks.total,
@@ -135,5 +182,21 @@ function inspectorData(ctx: Ctx, tail: number) {
       held_back: span.since,
     },
     faults: faults.list(),
+  };
+}
+
+/**
+ * An endpoint as the inspector shows it: its targets described as the X-Fgw-Endpoint-Target
+ * header describes them, and the groups (among those shown) whose effective models hold
+ * its slug, so whose keys may call it.
+ */
+function endpointRow(e: EndpointRecord, groups: GroupName[]) {
+  return {
+    id: e.id,
+    slug: e.slug,
+    region: e.region,
+    targets: e.targets.map(describeTarget),
+    callers: groups.slice(0, MAX_CALLERS),
+    caller_count: groups.length,
   };
 }
