@@ -126,8 +126,11 @@ async function traffic(base: string): Promise<void> {
   const events = await call('GET', `/v1/gateway/events?start_time=${encodeURIComponent('2000-01-01T00:00:00Z')}&limit=1000`);
   const last = events.body?.items?.at(-1)?.timestamp;
   if (typeof last === 'string') await call('GET', `/v1/gateway/events?start_time=${encodeURIComponent('2000-01-01T00:00:00Z')}&end_time=${encodeURIComponent(new Date(Date.parse(last)).toISOString())}`);
-  // The management rate limit: a burst on one route.
-  await Promise.all(Array.from({ length: 150 }, () => call('GET', '/v1/gateway/groups?limit=1')));
+  // The management rate limit: bursts on one route until one is refused (as the suite provokes it).
+  for (let round = 0; round < 5; round++) {
+    const burst = await Promise.all(Array.from({ length: 150 }, () => call('GET', '/v1/gateway/groups?limit=1')));
+    if (burst.some((r) => r.status === 429)) break;
+  }
 }
 
 /** Each breakage the proxy sees passively, and the rules it must name (violations unless marked). */
@@ -246,9 +249,11 @@ describe('the proxy in front of honest-but-different gateways (test/meta/honest-
   const gateways = [...Object.entries(HONEST).filter(([name]) => !name.startsWith('a slow network')), ['all of those differences at once', ALL_AT_ONCE] as [string, Breakage]];
   it.concurrent.each(gateways)('%s: no violation', async (_name, gateway) => {
     const proxy = await through(gateway);
-    // Composed, the error-form rewrites of ALL_AT_ONCE drop the management 429's retry_after: a
-    // real departure, which the suite's run against it never provokes (no rate-limit-probe).
-    const excused = gateway === ALL_AT_ONCE ? RULES.managementRateLimit.id : undefined;
+    // These gateways are honest for the suite's live run, which never provokes the management
+    // rate limit (no rate-limit-probe); the error-form rewrites of some of them (and of
+    // ALL_AT_ONCE) drop the 429's retry_after, a real departure the walk's burst does provoke.
+    // The 429 form is pinned by the breakage case above and by the suite through the proxy.
+    const excused = RULES.managementRateLimit.id;
     const violations = proxy.verdicts().filter((v) => v.kind === 'violation' && v.rule !== excused);
     expect(violations.map((v) => `[${v.rule}] ${v.method} ${v.path}: ${v.message}`)).toEqual([]);
   }, 60_000);
