@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMock, type RunningMock } from '../../src/index.js';
@@ -153,6 +154,12 @@ describe('forwarding', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        if (req.url === '/v1/gateway/groups?gz=1') {
+          // A compressed answer whose body breaks the schema: passed on compressed, judged decoded.
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'X-Request-Id': 'gz-1' });
+          res.end(gzipSync('{"items":"not a list","pagination":{"has_more":false}}'));
+          return;
+        }
         if (req.url === '/v1/chat/completions') {
           res.writeHead(200, { 'Content-Type': 'text/event-stream', 'X-Request-Id': 'sse-1' });
           res.write('data: {"first":true}\n\n');
@@ -207,7 +214,24 @@ describe('forwarding', () => {
     expect(seenHeaders.host).toBe(new URL(upstreamUrl).host);
   });
 
+  it('passes a compressed body on as it came, and judges it decoded', async () => {
+    const raw = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+      const req = httpRequest(`${through.url}/v1/gateway/groups?gz=1`, { headers: { 'Accept-Encoding': 'gzip' } }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ encoding: r.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(raw.encoding).toBe('gzip');
+    expect(raw.body.equals(gzipSync('{"items":"not a list","pagination":{"has_more":false}}'))).toBe(true);
+    for (let i = 0; i < 100 && !through.verdicts().some((v) => v.path === '/v1/gateway/groups'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(through.verdicts().filter((v) => v.path === '/v1/gateway/groups').map((v) => [v.rule, v.kind])).toEqual([['responses/every-response-has-a-documented-status-and-content-type-and-a-body-the-published-schema-allows', 'violation']]);
+  });
+
   it('passes an event stream on chunk by chunk, before the upstream has finished it', async () => {
+    const before = through.totals().exchanges;
     const res = await fetch(`${through.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
@@ -219,7 +243,7 @@ describe('forwarding', () => {
     let rest = '';
     for (let r = await reader.read(); !r.done; r = await reader.read()) rest += decoder.decode(r.value);
     expect(rest).toBe('data: {"second":true}\n\ndata: [DONE]\n\n');
-    for (let i = 0; i < 100 && through.totals().exchanges < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && through.totals().exchanges <= before; i++) await new Promise((r) => setTimeout(r, 10));
     const entry = (through.inspectorData(1).journal as any[])[0];
     expect(entry).toMatchObject({ path: '/v1/chat/completions', outcome: 'streamed', response: { body: { streamed: true } } });
   });
