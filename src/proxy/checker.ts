@@ -207,7 +207,7 @@ export class TrafficChecker {
     const segs = req.path.split('/').map(safeDecode);
     const where = `${m} ${req.path} -> ${res.status}`;
     const b: Json = res.body;
-    const groupWrite = segs[2] === 'gateway' && segs[3] === 'groups' && (m === 'POST' ? segs.length === 4 : (m === 'PATCH' || m === 'DELETE') && segs.length === 5);
+    const groupWrite = segs[1] === 'v1' && segs[2] === 'gateway' && segs[3] === 'groups' && (m === 'POST' ? segs.length === 4 : (m === 'PATCH' || m === 'DELETE') && segs.length === 5);
     try {
       if (segs[1] !== 'v1' || res.status === 0) return out;
       // The response against the documented view of the spec.
@@ -308,7 +308,8 @@ export class TrafficChecker {
     // Anything naming a deleted group (or one of a deleted subtree) is 404.
     if (id && segs.length >= 5) {
       const at = this.deleted.get(id);
-      if (at !== undefined && at < p.seq && res.status !== 404 && res.status !== 429) {
+      // 401, 403 and 429 are about the caller, not the group.
+      if (at !== undefined && at < p.seq && ![401, 403, 404, 429].includes(res.status)) {
         violation(RULES.subtree404, `${where}: group ${id} was deleted (its DELETE, or its ancestor's, answered before this request), yet it answered ${res.status}, not 404`);
         return;
       }
@@ -384,7 +385,7 @@ export class TrafficChecker {
       const owner = this.keys.get(prefix)?.group_id;
       if (owner !== undefined && owner !== id && ok) violation(RULES.keyUnderOwnGroup, `${where}: key ${prefix} belongs to group ${owner}, yet it was ${m === 'GET' ? 'found' : 'revoked'} under group ${id}`);
       const at = this.revoked.get(prefix);
-      if (at !== undefined && at < p.seq && (m === 'GET' || m === 'DELETE') && res.status !== 404 && res.status !== 429) {
+      if (at !== undefined && at < p.seq && (m === 'GET' || m === 'DELETE') && ![401, 403, 404, 429].includes(res.status)) {
         violation(RULES.revokedIs404, `${where}: key ${prefix} was revoked before this request, yet ${m} answered ${res.status}, not 404`);
         return;
       }
@@ -481,7 +482,8 @@ export class TrafficChecker {
   private readGroup(p: Pending, b: Json, where: string, violation: (r: ProxyRule, m: string) => void, isWriteResponse = false): void {
     const id: string = b.id;
     const g = this.groups.get(id) ?? this.remember(b, undefined);
-    const quiet = isWriteResponse || (p.target?.id === id ? p.target.pending === 0 && g.pending === 0 && p.target.version === g.version : g.pending === 0);
+    // Judged only when no write to it overlapped this exchange (for a list item: no group write at all).
+    const quiet = isWriteResponse || (p.target?.id === id ? p.target.pending === 0 && g.pending === 0 && p.target.version === g.version : this.alone(p, false));
     if (quiet && g.written) {
       const w = g.written;
       if (w.models && Array.isArray(b.models) && canonModels(b.models) !== canonModels(w.models)) {
