@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, isHttpUrl, type MockConfig } from './config.js';
 import { compareReports, renderComparisonText, renderHtml, type ConformanceReport } from './conformance-report.js';
-import { UsageError } from './cli-options.js';
+import { subcommandArgs, UsageError } from './cli-options.js';
 import { systemClock } from './domain/clock.js';
 import { PACKAGE_ROOT } from './paths.js';
 
@@ -277,20 +277,8 @@ function mockEnvFor(target: Record<string, string>, url: string): Record<string,
 }
 
 export async function conformanceMain(argv: string[]): Promise<number> {
-  let args: ConformanceArgs | 'help';
-  try {
-    args = parseConformanceCli(argv, process.env, process.cwd());
-  } catch (e) {
-    if (e instanceof UsageError) {
-      say(`${e.message}\nRun with --help for the options.`);
-      return 2;
-    }
-    throw e;
-  }
-  if (args === 'help') {
-    process.stdout.write(CONFORMANCE_HELP);
-    return 0;
-  }
+  const args = subcommandArgs(() => parseConformanceCli(argv, process.env, process.cwd()), CONFORMANCE_HELP, say);
+  if (typeof args === 'number') return args;
   const root = fileURLToPath(PACKAGE_ROOT);
   if (!existsSync(join(root, 'vitest.conformance.config.ts')) || !existsSync(join(root, 'test/conformance'))) {
     say(`this installation of frontier-gateway-mock at ${root} does not include the conformance suite (test/conformance/)`);

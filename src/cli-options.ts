@@ -16,6 +16,9 @@ Usage: frontier-gateway-mock [options]        (or: npm start -- [options])
        frontier-gateway-mock import --base-url URL --api-key KEY   a live workspace's groups,
                                                      endpoints and keys as a scenario file
                                                      (see import --help)
+       frontier-gateway-mock proxy --upstream URL [-- command]
+                                                     forward traffic to a deployment and check it
+                                                     against the documented rules (see proxy --help)
 
 Server
   --port N                 port to listen on (env PORT; default 4010; 0 = any free port)
@@ -150,6 +153,28 @@ Examples
 `;
 
 export class UsageError extends Error {}
+
+/**
+ * A subcommand's parsed options, or the exit status when there is nothing to run: 0 after
+ * printing `help`, 2 after saying what is wrong with the options.
+ */
+export function subcommandArgs<T>(parse: () => T | 'help', help: string, say: (line: string) => void): T | number {
+  let args: T | 'help';
+  try {
+    args = parse();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      say(`${e.message}\nRun with --help for the options.`);
+      return 2;
+    }
+    throw e;
+  }
+  if (args === 'help') {
+    process.stdout.write(help);
+    return 0;
+  }
+  return args;
+}
 
 /**
  * The values of strict flags (no positionals); a flag that is unknown or misused throws

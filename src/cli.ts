@@ -14,6 +14,10 @@ async function main(): Promise<void> {
     const { conformanceMain } = await import('./cli-conformance.js');
     process.exit(await conformanceMain(process.argv.slice(3)));
   }
+  if (process.argv[2] === 'proxy') {
+    const { proxyMain } = await import('./proxy/cli.js');
+    process.exit(await proxyMain(process.argv.slice(3)));
+  }
   if (process.argv[2] === 'import') {
     // Loaded on demand, like conformance.
     const { importMain } = await import('./cli-import.js');

@@ -308,3 +308,50 @@ export async function gatewayOperationIds(): Promise<string[]> {
   const { loadSpecs } = await import('./http/spec.js');
   return (await loadSpecs(false)).operations.filter((op) => op.document === 'gateway').map((op) => op.id);
 }
+
+// ---------------------------------------------------------------------------------------
+// JUnit XML
+
+const xml = (s: unknown) =>
+  String(s)
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+
+/**
+ * The report as JUnit XML, for CI tools that read test results: one testsuite per area,
+ * one testcase per rule (classname: its file; name: the rule), a failure for a failed rule,
+ * `skipped` for a rule skipped or not exercised, and each observation as a property.
+ * Written by the validating proxy (src/proxy/); the suite's own JUnit file comes from
+ * vitest's reporter, with the same rules in the same places.
+ */
+export function renderJunit(r: ConformanceReport, name = 'frontier-gateway-mock'): string {
+  const areas = new Map<string, RuleRecord[]>();
+  for (const rule of r.rules) areas.set(rule.area, [...(areas.get(rule.area) ?? []), rule]);
+  const seconds = (ms: number | undefined) => ((ms ?? 0) / 1000).toFixed(3);
+  const out = [
+    '<?xml version="1.0" encoding="UTF-8" ?>',
+    `<testsuites name="${xml(name)}" tests="${r.totals.rules}" failures="${r.totals.failed}" errors="${r.errors.length}" time="0">`,
+  ];
+  for (const [area, rules] of areas) {
+    const failures = rules.filter((x) => x.status === 'failed').length;
+    const skipped = rules.filter((x) => x.status === 'skipped' || x.status === 'not-exercised').length;
+    out.push(`  <testsuite name="${xml(area)}" timestamp="${xml(r.createdAt)}" tests="${rules.length}" failures="${failures}" errors="0" skipped="${skipped}" time="0">`);
+    for (const x of rules) {
+      out.push(`    <testcase classname="${xml(x.file)}" name="${xml(x.name)}" time="${seconds(x.durationMs)}">`);
+      if (x.observations.length || x.kind !== 'documented') {
+        out.push('      <properties>');
+        out.push(`        <property name="id" value="${xml(x.id)}"/>`);
+        out.push(`        <property name="kind" value="${xml(x.kind)}"/>`);
+        for (const o of x.observations) out.push(`        <property name="observation" value="${xml(o)}"/>`);
+        out.push('      </properties>');
+      }
+      if (x.status === 'failed') out.push(`      <failure message="${xml((x.error ?? 'failed').split('\n')[0])}" type="AssertionError">${xml(x.error ?? '')}</failure>`);
+      else if (x.status === 'skipped' || x.status === 'not-exercised') out.push(`      <skipped message="${xml(x.skipReason ?? x.status)}"/>`);
+      out.push('    </testcase>');
+    }
+    out.push('  </testsuite>');
+  }
+  out.push('</testsuites>', '');
+  return out.join('\n');
+}

@@ -6,3 +6,4 @@
  * (the view to use for a real deployment).
  */
 export { ContractChecker, DOCUMENTED_REQUIRED, type ContractProblem, type ContractView, type ObservedResponse } from './contract.js';
+export { isRfc3339Utc, stringsWithPaths } from './lib/documented-forms.js';

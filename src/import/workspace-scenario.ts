@@ -298,11 +298,11 @@ export function scenarioFromWorkspace(ws: ObservedWorkspace, opts: WorkspaceScen
  * The scenario as a YAML file: a header saying where and when it was imported from, what
  * was not, and that the secrets in it are local; then the document.
  */
-export function scenarioYaml(result: WorkspaceScenario, from: { source: string; at: number }): string {
+export function scenarioYaml(result: WorkspaceScenario, from: { source: string; at: number; by?: string }): string {
   const line = (s: string) => s.replace(/[\r\n\u2028\u2029]+/g, ' ');
   const header = [
     `# Imported from ${line(from.source)} at ${new Date(from.at).toISOString()}`,
-    '# by frontier-gateway-mock import (read-only calls). Load it with:',
+    `# by ${line(from.by ?? 'frontier-gateway-mock import (read-only calls)')}. Load it with:`,
     '#   npx frontier-gateway-mock --scenario THIS_FILE',
     '#',
     '# The secrets below (the management key and every federated key) were made here: the',
