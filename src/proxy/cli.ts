@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { strictFlags, subcommandArgs, UsageError } from '../cli-options.js';
@@ -6,7 +7,7 @@ import { isHttpUrl } from '../config.js';
 import { scenarioFromWorkspace, scenarioYaml } from '../import/index.js';
 import { count } from '../import/workspace-scenario.js';
 import { ScenarioError } from '../service/scenarios/errors.js';
-import { startProxy, type RunningProxy } from './server.js';
+import { hasUserinfo, startProxy, type RunningProxy } from './server.js';
 
 /**
  * `frontier-gateway-mock proxy`: the validating proxy in front of a Frontier Gateway
@@ -108,6 +109,7 @@ export function parseProxyCli(argv: string[], cwd: string): ProxyArgs | 'help' {
   for (const [flag, v] of [['--upstream', values.upstream], ['--inference-upstream', values['inference-upstream']]] as const) {
     if (v !== undefined && !isHttpUrl(v)) throw new UsageError(`${flag} must be an http(s) URL, not "${v}"`);
     if (v !== undefined && /[?#]/.test(v)) throw new UsageError(`${flag} must not have a query or fragment: "${v}"`);
+    if (v !== undefined && hasUserinfo(v)) throw new UsageError(`${flag} must not carry a user name or password: the gateway authenticates with the Api-Key header your client sends, and the proxy would show them in its banner and reports`);
   }
   const portText = values.port ?? (command.length ? '0' : '4011');
   const port = Number(portText);
@@ -208,15 +210,21 @@ export async function proxyMain(argv: string[]): Promise<number> {
   const [cmd, ...rest] = args.command as [string, ...string[]];
   const child = spawn(cmd, rest, { stdio: 'inherit', env: { ...process.env, ...wrappedEnv(proxy.url) } });
   // Signals reach the command (same process group); the proxy waits for it to end.
-  const ignore = () => {};
-  process.on('SIGINT', ignore);
-  process.on('SIGTERM', ignore);
+  // Ctrl-C reaches the whole process group, the command included; a SIGTERM sent to the
+  // proxy alone (a CI timeout) is passed on. Either way the proxy waits for the command
+  // to end, then writes its reports.
+  const pass = (signal: NodeJS.Signals) => () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', pass('SIGTERM'));
   const code = await new Promise<number>((done) => {
     child.on('error', (e) => {
       say(`cannot run ${cmd}: ${e.message}`);
       done(127);
     });
-    child.on('exit', (c, signal) => done(c ?? (signal ? 128 : 1)));
+    // A command killed by a signal exits 128 + its number, as a shell reports it.
+    child.on('exit', (c, signal) => done(c ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1)));
   });
   await stop();
   if (code !== 0) return code;

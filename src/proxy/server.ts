@@ -130,9 +130,22 @@ class Tap {
 const INSPECTOR_PAGE = new URL('inspector/index.html', PACKAGE_ROOT);
 const MAX_VERDICTS_KEPT = 10_000;
 
+/** Whether a URL carries a user name or password: refused, as the proxy shows its upstreams in its banner and reports. */
+export function hasUserinfo(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
+}
+
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const upstream = new URL(options.upstream);
   const inferenceUpstream = new URL(options.inferenceUpstream ?? options.upstream);
+  if (hasUserinfo(upstream.href) || hasUserinfo(inferenceUpstream.href)) {
+    throw new Error('an upstream URL must not carry a user name or password (the gateway authenticates with the Api-Key header the client sends)');
+  }
   const contract = await ContractChecker.load(false, 'documented');
   const checker = new TrafficChecker(contract);
   const journal = new Journal({ maxEntries: options.journalEntries ?? 1000 });

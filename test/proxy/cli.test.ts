@@ -28,6 +28,14 @@ describe('proxy options', () => {
     expect(() => parseProxyCli(['--upstream', 'http://x', 'npm', 'test'], '/x')).toThrow(/goes after --/);
     expect(() => parseProxyCli(['--upstream', 'http://x', '--'], '/x')).toThrow(/-- must be followed by the command/);
     expect(() => parseProxyCli(['--upstream', 'http://x', '--report-json', ''], '/x')).toThrow(/--report-json must name a file/);
+    // A user name or password would be shown in the banner and the reports: refused, without echoing it.
+    expect(() => parseProxyCli(['--upstream', 'https://me:s3cret@api.example'], '/x')).toThrow(/--upstream must not carry a user name or password/);
+    expect(() => parseProxyCli(['--upstream', 'http://x', '--inference-upstream', 'http://me@y'], '/x')).toThrow(/--inference-upstream must not carry/);
+    try {
+      parseProxyCli(['--upstream', 'https://me:s3cret@api.example'], '/x');
+    } catch (e) {
+      expect(String(e)).not.toContain('s3cret');
+    }
   });
 
   it('defaults: port 4011 standalone, any free port around a command; reports resolved against the working directory', () => {
@@ -151,6 +159,21 @@ describe('the built command around a command', () => {
     const r = await runCli(['--upstream', 'not a url']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--upstream must be an http(s) URL');
+  });
+
+  it('around a command, SIGTERM to the proxy alone reaches the command, then the reports are written; the exit status is 128 + the signal', async () => {
+    const json = join(dir, 'wrapped-term.json');
+    const script = `${CREATE_GROUP}.then(() => { console.log('ready'); setInterval(() => {}, 1000); })`;
+    const child = spawn(process.execPath, [CLI, 'proxy', '--upstream', mock.url, '--report-json', json, '--', process.execPath, '-e', script]);
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    for (let i = 0; i < 400 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(out).toContain('made 200');
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(128 + 15);
+    expect(out).toContain('proxy: 1 exchange, 0 violations');
+    expect(JSON.parse(readFileSync(json, 'utf8')).totals.failed).toBe(0);
   });
 
   it('standalone, SIGTERM writes the reports and exits 0 without violations', async () => {
