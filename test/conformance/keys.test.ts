@@ -77,7 +77,8 @@ describe('Federated key lifecycle', () => {
     const gone = await h.key(g.id);
     await h.api.del(`/v1/gateway/groups/${g.id}/api_keys/${gone.prefix}`);
     const call = (key: string) => h.inference.post('/v1/chat/completions', { model: h.slug(), messages: [{ role: 'user', content: 'hi' }] }, { key });
-    expect((await call(gone.api_key)).status).toBe(401);
+    // The docs say a revoked key stops working, not which status refuses it (AMBIGUITIES.md #120).
+    h.expectRefused(await call(gone.api_key), 401, 'a revoked key on inference');
     expect((await call(keep.api_key)).status).toBe(200);
   });
 
