@@ -394,6 +394,8 @@ describe('the admin route refuses what it cannot serve, with a message that says
     await refused({ reply: { error: { status: 503, message: 'x' }, cached_tokens: 3 } }, 400, /an error reply is not charged/);
     await refused([{ id: 'a', reply: { content: 'a' } }, { id: 'a', reply: { content: 'b' } }], 400, /^\[1\]\.id "a" is already the id of a rule/, '[1].id');
     await refused({ reply: { content: 'a' } }, 400, /position must be from 0 to 0/, 'position', '?position=1');
+    await refused([], 400, /^The request body must hold at least one rule, not an empty list\.$/);
+    await refused(Array.from({ length: 1001 }, () => ({ reply: { content: 'a' } })), 400, /^The request body must hold at most 1000 rules\.$/);
     expect(await listed()).toEqual([]);
   });
 
