@@ -89,13 +89,8 @@ export function serveCompletion(
   return serveChecked(deps, caller, requestId, body, scripted);
 }
 
-function serveChecked(
-  deps: InferenceDeps,
-  caller: FederatedCaller,
-  requestId: string,
-  body: ReplyRequest,
-  scripted?: Completion | ((prompt: PromptCount) => Completion),
-): CompletionOutcome {
+/** serveCompletion once the request's bounds are checked. */
+function serveChecked(...[deps, caller, requestId, body, scripted]: Parameters<typeof serveCompletion>): CompletionOutcome {
   const at = deps.clock.now();
   const prompts = deps.prompts;
   const prefixes = prompts ? promptPrefixes(caller.group.id, body.messages) : null;
