@@ -348,8 +348,8 @@ export interface Picked {
 }
 
 /**
- * The active rules, in order. `add` checks every rule first and adds all or none; `pick`
- * finds the first rule that matches a request and counts the hit.
+ * The active rules, in order. `add` checks every rule first and adds all or none; `match`
+ * finds the first rule that matches a request, `hit` counts it once its reply is served.
  */
 export class ReplyBook {
   private entries: Entry[] = [];
@@ -412,18 +412,36 @@ export class ReplyBook {
   }
 
   /**
-   * The first rule with answers left that matches the request, its hit counted; undefined
-   * when none does. Throws a 400 when a message_matches pattern runs out of time on it.
+   * The first rule with answers left that matches the request, its hit not yet counted
+   * (hit() counts it once the reply is served); undefined when none does. Throws a 400
+   * when a message_matches pattern runs out of time on it.
    */
-  pick(facts: RequestFacts): Picked | undefined {
+  match(facts: RequestFacts): Picked | undefined {
     for (const e of this.entries) {
       const r = e.rule;
       if (r.remaining === 0 || !matches(e, facts)) continue;
-      r.hits += 1;
-      if (r.remaining !== null) r.remaining -= 1;
       return { id: r.id, reply: r.reply };
     }
     return undefined;
+  }
+
+  /**
+   * Counts a hit on the rule match() picked (found by its reply, which only that rule
+   * holds; a reply that is no rule's, the one-off header's, counts nothing). Call it in
+   * the same turn as match(), so that `times` N answers exactly N requests.
+   */
+  hit(picked: Picked): void {
+    const r = this.entries.find((e) => e.rule.reply === picked.reply)?.rule;
+    if (!r) return;
+    r.hits += 1;
+    if (r.remaining !== null) r.remaining -= 1;
+  }
+
+  /** match() and hit() at once: the first matching rule with answers left, its hit counted. */
+  pick(facts: RequestFacts): Picked | undefined {
+    const picked = this.match(facts);
+    if (picked) this.hit(picked);
+    return picked;
   }
 
   private prepare(inputs: readonly unknown[], at: string | null): { rule: ReturnType<typeof checkRule>; pattern: RegExp | null }[] {

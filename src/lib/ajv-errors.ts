@@ -55,10 +55,24 @@ export function describeAjvError(e: ErrorObject, rootSchema?: unknown): { messag
       if (p.format === 'date-time') return { message: `${at} must be an ISO 8601 UTC date-time (RFC 3339), such as 2026-12-03T12:00:00Z.`, param: at };
       return { message: `${at} must be a valid ${String(p.format)}.`, param: at };
     case 'minItems':
-      return { message: `${at} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}.`, param: at };
+    case 'maxItems': {
+      const limit = Number(p.limit);
+      const least = e.keyword === 'minItems';
+      // The body itself: named as such, its items by the schema's `x-fgw-item` (e.g. `rule`).
+      const item = at === '' ? itemNoun(rootSchema) : 'item';
+      const count = `${least && limit === 1 ? 'one' : String(limit)} ${item}${limit === 1 ? '' : 's'}`;
+      if (at === '') return { message: `The request body must hold ${least ? 'at least' : 'at most'} ${count}${least && limit === 1 ? ', not an empty list' : ''}.`, param: null };
+      return { message: `${at} must have ${least ? 'at least' : 'at most'} ${count}.`, param: at };
+    }
     default:
       return { message: `${at || 'The request body'} ${e.message ?? 'is invalid'}.`, param: at || null };
   }
+}
+
+/** What one item of a list body is called (`x-fgw-item` on the body's schema), or `item`. */
+function itemNoun(rootSchema: unknown): string {
+  const name = (rootSchema as { 'x-fgw-item'?: unknown } | undefined)?.['x-fgw-item'];
+  return typeof name === 'string' && name ? name : 'item';
 }
 
 const article = (type: string) => (type === 'null' ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`);

@@ -3,7 +3,8 @@ import { textChoice, echoText, usageOf, type Completion } from '../domain/comple
 import { checkMetadata, requestedMaxTokens } from '../domain/inference.js';
 import { cachedTokensOf, promptPrefixes, type PromptCacheRule } from '../domain/prompt-cache.js';
 import type { Workspace } from '../domain/records.js';
-import { isPlain, needsSchemaTools, replyFor, type ReplyRequest } from '../domain/replies.js';
+import { choiceCount, isPlain, needsSchemaTools, replyFor, requestSeed, stopStrings, type ReplyRequest } from '../domain/replies.js';
+import { replyFromHeader, requestFacts, scriptedCompletion, type Picked, type ReplyBook, type ScriptedError } from '../domain/scripted-replies.js';
 import { promptTokens } from '../domain/tokens.js';
 import { billingEvent, type BillingEvent } from '../domain/webhooks.js';
 import { loadedSchemaTools, loadSchemaTools } from '../lib/schema-tools.js';
@@ -85,6 +86,11 @@ export function serveCompletion(
   scripted?: Completion | ((prompt: PromptCount) => Completion),
 ): CompletionOutcome {
   checkMetadata(body.metadata);
+  return serveChecked(deps, caller, requestId, body, scripted);
+}
+
+/** serveCompletion once the request's bounds are checked. */
+function serveChecked(...[deps, caller, requestId, body, scripted]: Parameters<typeof serveCompletion>): CompletionOutcome {
   const at = deps.clock.now();
   const prompts = deps.prompts;
   const prefixes = prompts ? promptPrefixes(caller.group.id, body.messages) : null;
@@ -124,4 +130,64 @@ export function chargeCompletion(deps: InferenceDeps, caller: FederatedCaller, r
   deps.usage.admit(caller.group, body.model, deps.prompts?.weight === 'none' ? u.total_tokens - u.cached_tokens : u.total_tokens);
   delivery.commit();
   return { completion, at };
+}
+
+/** Scripted replies as a chat completion meets them: the rules, and whether the one-off X-Fgw-Mock-Reply header is honoured. */
+export interface ScriptedReplies {
+  book: ReplyBook;
+  /** Off with --no-reply-header / inference.replyHeader: false (the header is then ignored, as the live service does). */
+  header: boolean;
+}
+
+/** How a chat completion is answered: a completion served and charged, or a scripted error (nothing charged, nothing billed). */
+export type ChatAnswer =
+  | { kind: 'completion'; completion: Completion; at: number; scripted: Picked | undefined }
+  | { kind: 'error'; error: ScriptedError; scripted: Picked };
+
+/**
+ * The whole chat-completion decision, scripted replies included (AMBIGUITIES.md #98, #99),
+ * or the 4xx that refuses the request:
+ * 1. the request's own checks (metadata, max_tokens, n, stop): a 400 here uses up no rule;
+ * 2. the scripted reply: the one-off header's (when honoured; an invalid one is a 400),
+ *    else the first matching rule with answers left, else none;
+ * 3. a scripted error is answered (it wins over a 429 the request would have met) and its
+ *    rule's hit counted; a content or tool-call reply, or the deterministic one, is served
+ *    by serveCompletion (charge, billing event; the 429 that refuses it uses up nothing), and
+ *    only then is the rule's hit counted.
+ * Between picking a rule and counting its hit nothing waits, so `times` N answers exactly N
+ * requests however many arrive at once. `headerValue` is the X-Fgw-Mock-Reply header as sent.
+ */
+export async function answerChatCompletion(
+  deps: InferenceDeps,
+  replies: ScriptedReplies,
+  caller: FederatedCaller,
+  requestId: string,
+  body: ReplyRequest,
+  headerValue: string | undefined,
+): Promise<ChatAnswer> {
+  checkMetadata(body.metadata);
+  const maxTokens = requestedMaxTokens(body);
+  const n = choiceCount(body.n);
+  const stops = stopStrings(body.stop);
+
+  let scripted: Picked | undefined;
+  if (replies.header && headerValue !== undefined) scripted = replyFromHeader(headerValue);
+  else if (replies.book.size > 0) {
+    scripted = replies.book.match(requestFacts(body, { groupId: caller.group.id, externalEntityId: caller.group.externalEntityId, keyPrefix: caller.key.prefix }));
+  }
+
+  if (scripted === undefined) {
+    const ready = replyReady(body);
+    if (ready !== undefined) await ready;
+    return { kind: 'completion', ...serveChecked(deps, caller, requestId, body), scripted: undefined };
+  }
+  const picked = scripted;
+  if (picked.reply.error) {
+    replies.book.hit(picked);
+    return { kind: 'error', error: picked.reply.error, scripted: picked };
+  }
+  const seed = picked.reply.tool_calls ? requestSeed(body) : 0;
+  const outcome = serveChecked(deps, caller, requestId, body, (prompt) => scriptedCompletion(picked, prompt, maxTokens, n, stops, seed));
+  replies.book.hit(picked);
+  return { kind: 'completion', ...outcome, scripted: picked };
 }

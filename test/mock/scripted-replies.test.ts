@@ -229,6 +229,67 @@ describe('rule order, times, latency', () => {
     expect((await listed())[0]).toMatchObject({ hits: 2, remaining: 0, times: 2 });
   });
 
+  it('times is not used up by a request refused with a 400: its bounds and metadata are checked before any rule is picked', async () => {
+    await addReplies([
+      { id: 'outage', match: { message_contains: 'down' }, reply: { error: { status: 503, message: 'Down.' } }, times: 1 },
+      { id: 'once', reply: { content: 'scripted once' }, times: 1 },
+    ]);
+    const refused = async (extra: Record<string, unknown>, text = 'hi') =>
+      ((await sdk().chat.completions.create(ask(text, extra)).catch((e: unknown) => e)) as APIError).status;
+    const deep = JSON.parse(`${'{"a":'.repeat(20)}1${'}'.repeat(20)}`) as Record<string, unknown>;
+    for (const extra of [{ n: 99 }, { stop: ['a', 'b', 'c', 'd', 'e'] }, { max_tokens: 100_000 }, { metadata: deep }]) {
+      expect(await refused(extra), JSON.stringify(extra).slice(0, 40)).toBe(400);
+      // A scripted error does not skip the request's own checks either.
+      expect(await refused(extra, 'down'), JSON.stringify(extra).slice(0, 40)).toBe(400);
+    }
+    expect((await listed()).map((r) => [r.id, r.hits, r.remaining])).toEqual([
+      ['outage', 0, 1],
+      ['once', 0, 1],
+    ]);
+    expect(((await sdk().chat.completions.create(ask('down')).catch((e: unknown) => e)) as APIError).status).toBe(503);
+    expect((await sdk().chat.completions.create(ask('hi'))).choices[0]?.message.content).toBe('scripted once');
+    expect((await listed()).map((r) => [r.id, r.hits, r.remaining])).toEqual([
+      ['outage', 1, 0],
+      ['once', 1, 0],
+    ]);
+  });
+
+  it('times is not used up by a request refused with a 429; a scripted error still wins over the 429 and counts', async () => {
+    const body = { metadata: { external_entity_id: 'limited' }, models: [{ slug: MODEL, rate_limits: [{ type: 'REQUEST', unit: 'MINUTE', threshold: 1 }] }], hierarchy: { limit_enforcement: 'INDEPENDENT' } };
+    const id = (await request(file.mock.url).post('/v1/gateway/groups').set(auth).send(body)).body.id as string;
+    const key = (await request(file.mock.url).post(`/v1/gateway/groups/${id}/api_keys`).set(auth).send({})).body.api_key as string;
+    // The echo uses up the group's one request this minute.
+    expect((await sdk(0, file.mock.url, key).chat.completions.create(ask('hi'))).choices[0]?.message.content).toBe('Echo: hi');
+    await addReplies([
+      { id: 'outage', match: { message_contains: 'down' }, reply: { error: { status: 503, message: 'Down.' } }, times: 1 },
+      { id: 'once', match: { group: id }, reply: { content: 'scripted once' }, times: 1 },
+    ]);
+    const limited = await sdk(0, file.mock.url, key).chat.completions.create(ask('hi')).withResponse().catch((e: unknown) => e as APIError);
+    expect((limited as APIError).status).toBe(429);
+    expect((limited as APIError).headers?.get('x-fgw-scripted-reply')).toBeNull();
+    const outage = (await sdk(0, file.mock.url, key).chat.completions.create(ask('down')).catch((e: unknown) => e)) as APIError;
+    expect([outage.status, outage.headers?.get('x-fgw-scripted-reply')]).toEqual([503, 'outage']);
+    expect((await listed()).map((r) => [r.id, r.hits, r.remaining])).toEqual([
+      ['outage', 1, 0],
+      ['once', 0, 1],
+    ]);
+    // Another caller, not limited, gets the rule the 429 left unused.
+    expect((await sdk().chat.completions.create(ask('hi'))).choices[0]?.message.content).toBe('Echo: hi');
+    await request(file.mock.url).delete('/_mock/replies').expect(200);
+    await addReplies({ id: 'once', reply: { content: 'scripted once' }, times: 1 });
+    expect(((await sdk(0, file.mock.url, key).chat.completions.create(ask('hi')).catch((e: unknown) => e)) as APIError).status).toBe(429);
+    expect((await sdk().chat.completions.create(ask('hi'))).choices[0]?.message.content).toBe('scripted once');
+    expect((await listed())[0]).toMatchObject({ hits: 1, remaining: 0 });
+    expect(await chatEntries()).toEqual([
+      [200, null],
+      [429, null],
+      [503, 'outage'],
+      [200, null],
+      [429, null],
+      [200, 'once'],
+    ]);
+  });
+
   it('latency_ms: the reply waits that long', async () => {
     await addReplies({ reply: { content: 'slow', latency_ms: 150 } });
     const t0 = performance.now();
@@ -333,6 +394,8 @@ describe('the admin route refuses what it cannot serve, with a message that says
     await refused({ reply: { error: { status: 503, message: 'x' }, cached_tokens: 3 } }, 400, /an error reply is not charged/);
     await refused([{ id: 'a', reply: { content: 'a' } }, { id: 'a', reply: { content: 'b' } }], 400, /^\[1\]\.id "a" is already the id of a rule/, '[1].id');
     await refused({ reply: { content: 'a' } }, 400, /position must be from 0 to 0/, 'position', '?position=1');
+    await refused([], 400, /^The request body must hold at least one rule, not an empty list\.$/);
+    await refused(Array.from({ length: 1001 }, () => ({ reply: { content: 'a' } })), 400, /^The request body must hold at most 1000 rules\.$/);
     expect(await listed()).toEqual([]);
   });
 

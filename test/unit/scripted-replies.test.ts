@@ -157,6 +157,18 @@ describe('ReplyBook', () => {
     expect(book.list()[0]).toMatchObject({ id: 'twice', times: 2, hits: 2, remaining: 0 });
   });
 
+  it('match picks without counting; hit counts the rule picked, and nothing for the header reply even beside a rule named header', () => {
+    const book = new ReplyBook();
+    book.add([{ id: 'header', reply: { content: 'a rule' }, times: 1 }]);
+    const picked = book.match(facts());
+    expect([picked?.id, book.match(facts())?.id, book.list()[0]?.hits]).toEqual(['header', 'header', 0]);
+    book.hit(replyFromHeader('{"content":"one-off"}'));
+    expect(book.list()[0]).toMatchObject({ hits: 0, remaining: 1 });
+    book.hit(picked!);
+    expect(book.list()[0]).toMatchObject({ hits: 1, remaining: 0 });
+    expect(book.match(facts())).toBeUndefined();
+  });
+
   it('add: generated ids, position, all or none, duplicate ids and the bound refused', () => {
     const book = new ReplyBook();
     book.add([{ reply: { content: 'a' } }, { id: 'reply_2', reply: { content: 'b' } }]);

@@ -1,7 +1,8 @@
 import { describeTarget } from '../../domain/endpoints.js';
 import type { Completion, CompletionChoice, CompletionUsage } from '../../domain/completion.js';
-import { replyReady, serveCompletion } from '../../service/inference.js';
-import { pickScripted, refuseScripted, scriptedCompletionFor } from '../scripted-replies.js';
+import { REPLY_HEADER } from '../../domain/scripted-replies.js';
+import { answerChatCompletion } from '../../service/inference.js';
+import { nameScripted, refuseScripted } from '../scripted-replies.js';
 import { writeEvents } from '../sse.js';
 import type { Ctx, HandlerMap } from '../registry.js';
 import { waitWhileConnected } from '../wait.js';
@@ -19,21 +20,26 @@ export const NOTE_HEADER = 'X-Fgw-Note';
 
 export const inferenceHandlers: HandlerMap = {
   createChatCompletion: async (ctx) => {
-    const { gateway, inference } = ctx.mock;
+    const { gateway, inference, replies } = ctx.mock;
     const body = ctx.body;
     // Which target answers: the slug's endpoint in the caller's organisation, if any
     // (under --require-endpoints, none is a 404 before anything is charged).
     const target = gateway.endpoints.route(ctx.caller!.workspace.id, body.model)?.targets[0];
-    // A scripted reply (the X-Fgw-Mock-Reply header, or the first matching rule): an error is
-    // answered here, uncharged; content or tool calls are served and charged as any completion.
-    const picked = pickScripted(ctx);
-    if (picked?.reply.error) await refuseScripted(ctx, picked, picked.reply.error);
-    const scripted = picked ? scriptedCompletionFor(picked, body) : undefined;
-    if (scripted === undefined) {
-      const ready = replyReady(body);
-      if (ready !== undefined) await ready;
-    }
-    const { completion, at } = serveCompletion(inference.deps, ctx.caller!, ctx.requestId, body, scripted);
+    // The request's checks, then a scripted reply (the X-Fgw-Mock-Reply header, or the first
+    // matching rule) or the deterministic one, charged: decided by the service. A scripted
+    // error is answered here, uncharged.
+    const header = ctx.req.headers[REPLY_HEADER.toLowerCase()];
+    const answer = await answerChatCompletion(
+      inference.deps,
+      { book: replies, header: inference.replyHeader },
+      ctx.caller!,
+      ctx.requestId,
+      body,
+      Array.isArray(header) ? header.join(', ') : header,
+    );
+    if (answer.kind === 'error') return refuseScripted(ctx, answer.scripted, answer.error);
+    const { completion, at, scripted: picked } = answer;
+    if (picked) nameScripted(ctx, picked);
     ctx.res.setHeader(ENDPOINT_TARGET_HEADER, target ? describeTarget(target) : 'none');
     if (!target) {
       // Served by default so group-only tests work; impossible to miss that live would refuse it.
