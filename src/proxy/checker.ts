@@ -23,7 +23,7 @@ import { RULES, type ProxyRule } from './rules.js';
  * depend on is in flight, and only writes it saw answered count (AMBIGUITIES.md #105).
  *
  * Its memory is bounded: every map it keeps holds at most `maxEntries` entries (default
- * MAX_ENTRIES, 100 000), the oldest dropped first. What is dropped is forgotten, so the
+ * MAX_ENTRIES, 100 000), the least recently written dropped first. What is dropped is forgotten, so the
  * checks that would need it are skipped (a group, key or drain it no longer knows is not
  * judged), except that a dropped secret is no longer recognised when shown again (a
  * key-shaped string is still redacted by its shape).
@@ -113,12 +113,13 @@ export interface Pending {
 /** The default bound of every map the judge keeps (entries; the oldest is dropped first). */
 export const MAX_ENTRIES = 100_000;
 
-/** A Map that keeps at most `max` entries, dropping the oldest (by first insertion) beyond. */
+/** A Map that keeps at most `max` entries, dropping the least recently set beyond. */
 class BoundedMap<K, V> extends Map<K, V> {
   constructor(private readonly max: number) {
     super();
   }
   override set(k: K, v: V): this {
+    super.delete(k);
     super.set(k, v);
     if (this.size > this.max) this.delete(this.keys().next().value as K);
     return this;
@@ -131,6 +132,7 @@ class BoundedSet<T> extends Set<T> {
     super();
   }
   override add(v: T): this {
+    super.delete(v);
     super.add(v);
     if (this.size > this.max) this.delete(this.values().next().value as T);
     return this;
@@ -208,7 +210,7 @@ export class TrafficChecker {
     /** Milliseconds, for the one check that needs time to have passed (endpoint updated_at). */
     private readonly now: () => number = () => Date.now(),
     /** The bound of every map kept (entries). */
-    maxEntries: number = MAX_ENTRIES,
+    private readonly maxEntries: number = MAX_ENTRIES,
   ) {
     const map = <K, V>() => new BoundedMap<K, V>(maxEntries);
     this.groups = map();
@@ -737,7 +739,7 @@ export class TrafficChecker {
       if ('parent_group_id' in b.hierarchy) {
         const parentId = typeof b.hierarchy.parent_group_id === 'string' ? b.hierarchy.parent_group_id : null;
         if (g.parentId) this.children.get(g.parentId)?.delete(id);
-        if (parentId) this.children.set(parentId, (this.children.get(parentId) ?? new Set()).add(id));
+        if (parentId) this.children.set(parentId, (this.children.get(parentId) ?? new BoundedSet<string>(this.maxEntries)).add(id));
         g.parentId = parentId;
       }
       if (b.hierarchy.limit_enforcement === 'INDEPENDENT' || b.hierarchy.limit_enforcement === 'CASCADING') g.mode = b.hierarchy.limit_enforcement;

@@ -157,7 +157,7 @@ describe('the proxy judge', () => {
     expect(c.sizes()).toMatchObject({ deleting: 0, revoking: 0 });
   });
 
-  it('every map it keeps is bounded (the oldest dropped first): first pages never followed, made-up deletes, minted keys', () => {
+  it('every map it keeps is bounded (the least recently written dropped first): first pages never followed, made-up deletes, minted keys', () => {
     const c = new TrafficChecker(contract, () => Date.now(), 10);
     created(c, 'g', [A()]);
     for (let i = 0; i < 50; i++) {
