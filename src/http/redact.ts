@@ -80,7 +80,8 @@ export function redactedJsonSlow(value: unknown): string {
 /** Query parameters whose value is redacted whole, beside the key and secret field names. */
 const QUERY_CREDENTIALS = new Set([...CREDENTIAL_HEADERS, ...OPAQUE_HEADERS, 'apikey']);
 /** A value shaped like a federated key (a 16-character prefix, a dot, a secret), whatever its parameter's name. */
-const KEY_SHAPED = /^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{16,}$/;
+export const KEY_SHAPE = '[A-Za-z0-9_-]{16}\\.[A-Za-z0-9_-]{16,}';
+const KEY_SHAPED = new RegExp(`^${KEY_SHAPE}$`);
 
 const decodeLoose = (text: string): string => {
   try {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { ContractChecker } from '../contract.js';
-import { CASCADE_MESSAGE } from '../domain/errors.js';
+import { CASCADE_MESSAGE, MANAGEMENT_RATE_LIMIT_MESSAGE } from '../domain/errors.js';
 import { prefixOf, PREFIX_LENGTH } from '../domain/keys.js';
 import { checkCascade, effectiveModels, type Enforcement, type LimitNode, type ModelConfig } from '../domain/limits.js';
 import { pathToRoot, subtreeOf } from '../domain/groups.js';
-import { REDACTED } from '../http/redact.js';
+import { KEY_SHAPE, REDACTED } from '../http/redact.js';
 import { isRfc3339Utc, stringsWithPaths } from '../lib/documented-forms.js';
 import { RULES, type ProxyRule } from './rules.js';
 
@@ -21,6 +21,12 @@ import { RULES, type ProxyRule } from './rules.js';
  * It judges what it saw: a write made past the proxy (another client, the console) can
  * make a stateful verdict wrong, so every stateful check is skipped while a write it could
  * depend on is in flight, and only writes it saw answered count (AMBIGUITIES.md #105).
+ *
+ * Its memory is bounded: every map it keeps holds at most `maxEntries` entries (default
+ * MAX_ENTRIES, 100 000), the least recently written dropped first. What is dropped is forgotten, so the
+ * checks that would need it are skipped (a group, key or drain it no longer knows is not
+ * judged), except that a dropped secret is no longer recognised when shown again (a
+ * key-shaped string is still redacted by its shape).
  */
 
 export interface Verdict {
@@ -40,6 +46,11 @@ export interface RequestSeen {
   headers: Record<string, string>;
   /** Parsed JSON, or undefined. */
   body: unknown;
+  /**
+   * A non-empty body the proxy could not read (over its bound, compressed, not JSON):
+   * the rules about the request's body are not judged, it is not "no body".
+   */
+  bodyUnread?: boolean;
 }
 
 export interface ResponseSeen {
@@ -94,12 +105,44 @@ export interface Pending {
   groupPending: number;
   /** Per group named by the path: its version and pending writes at the start. */
   target?: { id: string; version: number; pending: number };
+  /** The groups this DELETE marked as being deleted, and the key a revoke marked: cleared at `end`. */
+  deleting?: string[];
+  revoking?: string;
+}
+
+/** The default bound of every map the judge keeps (entries; the oldest is dropped first). */
+export const MAX_ENTRIES = 100_000;
+
+/** A Map that keeps at most `max` entries, dropping the least recently set beyond. */
+class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly max: number) {
+    super();
+  }
+  override set(k: K, v: V): this {
+    super.delete(k);
+    super.set(k, v);
+    if (this.size > this.max) this.delete(this.keys().next().value as K);
+    return this;
+  }
+}
+
+/** A Set bounded as BoundedMap. */
+class BoundedSet<T> extends Set<T> {
+  constructor(private readonly max: number) {
+    super();
+  }
+  override add(v: T): this {
+    super.delete(v);
+    super.add(v);
+    if (this.size > this.max) this.delete(this.values().next().value as T);
+    return this;
+  }
 }
 
 type Json = any;
 
-/** A federated key anywhere in a text: a 16-character prefix, a dot, a secret (as src/http/redact.ts finds one in a query). */
-const KEY_SHAPED = /[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{16,}/g;
+/** A federated key anywhere in a text: a 16-character prefix, a dot, a secret (the shape src/http/redact.ts finds in a query). */
+const KEY_SHAPED = new RegExp(KEY_SHAPE, 'g');
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -137,23 +180,26 @@ const thresholdsIn = (models: unknown): number[] =>
 
 export class TrafficChecker {
   private seq = 0;
-  private readonly groups = new Map<string, GroupState>();
+  private readonly groups: Map<string, GroupState>;
   /** Parent id -> the ids of the children seen (the walks down a subtree read it). */
-  private readonly children = new Map<string, Set<string>>();
+  private readonly children: Map<string, Set<string>>;
   /** `<owner digest> <external id>` -> the live group that holds it. */
-  private readonly byExternalId = new Map<string, string>();
-  /** Group ids whose DELETE (of them or an ancestor) was answered, with the seq it started at. */
-  private readonly deleted = new Map<string, number>();
-  /** Group ids whose deletion has started (answered or not), with the seq it started at. */
-  private readonly deleting = new Map<string, number>();
-  private readonly keys = new Map<string, { group_id: string; prefix: string; name: string | null; mintedSeq: number }>();
-  private readonly revoked = new Map<string, number>();
-  private readonly revoking = new Map<string, number>();
+  private readonly byExternalId: Map<string, string>;
+  /** Group ids whose DELETE (of them or an ancestor) was answered, with the seq it was answered at. */
+  private readonly deleted: Map<string, number>;
+  /** Group ids whose deletion is in flight -> how many DELETEs of them are (a refused one clears its mark). */
+  private readonly deleting: Map<string, number>;
+  private readonly keys: Map<string, { group_id: string; prefix: string; name: string | null; mintedSeq: number }>;
+  private readonly revoked: Map<string, number>;
+  /** Key prefixes whose revoke is in flight -> how many. */
+  private readonly revoking: Map<string, number>;
   /** SHA-256 of every minted key and of its secret part -> its prefix. */
-  private readonly secrets = new Map<string, string>();
-  private readonly endpoints = new Map<string, { object: Json; seenAt: number; owner?: string | undefined }>();
-  private readonly deletedEndpoints = new Set<string>();
-  private readonly drains = new Map<string, Drain>();
+  private readonly secrets: Map<string, string>;
+  private readonly endpoints: Map<string, { object: Json; seenAt: number; owner?: string | undefined }>;
+  private readonly deletedEndpoints: Set<string>;
+  private readonly drains: Map<string, Drain>;
+  /** The ids of the rules whose condition was evaluated on a judged exchange (the report's `passed` needs it). */
+  private readonly evaluated = new Set<string>();
   private groupVersion = 0;
   private groupPending = 0;
   /** The sequence number of the response being judged (requests and responses share one sequence). */
@@ -163,7 +209,51 @@ export class TrafficChecker {
     private readonly contract: ContractChecker,
     /** Milliseconds, for the one check that needs time to have passed (endpoint updated_at). */
     private readonly now: () => number = () => Date.now(),
-  ) {}
+    /** The bound of every map kept (entries). */
+    private readonly maxEntries: number = MAX_ENTRIES,
+  ) {
+    const map = <K, V>() => new BoundedMap<K, V>(maxEntries);
+    this.groups = map();
+    this.children = map();
+    this.byExternalId = map();
+    this.deleted = map();
+    this.deleting = map();
+    this.keys = map();
+    this.revoked = map();
+    this.revoking = map();
+    this.secrets = map();
+    this.endpoints = map();
+    this.deletedEndpoints = new BoundedSet(maxEntries);
+    this.drains = map();
+  }
+
+  /** How many entries each map holds (its bound is the constructor's `maxEntries`). */
+  sizes(): Record<string, number> {
+    const { groups, children, byExternalId, deleted, deleting, keys, revoked, revoking, secrets, endpoints, deletedEndpoints, drains } = this;
+    return Object.fromEntries(Object.entries({ groups, children, byExternalId, deleted, deleting, keys, revoked, revoking, secrets, endpoints, deletedEndpoints, drains }).map(([k, m]) => [k, m.size]));
+  }
+
+  /** The ids of the rules whose condition the traffic reached: only these can be `passed`. */
+  evaluatedRules(): ReadonlySet<string> {
+    return this.evaluated;
+  }
+
+  /** Notes that a rule's condition was evaluated on the exchange being judged. */
+  private judged(r: ProxyRule): void {
+    this.evaluated.add(r.id);
+  }
+
+  /** A value quoted in a verdict: redacted first, then cut (a key cut short would no longer look like one). */
+  private quote(v: unknown, max = 200): string {
+    return this.redactText(typeof v === 'string' ? v : (JSON.stringify(v) ?? '')).slice(0, max);
+  }
+
+  /** The prefix of the key a credential is: before its dot (a minted key the proxy knows), else its first 16 characters. */
+  private prefixFor(credential: string): string {
+    const dot = credential.indexOf('.');
+    const byDot = dot > 0 ? credential.slice(0, dot) : undefined;
+    return byDot !== undefined && (this.keys.has(byDot) || this.revoked.has(byDot)) ? byDot : prefixOf(credential);
+  }
 
   /** Notes a request as it arrives; returns what `end` needs. */
   begin(req: RequestSeen): Pending {
@@ -188,10 +278,16 @@ export class TrafficChecker {
             g.pending++;
             g.version++;
           }
-          if (m === 'DELETE') for (const d of this.subtreeIds(id)) if (!this.deleting.has(d)) this.deleting.set(d, seq);
+          if (m === 'DELETE') {
+            p.deleting = this.subtreeIds(id);
+            for (const d of p.deleting) this.deleting.set(d, (this.deleting.get(d) ?? 0) + 1);
+          }
         }
       }
-      if (m === 'DELETE' && segs[5] === 'api_keys' && segs[6] && !this.revoking.has(segs[6])) this.revoking.set(segs[6], seq);
+      if (m === 'DELETE' && segs[5] === 'api_keys' && segs[6] && segs.length === 7) {
+        p.revoking = segs[6];
+        this.revoking.set(segs[6], (this.revoking.get(segs[6]) ?? 0) + 1);
+      }
     }
     return p;
   }
@@ -216,8 +312,10 @@ export class TrafficChecker {
       if (!this.contract.operationFor(m, req.path)) {
         if (res.status < 400) observe(RULES.contract, `${where}: no documented operation answers this`);
       } else if (!res.streamed) {
+        this.judged(RULES.contract);
         for (const problem of this.contract.check({ method: m, path: req.path, status: res.status, contentType, body: b })) violation(RULES.contract, problem.message);
       }
+      this.judged(RULES.requestId);
       if (!res.headers['x-request-id']) observe(RULES.requestId, `${where}: no X-Request-Id header`);
 
       if (segs[2] === 'chat' || segs[2] === 'models') this.inference(p, res, where, violation, observe);
@@ -226,18 +324,20 @@ export class TrafficChecker {
       else if (segs[2] === 'gateway' && segs[3] === 'events') this.eventRoutes(p, res, where, violation);
 
       if (segs[2] === 'gateway' && res.status === 429) {
+        this.judged(RULES.managementRateLimit);
         const text = typeof b?.error === 'string' ? b.error : typeof b?.error?.message === 'string' ? b.error.message : undefined;
-        if (text === undefined) violation(RULES.managementRateLimit, `${where}: a management 429 without an "error" message: ${JSON.stringify(b)?.slice(0, 200)}`);
+        if (text === undefined) violation(RULES.managementRateLimit, `${where}: a management 429 without an "error" message: ${this.quote(b)}`);
         else {
-          if (!text.includes('Rate limit exceeded. Please try again later.')) violation(RULES.managementRateLimit, `${where}: the 429 says "${text.slice(0, 200)}", not the documented "Rate limit exceeded. Please try again later."`);
+          if (!text.includes(MANAGEMENT_RATE_LIMIT_MESSAGE)) violation(RULES.managementRateLimit, `${where}: the 429 says "${this.quote(text)}", not the documented "${MANAGEMENT_RATE_LIMIT_MESSAGE}"`);
           if (typeof b.error !== 'string') observe(RULES.managementRateLimit, `${where}: the management 429 has a nested error object, not the documented {"error": "<message>"}`);
         }
-        if (!(Number.isInteger(b?.retry_after) && b.retry_after >= 0)) violation(RULES.managementRateLimit, `${where}: no integer retry_after in the 429 body: ${JSON.stringify(b)?.slice(0, 200)}`);
+        if (!(Number.isInteger(b?.retry_after) && b.retry_after >= 0)) violation(RULES.managementRateLimit, `${where}: no integer retry_after in the 429 body: ${this.quote(b)}`);
         else if (res.headers['retry-after'] !== String(b.retry_after)) observe(RULES.managementRateLimit, `${where}: the management 429 has no Retry-After header equal to retry_after (${res.headers['retry-after'] ?? 'none'})`);
       }
       // A minted secret shown again, anywhere.
       if (res.body !== undefined && this.secrets.size > 0) {
         const mint = m === 'POST' && segs[5] === 'api_keys' && segs.length === 6;
+        if (!mint) this.judged(RULES.secretOnce);
         for (const [at, s] of stringsWithPaths(res.body)) {
           if (mint && at === '$.api_key') continue;
           const prefix = this.secrets.get(sha(s));
@@ -248,6 +348,17 @@ export class TrafficChecker {
       for (const v of out) v.message = this.redactText(v.message);
       return out;
     } finally {
+      // In-flight marks end with the exchange, whatever its answer: a refused DELETE or
+      // revoke switches nothing off. One whose answer was not judged (status 0: aborted,
+      // unreachable) leaves what it names unknown, so the judge forgets it.
+      if (p.deleting) {
+        for (const d of p.deleting) this.unmark(this.deleting, d);
+        if (res.status === 0) for (const d of p.deleting) this.forget(d);
+      }
+      if (p.revoking) {
+        this.unmark(this.revoking, p.revoking);
+        if (res.status === 0) this.keys.delete(p.revoking);
+      }
       if (groupWrite) {
         this.groupVersion++;
         this.groupPending--;
@@ -260,43 +371,64 @@ export class TrafficChecker {
     }
   }
 
+  private unmark(marks: Map<string, number>, id: string): void {
+    const n = (marks.get(id) ?? 1) - 1;
+    if (n > 0) marks.set(id, n);
+    else marks.delete(id);
+  }
+
+  /** A deletion of `id` is in flight, other than the one `p` is. */
+  private deletingBesides(p: Pending, id: string): boolean {
+    return (this.deleting.get(id) ?? 0) > (p.deleting?.includes(id) ? 1 : 0);
+  }
+
   private inference(p: Pending, res: ResponseSeen, where: string, violation: (r: ProxyRule, m: string) => void, observe: (r: ProxyRule, m: string) => void): void {
     const b: Json = res.body;
     const chat = p.req.path === '/v1/chat/completions';
     if (chat && res.status >= 400 && res.status < 500) {
+      this.judged(RULES.inferenceErrorForm);
       if (typeof b?.error === 'string') {
         if (b.error.length === 0) violation(RULES.inferenceErrorForm, `${where}: an empty error message`);
       } else if (typeof b?.error?.message === 'string' && b.error.message.length > 0) {
         observe(RULES.inferenceErrorForm, `${where}: inference errors come in OpenAI's nested form {"error": {"message": ...}}, not the documented {"error": "<message>"}`);
-      } else violation(RULES.inferenceErrorForm, `${where}: expected {"error": "<message>"}, got ${JSON.stringify(b)?.slice(0, 200) ?? 'no JSON body'}`);
+      } else violation(RULES.inferenceErrorForm, `${where}: expected {"error": "<message>"}, got ${b === undefined ? 'no JSON body' : this.quote(b)}`);
     }
+    if (chat && res.status === 429) this.judged(RULES.inference429);
     if (chat && res.status === 429 && !(Number(res.headers['retry-after']) >= 1)) {
       observe(RULES.inference429, `${where}: a 429 without a Retry-After of at least 1 s (got ${res.headers['retry-after'] ?? 'none'})`);
     }
     const credential = credentialOf(p.req.headers);
     if (!credential) return;
-    // The key's prefix: what comes before its dot (a minted key), else its first 16 characters (a registered one).
-    const dot = credential.indexOf('.');
-    const byDot = dot > 0 ? credential.slice(0, dot) : undefined;
-    const prefix = byDot !== undefined && (this.keys.has(byDot) || this.revoked.has(byDot)) ? byDot : prefixOf(credential);
+    const prefix = this.prefixFor(credential);
     const key = this.keys.get(prefix);
-    // A limit of 0 on the slug, in the effective_models last seen of the key's group, admits nothing.
+    // A limit of 0 on the slug, in the effective limits of the key's group as computed from
+    // the whole path to the root the proxy knows now (by the domain's rule, as readGroup
+    // does; a group object seen before a write to an ancestor may be stale), admits nothing.
+    // Judged only when no group write ran beside the call.
     const slug = isObject(p.req.body) ? p.req.body.model : undefined;
     const group = key ? this.groups.get(key.group_id) : undefined;
-    const effective = group && isObject(group.object) && Array.isArray(group.object.effective_models) ? group.object.effective_models.find((x: Json) => x?.slug === slug) : undefined;
-    const zero = effective ? [...(effective.rate_limits ?? []), ...(effective.usage_limits ?? [])].find((l: Json) => l?.threshold === 0) : undefined;
-    if (chat && zero && res.status >= 200 && res.status < 300 && p.groupPending === 0 && group && group.pending === 0) {
-      violation(RULES.limitZero, `${where}: group ${group.id} has a ${zero.type}/${zero.unit} limit of 0 on ${slug}, yet the call was admitted`);
+    const path = chat && group?.mode && typeof slug === 'string' && this.alone(p, false) ? this.knownPath(group.id) : undefined;
+    const effective = path && group?.mode ? effectiveModels(group.mode, path).find((x) => x.slug === slug) : undefined;
+    const zero = effective ? [...effective.rate_limits, ...effective.usage_limits].find((l) => l.threshold === 0) : undefined;
+    if (zero && group && res.status !== 401 && res.status !== 403) {
+      this.judged(RULES.limitZero);
+      if (res.status >= 200 && res.status < 300) violation(RULES.limitZero, `${where}: group ${group.id} has a ${zero.type}/${zero.unit} limit of 0 on ${slug} (from group ${zero.source_group}), yet the call was admitted`);
     }
+    // No document names the status that refuses a revoked key or a deleted group's key: any
+    // 4xx refuses it; one other than the suite's usual 401 is an observation (AMBIGUITIES.md #108).
+    const refusedAs = (r: ProxyRule, what: string) => {
+      this.judged(r);
+      if (res.status === 401) return;
+      if (res.status >= 400 && res.status < 500) observe(r, `${where}: ${what}, refused with ${res.status}, not 401`);
+      else violation(r, `${where}: ${what}, yet inference answered ${res.status}, not a refusal (4xx)`);
+    };
     const revokedAt = this.revoked.get(prefix);
-    if (revokedAt !== undefined && revokedAt < p.seq && res.status !== 401) {
-      violation(RULES.revokedRefused, `${where}: key ${prefix} was revoked (answered before this request), yet inference answered ${res.status}, not 401`);
+    if (revokedAt !== undefined && revokedAt < p.seq) {
+      refusedAs(RULES.revokedRefused, `key ${prefix} was revoked (answered before this request)`);
       return;
     }
     const deletedAt = key ? this.deleted.get(key.group_id) : undefined;
-    if (key && deletedAt !== undefined && deletedAt < p.seq && res.status !== 401) {
-      violation(RULES.subtreeKeysRefused, `${where}: key ${prefix} belongs to group ${key.group_id}, deleted before this request, yet inference answered ${res.status}, not 401`);
-    }
+    if (key && deletedAt !== undefined && deletedAt < p.seq) refusedAs(RULES.subtreeKeysRefused, `key ${prefix} belongs to group ${key.group_id}, deleted before this request`);
   }
 
   private groupRoutes(p: Pending, res: ResponseSeen, segs: string[], where: string, violation: (r: ProxyRule, m: string) => void): void {
@@ -309,6 +441,7 @@ export class TrafficChecker {
     if (id && segs.length >= 5) {
       const at = this.deleted.get(id);
       // 401, 403 and 429 are about the caller, not the group.
+      if (at !== undefined && at < p.seq && ![401, 403, 429].includes(res.status)) this.judged(RULES.subtree404);
       if (at !== undefined && at < p.seq && ![401, 403, 404, 429].includes(res.status)) {
         violation(RULES.subtree404, `${where}: group ${id} was deleted (its DELETE, or its ancestor's, answered before this request), yet it answered ${res.status}, not 404`);
         return;
@@ -316,12 +449,15 @@ export class TrafficChecker {
     }
     // A live group the proxy saw created by another key is never 404: 403 for another workspace, or served.
     const live = id ? this.groups.get(id) : undefined;
-    if (live && res.status === 404 && live.owner && p.actor && live.owner !== p.actor && !this.deleting.has(live.id) && p.groupPending === 0 && segs[5] !== 'api_keys') {
+    const otherWorkspace = live && live.owner && p.actor && live.owner !== p.actor && !this.deletingBesides(p, live.id) && p.groupPending === 0 && segs[5] !== 'api_keys' && ![401, 429].includes(res.status);
+    if (otherWorkspace) this.judged(RULES.otherWorkspaceGroup);
+    if (otherWorkspace && res.status === 404) {
       violation(RULES.otherWorkspaceGroup, `${where}: group ${id} is alive (created through the proxy with another key), yet it answered 404; a group of another workspace is 403`);
     }
     if (segs.length === 4 && m === 'POST') return this.createGroup(p, res, where, violation);
     if (segs.length === 4 && m === 'GET') {
       if (!ok || !isObject(b) || !Array.isArray(b.items)) return;
+      if ([...this.deleted.values()].some((at) => at < p.seq)) this.judged(RULES.deletedLeaveList);
       for (const item of b.items) {
         if (isObject(item) && typeof item.id === 'string') {
           const at = this.deleted.get(item.id);
@@ -338,6 +474,7 @@ export class TrafficChecker {
       if (m === 'GET' && ok && isObject(b)) this.readGroup(p, b, where, violation);
       if (m === 'PATCH') this.patchGroup(p, res, id, where, violation);
       if (m === 'DELETE' && ok) {
+        if (isObject(b) && b.deleted_at !== undefined) this.judged(RULES.deletedAt);
         if (isObject(b) && b.deleted_at !== undefined && !isRfc3339Utc(b.deleted_at)) violation(RULES.deletedAt, `${where}: deleted_at ${JSON.stringify(b.deleted_at)} is not an RFC 3339 UTC timestamp`);
         for (const d of this.subtreeIds(id)) {
           if (!this.deleted.has(d)) this.deleted.set(d, this.answered);
@@ -349,6 +486,7 @@ export class TrafficChecker {
     if (segs[5] === 'usage' && ok && isObject(b?.usage)) {
       for (const entries of Object.values(b.usage)) {
         for (const e of Array.isArray(entries) ? entries : []) {
+          if (isObject(e) && e.reset_at != null) this.judged(RULES.usageResetAt);
           if (isObject(e) && e.reset_at != null && !isRfc3339Utc(e.reset_at)) violation(RULES.usageResetAt, `${where}: reset_at ${JSON.stringify(e.reset_at)} is not an RFC 3339 UTC timestamp`);
         }
       }
@@ -358,7 +496,9 @@ export class TrafficChecker {
     const prefix = segs[6];
     if (segs.length === 6 && m === 'POST' && ok && isObject(b) && typeof b.prefix === 'string') {
       const name = typeof body?.name === 'string' ? body.name : null;
-      if ((!isObject(body) || body.name === undefined || body.name === null) && b.name !== undefined && b.name !== null) {
+      const nameless = !p.req.bodyUnread && (!isObject(body) || body.name === undefined || body.name === null);
+      if (nameless) this.judged(RULES.nameNull);
+      if (nameless && b.name !== undefined && b.name !== null) {
         violation(RULES.nameNull, `${where}: a key minted without a name has name ${JSON.stringify(b.name)}, not null`);
       }
       this.keys.set(b.prefix, { group_id: id, prefix: b.prefix, name, mintedSeq: this.answered });
@@ -383,8 +523,10 @@ export class TrafficChecker {
     }
     if (segs.length === 7 && prefix && prefix !== 'register') {
       const owner = this.keys.get(prefix)?.group_id;
+      if (owner !== undefined && owner !== id) this.judged(RULES.keyUnderOwnGroup);
       if (owner !== undefined && owner !== id && ok) violation(RULES.keyUnderOwnGroup, `${where}: key ${prefix} belongs to group ${owner}, yet it was ${m === 'GET' ? 'found' : 'revoked'} under group ${id}`);
       const at = this.revoked.get(prefix);
+      if (at !== undefined && at < p.seq && (m === 'GET' || m === 'DELETE') && ![401, 403, 429].includes(res.status)) this.judged(RULES.revokedIs404);
       if (at !== undefined && at < p.seq && (m === 'GET' || m === 'DELETE') && ![401, 403, 404, 429].includes(res.status)) {
         violation(RULES.revokedIs404, `${where}: key ${prefix} was revoked before this request, yet ${m} answered ${res.status}, not 404`);
         return;
@@ -400,39 +542,50 @@ export class TrafficChecker {
     const body: Json = p.req.body;
     const b: Json = res.body;
     const ok = res.status >= 200 && res.status < 300;
+    // 401, 403 and 429 are about the caller, not the payload: no create rule is judged.
+    if (res.status === 401 || res.status === 403 || res.status === 429) return;
+    if (p.req.bodyUnread) {
+      // What was asked is not known: nothing is judged, what was created is learned.
+      if (ok && isObject(b) && typeof b.id === 'string') this.remember(b, p.actor).createdSeq = this.answered;
+      return;
+    }
     if (!isObject(body)) return;
-    const must400 = (r: ProxyRule, why: string) => {
-      if (res.status !== 400) violation(r, `${where}: ${why}, which the create page refuses with 400`);
-    };
-    if (body.metadata === undefined) must400(RULES.metadataRequired, 'a create without metadata');
-    else if (body.models === undefined) must400(RULES.modelsRequired, 'a create without models');
-    else if (body.hierarchy === undefined) must400(RULES.hierarchyRequired, 'a create without hierarchy');
-    if (ok && thresholdsIn(body.models).some((t) => typeof t === 'number' && t < 0)) violation(RULES.negativeThreshold, `${where}: a create with a negative threshold was accepted`);
+    // Every documented refusal this create runs into: its rule, its status, and whether the
+    // rule names that status (else it only says "refused"). The docs do not fix which check
+    // comes first, so when several apply, the status of any of them answers each.
+    const refusals: { rule: ProxyRule; status: number; exact: boolean; why: string }[] = [];
+    const refuse = (rule: ProxyRule, status: number, exact: boolean, why: string) => refusals.push({ rule, status, exact, why });
+    if (body.metadata === undefined) refuse(RULES.metadataRequired, 400, true, 'a create without metadata');
+    else if (body.models === undefined) refuse(RULES.modelsRequired, 400, true, 'a create without models');
+    else if (body.hierarchy === undefined) refuse(RULES.hierarchyRequired, 400, true, 'a create without hierarchy');
+    if (thresholdsIn(body.models).some((t) => typeof t === 'number' && t < 0)) refuse(RULES.negativeThreshold, 400, false, 'a create with a negative threshold');
     const parentId = isObject(body.hierarchy) && typeof body.hierarchy.parent_group_id === 'string' ? body.hierarchy.parent_group_id : null;
     const parentGone = parentId !== null ? this.deleted.get(parentId) : undefined;
-    if (parentGone !== undefined && parentGone < p.seq && res.status !== 404 && res.status !== 429) {
-      violation(RULES.parentDeleted, `${where}: parent ${parentId} was deleted before this request, yet the create answered ${res.status}, not 404`);
-    }
+    if (parentGone !== undefined && parentGone < p.seq) refuse(RULES.parentDeleted, 404, true, `parent ${parentId} was deleted before this request`);
     const parent = parentId !== null ? this.groups.get(parentId) : undefined;
     const declared = isObject(body.hierarchy) ? body.hierarchy.limit_enforcement : undefined;
-    if (parent?.mode && typeof declared === 'string' && declared !== parent.mode && ok) {
-      violation(RULES.childMode, `${where}: a child declaring ${declared} under a ${parent.mode} parent was created`);
-    }
+    if (parent?.mode && typeof declared === 'string' && declared !== parent.mode) refuse(RULES.childMode, 400, false, `a child declaring ${declared} under a ${parent.mode} parent`);
     // The same management key already holds a live group with this external id.
     const ext = isObject(body.metadata) && typeof body.metadata.external_entity_id === 'string' ? body.metadata.external_entity_id : undefined;
     if (ext !== undefined && p.actor && p.groupPending === 0) {
       const takenId = this.byExternalId.get(`${p.actor}\u0000${ext}`);
       const taken = takenId ? this.groups.get(takenId) : undefined;
-      if (taken && res.status !== 400 && res.status !== 429) violation(RULES.externalIdUnique, `${where}: external_entity_id ${ext} is held by live group ${taken.id}, yet the create answered ${res.status}, not 400`);
+      if (taken) refuse(RULES.externalIdUnique, 400, true, `external_entity_id ${ext} is held by live group ${taken.id}`);
     }
     // CASCADING: a child above an ancestor the proxy knows.
     const ancestors = parentId !== null && p.groupPending === 0 ? this.knownPath(parentId) : undefined;
     const models = modelsOf(body.models);
-    if (ancestors && models && ancestors[0]?.mode === 'CASCADING' && res.status !== 429) {
-      const refusal = cascadeRefusal({ id: '(new)', models }, ancestors, []);
-      if (refusal && ok) violation(RULES.cascadeCreate, `${where}: a child above its CASCADING ancestor (${refusal}) was created`);
-      if (refusal && res.status === 400 && !messageOf(b).includes(CASCADE_MESSAGE)) violation(RULES.cascadeCreate, `${where}: refused without the documented message "${CASCADE_MESSAGE}": ${JSON.stringify(b)?.slice(0, 200)}`);
+    const cascade = ancestors && models && ancestors[0]?.mode === 'CASCADING' ? cascadeRefusal({ id: '(new)', models }, ancestors, []) : undefined;
+    if (cascade) refuse(RULES.cascadeCreate, 400, false, `a child above its CASCADING ancestor (${cascade})`);
+    const statuses = new Set(refusals.map((r) => r.status));
+    const expected = [...statuses].sort().join(' or ');
+    for (const r of refusals) {
+      this.judged(r.rule);
+      if (ok) violation(r.rule, `${where}: ${r.why} was created (${res.status}); the docs refuse it with ${r.status}`);
+      else if (r.exact && !statuses.has(res.status)) violation(r.rule, `${where}: ${r.why}, answered ${res.status}, not ${expected}`);
     }
+    // The documented message, when the cascade is the only refusal that applies.
+    if (cascade && refusals.length === 1 && res.status === 400 && !messageOf(b).includes(CASCADE_MESSAGE)) violation(RULES.cascadeCreate, `${where}: refused without the documented message "${CASCADE_MESSAGE}": ${this.quote(b)}`);
     if (!ok || !isObject(b) || typeof b.id !== 'string') return;
     const g = this.remember(b, p.actor);
     g.createdSeq = this.answered;
@@ -445,26 +598,37 @@ export class TrafficChecker {
     const b: Json = res.body;
     const ok = res.status >= 200 && res.status < 300;
     if (res.status === 429 || res.status === 404 || res.status === 401 || res.status === 403) return;
+    if (p.req.bodyUnread) {
+      // What was written is not known: nothing is judged, and later reads are not held to an older write.
+      if (ok && isObject(b) && typeof b.id === 'string') this.remember(b, this.groups.get(id)?.owner ?? p.actor).written = undefined;
+      return;
+    }
     if (body === undefined || (isObject(body) && Object.keys(body).length === 0)) {
+      this.judged(RULES.patchEmpty);
       if (res.status !== 400) violation(RULES.patchEmpty, `${where}: an empty PATCH answered ${res.status}, not 400`);
       return;
     }
     if (!isObject(body)) return;
     const named = isObject(body.metadata) && 'name' in body.metadata;
     if (!named && body.models == null) {
+      this.judged(RULES.patchNeither);
       if (res.status !== 400) violation(RULES.patchNeither, `${where}: a PATCH naming neither metadata.name nor models answered ${res.status}, not 400`);
       return;
     }
     const g = this.groups.get(id);
     const models = body.models === null || body.models === undefined ? undefined : modelsOf(body.models);
-    if (ok && thresholdsIn(body.models).some((t) => typeof t === 'number' && t < 0)) violation(RULES.negativeThreshold, `${where}: a PATCH with a negative threshold was accepted`);
+    const negative = thresholdsIn(body.models).some((t) => typeof t === 'number' && t < 0);
+    if (negative) this.judged(RULES.negativeThreshold);
+    if (ok && negative) violation(RULES.negativeThreshold, `${where}: a PATCH with a negative threshold was accepted`);
     // CASCADING: the domain's own write-time check, over the ancestors and the subtree the proxy knows.
     if (g && models && g.mode === 'CASCADING' && p.groupPending === 0) {
       const ancestors = g.parentId ? this.knownPath(g.parentId) : [];
       const descendants = this.knownDescendants(id);
       if (ancestors && descendants) {
         const refusal = cascadeRefusal({ id, models }, ancestors, descendants);
-        if (refusal && ok) violation(refusal.includes('below') ? RULES.cascadeLower : RULES.cascadeRaise, `${where}: accepted, though ${refusal}`);
+        const r = refusal?.includes('below') ? RULES.cascadeLower : RULES.cascadeRaise;
+        if (refusal) this.judged(r);
+        if (refusal && ok) violation(r, `${where}: accepted, though ${refusal}`);
       }
     }
     if (!ok || !isObject(b)) return;
@@ -486,10 +650,12 @@ export class TrafficChecker {
     const quiet = isWriteResponse || (p.target?.id === id ? p.target.pending === 0 && g.pending === 0 && p.target.version === g.version : this.alone(p, false));
     if (quiet && g.written) {
       const w = g.written;
+      const r = w.by === 'create' ? RULES.readsBackAsCreated : w.by === 'patch-clear' ? RULES.patchClears : w.by === 'patch-omit' ? RULES.patchOmitted : RULES.patchReplaces;
+      if (w.models && Array.isArray(b.models)) this.judged(r);
       if (w.models && Array.isArray(b.models) && canonModels(b.models) !== canonModels(w.models)) {
-        const r = w.by === 'create' ? RULES.readsBackAsCreated : w.by === 'patch-clear' ? RULES.patchClears : w.by === 'patch-omit' ? RULES.patchOmitted : RULES.patchReplaces;
         violation(r, `${where}: group ${id} has models ${canonModels(b.models)}, but the last ${w.by === 'create' ? 'create' : 'PATCH'} seen wrote ${canonModels(w.models)}`);
       }
+      if ('name' in w && isObject(b.metadata) && 'name' in b.metadata) this.judged(w.by === 'create' ? RULES.readsBackAsCreated : RULES.patchReplaces);
       if ('name' in w && isObject(b.metadata) && 'name' in b.metadata && (b.metadata.name ?? null) !== w.name) {
         violation(w.by === 'create' ? RULES.readsBackAsCreated : RULES.patchReplaces, `${where}: group ${id} is named ${JSON.stringify(b.metadata.name)}, but the last write seen named it ${JSON.stringify(w.name)}`);
       }
@@ -505,6 +671,7 @@ export class TrafficChecker {
     if (!up) return;
     const self = modelsOf(b.models) as ModelConfig[];
     const expected = effectiveModels(mode, [{ id, models: self }, ...up]);
+    this.judged(RULES.effectiveModels);
     if (canonModels(expected) !== canonModels(b.effective_models)) {
       violation(RULES.effectiveModels, `${where}: group ${id} (${mode}) has effective_models ${canonModels(b.effective_models)}; from the hierarchy and limits seen they are ${canonModels(expected)}`);
     }
@@ -535,8 +702,9 @@ export class TrafficChecker {
   private knownDescendants(id: string): LimitNode[] | undefined {
     const root = this.groups.get(id);
     if (!root) return undefined;
-    const all = subtreeOf(root, this.childrenOnce()).slice(1);
-    if (all.some((g) => !g.models)) return undefined;
+    let gap = false;
+    const all = subtreeOf(root, this.childrenOnce(() => (gap = true))).slice(1);
+    if (gap || all.some((g) => !g.models)) return undefined;
     return all.map((g) => ({ id: g.id, models: g.models as ModelConfig[] }));
   }
 
@@ -546,13 +714,20 @@ export class TrafficChecker {
     return subtreeOf(root, this.childrenOnce()).map((g) => g.id);
   }
 
-  /** Children by the parent ids seen, each group at most once (a loop from a broken upstream ends). */
-  private childrenOnce(): (id: string) => GroupState[] {
+  /**
+   * Children by the parent ids seen, each group at most once (a loop from a broken upstream
+   * ends); a child no longer known (dropped by the bound) is left out, and `onGap` told.
+   */
+  private childrenOnce(onGap?: () => void): (id: string) => GroupState[] {
     const visited = new Set<string>();
     return (pid) => {
       if (visited.has(pid)) return [];
       visited.add(pid);
-      return [...(this.children.get(pid) ?? [])].filter((id) => !visited.has(id)).map((id) => this.groups.get(id) as GroupState);
+      return [...(this.children.get(pid) ?? [])].filter((id) => !visited.has(id)).flatMap((id) => {
+        const g = this.groups.get(id);
+        if (!g) onGap?.();
+        return g ? [g] : [];
+      });
     };
   }
 
@@ -564,7 +739,7 @@ export class TrafficChecker {
       if ('parent_group_id' in b.hierarchy) {
         const parentId = typeof b.hierarchy.parent_group_id === 'string' ? b.hierarchy.parent_group_id : null;
         if (g.parentId) this.children.get(g.parentId)?.delete(id);
-        if (parentId) this.children.set(parentId, (this.children.get(parentId) ?? new Set()).add(id));
+        if (parentId) this.children.set(parentId, (this.children.get(parentId) ?? new BoundedSet<string>(this.maxEntries)).add(id));
         g.parentId = parentId;
       }
       if (b.hierarchy.limit_enforcement === 'INDEPENDENT' || b.hierarchy.limit_enforcement === 'CASCADING') g.mode = b.hierarchy.limit_enforcement;
@@ -610,6 +785,7 @@ export class TrafficChecker {
       this.drains.set(next, d);
       return;
     }
+    this.judged(d.rule);
     const seen = new Set<string>();
     const twice = new Set<string>();
     for (const id of d.ids) (seen.has(id) ? twice : seen).add(id);
@@ -620,7 +796,7 @@ export class TrafficChecker {
 
   /** Keys of `groupId` minted (answered) before the drain began and not revoked while it ran. */
   private keysThroughout(groupId: string, d: Drain): string[] {
-    return [...this.keys.values()].filter((k) => k.group_id === groupId && k.mintedSeq < d.startSeq && !this.revoking.has(k.prefix) && !this.deleting.has(groupId)).map((k) => k.prefix);
+    return [...this.keys.values()].filter((k) => k.group_id === groupId && k.mintedSeq < d.startSeq && !this.revoking.has(k.prefix) && !this.deleting.has(groupId) && !this.deleted.has(groupId)).map((k) => k.prefix);
   }
 
   /** Groups the same management key created before the drain began, none of their subtree deleted since. */
@@ -635,20 +811,24 @@ export class TrafficChecker {
     const ok = res.status >= 200 && res.status < 300;
     const id = segs[4];
     if (id && segs.length === 5) {
+      if (this.deletedEndpoints.has(id) && res.status !== 429 && ['GET', 'PATCH', 'DELETE'].includes(m)) this.judged(RULES.endpointDeleted);
       if (this.deletedEndpoints.has(id) && res.status !== 404 && res.status !== 429 && ['GET', 'PATCH', 'DELETE'].includes(m)) {
         violation(RULES.endpointDeleted, `${where}: endpoint ${id} was deleted, yet ${m} answered ${res.status}, not 404`);
         return;
       }
       const before = this.endpoints.get(id);
+      if (before && before.owner && p.actor && before.owner !== p.actor && res.status !== 401 && res.status !== 429) this.judged(RULES.otherWorkspaceEndpoint);
       if (before && res.status === 404 && before.owner && p.actor && before.owner !== p.actor) {
         violation(RULES.otherWorkspaceEndpoint, `${where}: endpoint ${id} is alive (created through the proxy with another key), yet it answered 404; another workspace's endpoint is 403`);
       }
       if (m === 'PATCH' && ok && isObject(b) && before) {
+        if (typeof b.slug === 'string' && typeof before.object.slug === 'string') this.judged(RULES.endpointSlugImmutable);
         if (typeof b.slug === 'string' && typeof before.object.slug === 'string' && b.slug !== before.object.slug) {
           violation(RULES.endpointSlugImmutable, `${where}: PATCH changed the slug from ${before.object.slug} to ${b.slug}`);
         }
         const was = Date.parse(before.object.updated_at);
         const now = Date.parse(b.updated_at);
+        if (Number.isFinite(was) && Number.isFinite(now)) this.judged(RULES.endpointUpdatedAt);
         if (Number.isFinite(was) && Number.isFinite(now) && (now < was || (now === was && this.now() - before.seenAt > 1100))) {
           violation(RULES.endpointUpdatedAt, `${where}: updated_at ${b.updated_at} after the update, was ${before.object.updated_at}`);
         }
@@ -665,6 +845,7 @@ export class TrafficChecker {
     if (m === 'POST' && isObject(p.req.body) && typeof p.req.body.slug === 'string') {
       const slug = p.req.body.slug;
       const taken = [...this.endpoints.values()].find((e) => e.object.slug === slug);
+      if (taken && res.status !== 401 && res.status !== 403 && res.status !== 429) this.judged(RULES.endpointSlugTaken);
       if (taken && ok) violation(RULES.endpointSlugTaken, `${where}: slug ${slug} is held by live endpoint ${taken.object.id}, yet the create answered ${res.status}`);
       if (ok && isObject(b) && typeof b.id === 'string') this.endpoints.set(b.id, { object: b, seenAt: this.now(), owner: p.actor });
       return;
@@ -684,6 +865,9 @@ export class TrafficChecker {
     const until = params.has('cursor') ? NaN : Date.parse(params.get('end_time') ?? '');
     for (const e of b.items) {
       if (!isObject(e)) continue;
+      this.judged(RULES.eventFields);
+      if (Number.isFinite(from) || Number.isFinite(until)) this.judged(RULES.eventWindow);
+      if (Number.isFinite(last)) this.judged(RULES.eventOrder);
       const at = Date.parse(String(e.timestamp));
       if ((Number.isFinite(from) && at < from) || (Number.isFinite(until) && at >= until)) {
         violation(RULES.eventWindow, `${where}: event at ${e.timestamp} is outside [start_time, end_time) = [${params.get('start_time')}, ${params.get('end_time') ?? 'now'})`);
@@ -706,8 +890,7 @@ export class TrafficChecker {
     if (segs[2] === 'gateway') return { key_prefix: null, group_id: segs[3] === 'groups' && segs[4] ? segs[4] : null };
     const credential = credentialOf(p.req.headers);
     if (!credential) return { key_prefix: null, group_id: null };
-    const dot = credential.indexOf('.');
-    const prefix = dot > 0 && this.keys.has(credential.slice(0, dot)) ? credential.slice(0, dot) : prefixOf(credential);
+    const prefix = this.prefixFor(credential);
     const key = this.keys.get(prefix);
     return key ? { key_prefix: prefix, group_id: key.group_id } : { key_prefix: null, group_id: null };
   }

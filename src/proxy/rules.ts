@@ -98,8 +98,9 @@ export const PROXY_RULES: readonly ProxyRule[] = Object.values(RULES);
 const GROUP_READS = ['createGroup', 'getGroup', 'listGroups', 'updateGroup'];
 
 /**
- * The operations whose exchanges each rule judges: a rule is exercised (in the report)
- * once the proxy has seen one of them answered; `*` is every documented operation.
+ * The operations whose exchanges each rule judges (the report lists those seen; `*` is
+ * every documented operation). Seeing one does not exercise the rule: it is `passed` only
+ * once the checker evaluated its condition (TrafficChecker.evaluatedRules()).
  */
 export const JUDGED_OPERATIONS: Record<RuleKey, readonly string[] | '*'> = {
   contract: '*',

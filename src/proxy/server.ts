@@ -231,6 +231,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       totals.exchanges++;
       const reqBody = jsonOf(reqTap.body, lowerHeaders['content-type']);
       pending.req.body = reqBody;
+      // A body sent but not read (over the bound, compressed, not JSON) is not "no body".
+      pending.req.bodyUnread = reqTap.bytes > 0 && reqBody === undefined;
       const streamed = /text\/event-stream/i.test(resHeaders['content-type'] ?? '');
       const resBody = status === null || streamed ? undefined : jsonOf(decoded(resTap.body ?? Buffer.alloc(0), resHeaders['content-encoding']), resHeaders['content-type']);
       let verdicts: Verdict[] = [];
@@ -342,12 +344,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const host = options.host ?? '127.0.0.1';
 
   const report = async (): Promise<ConformanceReport> => {
+    // Passed only when the traffic reached the rule's condition (the checker evaluated it), not merely an operation it judges.
+    const evaluated = checker.evaluatedRules();
     const rules: RuleRecord[] = PROXY_RULES.map((r) => {
       const key = (Object.keys(RULES) as RuleKey[]).find((k) => RULES[k].id === r.id) as RuleKey;
       const judged = JUDGED_OPERATIONS[key];
       const ops = judged === '*' ? [...seenOperations] : judged.filter((o) => seenOperations.has(o));
       const c = ruleCounts.get(r.id);
-      const status = c && c.violationCount > 0 ? 'failed' : ops.length > 0 ? 'passed' : 'not-exercised';
+      const status = c && c.violationCount > 0 ? 'failed' : evaluated.has(r.id) ? 'passed' : 'not-exercised';
       return {
         id: r.id,
         name: r.name,

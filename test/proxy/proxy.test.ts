@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMock, type RunningMock } from '../../src/index.js';
+import { RULES } from '../../src/proxy/rules.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/server.js';
 
 /**
@@ -97,7 +98,7 @@ describe('the README walk through the proxy', () => {
     expect(learned.keys).toEqual([{ group_id: group.body.id, prefix: key.body.prefix, name: 'prod-key-1' }]);
   });
 
-  it('a revoked key used for inference, a deleted group read back: the proxy names the rules, and the report and inspector data keep no secret', async () => {
+  it('a revoked key used for inference, a deleted group read back: the honest mock refuses both, so the report has those rules passed (none violated), and the report and inspector data keep no secret', async () => {
     // The honest mock refuses both: no violation, and the verdict-free exchanges are journaled.
     const g = await api('POST', '/v1/gateway/groups', { metadata: { external_entity_id: 'doomed' }, models: [{ slug: 'your-org/your-model' }], hierarchy: {} });
     const k = await api('POST', `/v1/gateway/groups/${g.body.id}/api_keys`, {});
@@ -109,6 +110,9 @@ describe('the README walk through the proxy', () => {
     expect((await api('GET', `/v1/gateway/groups/${g.body.id}`)).status).toBe(404);
     await judged(18);
     expect(proxy.verdicts().filter((v) => v.kind === 'violation')).toEqual([]);
+    const statusOf = async (id: string) => (await proxy.report()).rules.find((r) => r.id === id)?.status;
+    expect(await statusOf(RULES.revokedRefused.id)).toBe('passed');
+    expect(await statusOf(RULES.subtree404.id)).toBe('passed');
     const kept = JSON.stringify([await proxy.report(), proxy.inspectorData(1000), proxy.verdicts(), proxy.learned(), await proxy.junit()]);
     expect(minted).toHaveLength(2);
     for (const key of minted) {
@@ -117,6 +121,25 @@ describe('the README walk through the proxy', () => {
     }
     expect(kept).not.toContain(KEY);
     expect(kept).toContain('[redacted]');
+  });
+
+  it('a rule is passed only once the traffic reached its condition: a lone revoke leaves "a revoked key is refused by inference" not exercised', async () => {
+    const own = await startProxy({ upstream: mock.url });
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        fetch(`${own.url}${path}`, { method, headers: { Authorization: `Api-Key ${KEY}`, 'Content-Type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      const g = await call('POST', '/v1/gateway/groups', { metadata: { external_entity_id: 'lone-revoke' }, models: [{ slug: 'your-org/your-model' }], hierarchy: {} });
+      const k = await call('POST', `/v1/gateway/groups/${g.body.id}/api_keys`, {});
+      expect((await call('DELETE', `/v1/gateway/groups/${g.body.id}/api_keys/${k.body.prefix}`)).status).toBe(200);
+      for (let i = 0; i < 100 && own.totals().exchanges < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      const status = new Map((await own.report()).rules.map((r) => [r.id, r.status]));
+      expect(status.get(RULES.revokedRefused.id)).toBe('not-exercised');
+      // A create with its metadata does not exercise "create: metadata is required"; its read-back rule is.
+      expect(status.get(RULES.metadataRequired.id)).toBe('not-exercised');
+      expect(status.get(RULES.readsBackAsCreated.id)).toBe('passed');
+    } finally {
+      await own.close();
+    }
   });
 
   it('serves the inspector page and its data under /_proxy/, never forwarding them', async () => {
@@ -228,6 +251,23 @@ describe('forwarding', () => {
     expect(raw.body.equals(gzipSync('{"items":"not a list","pagination":{"has_more":false}}'))).toBe(true);
     for (let i = 0; i < 100 && !through.verdicts().some((v) => v.path === '/v1/gateway/groups'); i++) await new Promise((r) => setTimeout(r, 10));
     expect(through.verdicts().filter((v) => v.path === '/v1/gateway/groups').map((v) => [v.rule, v.kind])).toEqual([['responses/every-response-has-a-documented-status-and-content-type-and-a-body-the-published-schema-allows', 'violation']]);
+  });
+
+  it('does not judge a request body it could not read (compressed here) as no body', async () => {
+    const before = through.totals().exchanges;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${through.url}/v1/gateway/groups/g-unread`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' } }, (r) => {
+        r.resume();
+        r.on('end', () => resolve(r.statusCode as number));
+      });
+      req.on('error', reject);
+      req.end(gzipSync('{"models":[]}'));
+    });
+    expect(status).toBe(418);
+    for (let i = 0; i < 100 && through.totals().exchanges <= before; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(through.totals().exchanges).toBeGreaterThan(before);
+    // An upstream that accepts it (here: anything but 400) is not answering an "empty" PATCH.
+    expect(through.verdicts().filter((v) => v.path === '/v1/gateway/groups/g-unread').map((v) => v.rule)).not.toContain(RULES.patchEmpty.id);
   });
 
   it('passes an event stream on chunk by chunk, before the upstream has finished it', async () => {
