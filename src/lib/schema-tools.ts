@@ -106,12 +106,11 @@ function instanceOf(ajvFor: (draft: SchemaDraft) => DraftAjv, generate: (schema:
       throw new SchemaProblem(`cannot be satisfied by the mock's generator: ${(e as Error).message}`);
     }
     if (text === undefined) continue;
+    // Too large, valid or not: refused at once, not generated again with the next seed.
+    if (text.length > MAX_INSTANCE_CHARS) throw new SchemaProblem(`gives an instance of ${text.length} characters as JSON; the mock generates at most ${MAX_INSTANCE_CHARS}`);
     // What is checked is what is sent: the instance as JSON, read back.
     const value: unknown = JSON.parse(text);
-    if (validate(value)) {
-      if (text.length > MAX_INSTANCE_CHARS) throw new SchemaProblem(`gives an instance of ${text.length} characters as JSON; the mock generates at most ${MAX_INSTANCE_CHARS}`);
-      return value;
-    }
+    if (validate(value)) return value;
     lastError = ajv.errorsText(validate.errors);
   }
   throw new SchemaProblem(`cannot be satisfied by the mock's generator (${SEEDS_TRIED} tries; last: ${lastError})`);

@@ -203,6 +203,9 @@ describe('users\' schemas: drafts, bounds before generating, nothing kept', () =
     expect(errorOf(() => reply(fmt({ type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000 } } } } } }))).message).toContain('asks for at least 1000000 items or characters along /items/items/items/items');
     const strings = errorOf(() => reply(fmt({ type: 'array', minItems: 100, items: { type: 'string', minLength: 1000 } })));
     expect(strings.message).toContain('asks for at least 100000 items or characters along /items');
+    // Within the bound but generated over 64 KiB, and not valid either: refused at the first seed, not generated four times.
+    const big = errorOf(() => reply(fmt({ type: 'array', minItems: 256, items: { type: 'array', minItems: 256, items: { type: 'integer' } }, contains: { const: 'never' } })));
+    expect(big.message).toContain(`the mock generates at most ${MAX_INSTANCE_CHARS}`);
     // Within the bound, and a $ref cycle, still generate.
     expect((content({ type: 'array', minItems: 200, items: { type: 'array', minItems: 2, items: { type: 'integer' } } }) as unknown[]).length).toBeGreaterThanOrEqual(200);
     expect(content({ $defs: { n: { type: 'object', properties: { next: { $ref: '#/$defs/n' } } } }, $ref: '#/$defs/n' })).toBeTypeOf('object');
