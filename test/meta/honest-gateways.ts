@@ -268,6 +268,23 @@ export const HONEST: Record<string, Breakage> = {
     },
   },
 
+  // The docs say only that tools and response_format are passed through to the model; a model may refuse them.
+  'a model that refuses tools and json_schema response formats (400)': {
+    response: (r, req) => {
+      if (pathOf(req) !== '/v1/chat/completions' || r.status !== 200 || !req.body) return;
+      let body: any;
+      try {
+        body = JSON.parse(req.body);
+      } catch {
+        return;
+      }
+      if (!(Array.isArray(body?.tools) && body.tools.length > 0) && body?.response_format?.type !== 'json_schema') return;
+      r.status = 400;
+      r.headers['content-type'] = 'application/json';
+      r.json = { error: 'This model does not support tools or structured outputs.' };
+    },
+  },
+
   'a slow network: 250 ms before every call': {
     delayMs: 250,
   },

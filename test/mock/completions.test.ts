@@ -1,10 +1,14 @@
 import OpenAIv6 from 'openai';
+import { zodFunction, zodResponseFormat } from 'openai/helpers/zod';
 import OpenAIv7 from 'openai-v7';
+import { zodFunction as zodFunctionV7, zodResponseFormat as zodResponseFormatV7 } from 'openai-v7/helpers/zod';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ContractChecker } from '../../src/contract.js';
 import type { StartOptions } from '../../src/index.js';
 import { newAjv } from '../../src/lib/ajv.js';
+import { errorMessage } from '../support/errors.js';
 import { mocksPerTest } from '../support/mocks.js';
 import { receiverPerFile } from '../support/receiver.js';
 
@@ -76,6 +80,37 @@ const SDKS = [
   ['openai v6', OpenAIv6],
   ['openai v7', OpenAIv7],
 ] as const;
+
+// The SDKs' own structured-output helpers: zod schemas converted to draft-07 JSON Schema ("$schema" included; v6 writes a
+// tuple as items: [...], v7 refuses tuples itself).
+const ZOD_HELPERS = [
+  ['openai v6', OpenAIv6, zodResponseFormat, zodFunction, true],
+  ['openai v7', OpenAIv7, zodResponseFormatV7, zodFunctionV7, false],
+] as const;
+
+describe.each(ZOD_HELPERS)('%s: zodResponseFormat and zodFunction through chat.completions.parse', (_name, OpenAI, responseFormat, fn, tuples) => {
+  const base = z.object({ name: z.string(), age: z.number().int().min(0).max(120), tags: z.array(z.enum(['a', 'b'])), nick: z.string().nullable() });
+  const Person = tuples ? base.extend({ pair: z.tuple([z.string(), z.number()]) }) : base;
+  const Weather = z.object({ city: z.string(), unit: z.enum(['celsius', 'fahrenheit']) });
+
+  it('the parsed message and the parsed tool arguments fit the zod schemas', async () => {
+    const { m, apiKey } = await setup();
+    const openai = new OpenAI({ apiKey, baseURL: `${m.url}/v1`, maxRetries: 0 }) as unknown as OpenAIv6;
+    const format = (responseFormat as typeof zodResponseFormat)(Person, 'person');
+    expect(format.json_schema.schema).toMatchObject({ $schema: 'http://json-schema.org/draft-07/schema#' });
+    const structured = await openai.chat.completions.parse({ model: MODEL, messages: [{ role: 'user', content: 'Make up a person' }], response_format: format });
+    const person = structured.choices[0]!.message.parsed;
+    expect(person).not.toBeNull();
+    expect(Person.parse(person)).toEqual(person);
+    if (tuples) expect((person as unknown as { pair: unknown[] }).pair).toHaveLength(2);
+
+    const tool = (fn as typeof zodFunction)({ name: 'get_weather', parameters: Weather });
+    const called = await openai.chat.completions.parse({ model: MODEL, messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools: [tool], tool_choice: 'required' });
+    const call = called.choices[0]!.message.tool_calls![0]!;
+    expect(call.function.name).toBe('get_weather');
+    expect(Weather.parse(call.function.parsed_arguments)).toEqual(call.function.parsed_arguments);
+  });
+});
 
 describe.each(SDKS)('%s against the mock', (_name, OpenAI) => {
   // Typed as v6: the two versions' chat APIs are the same shape, but a union of their overloads is not callable.
@@ -188,6 +223,18 @@ describe('the chat route over HTTP, held to the strict spec', () => {
     const tooMany = await api.post('/v1/chat/completions').set(auth).send({ model: MODEL, messages: [{ role: 'user', content: 'x' }], n: 9 });
     expect(tooMany.status).toBe(400);
     expect(tooMany.headers['x-fgw-error-param']).toBe('n');
+  });
+
+  it('a schema whose minimums multiply past the instance bound (1000 arrays of 1000) is a 400 naming the path, refused before generating', async () => {
+    const { api, apiKey } = await setup();
+    const auth = { Authorization: `Bearer ${apiKey}` };
+    const grid = { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'integer' } } };
+    const res = await api.post('/v1/chat/completions').set(auth).send({ model: MODEL, messages: [{ role: 'user', content: 'x' }], n: 8, response_format: { type: 'json_schema', json_schema: { name: 'grid', schema: grid } } });
+    expect(res.status, res.text).toBe(400);
+    conforms(res);
+    expect(res.headers['x-fgw-error-param']).toBe('response_format.json_schema.schema');
+    expect(errorMessage(res.body)).toContain('asks for at least 1000000 items or characters along /items');
+    expect(errorMessage(res.body)).toContain('refused before generating');
   });
 
   it('SSE: per choice a role chunk, tool-call deltas (id, type and name first, then argument pieces) and a finish chunk', async () => {

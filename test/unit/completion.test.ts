@@ -4,8 +4,8 @@ import { GatewayError } from '../../src/domain/errors.js';
 import { cachedTokensOf, DEFAULT_PROMPT_CACHE, promptPrefixes } from '../../src/domain/prompt-cache.js';
 import { cutAtStop, isPlain, MAX_CHOICES, needsSchemaTools, replyFor, toolToCall, type ReplyRequest } from '../../src/domain/replies.js';
 import { countTokens, promptTokens } from '../../src/domain/tokens.js';
-import { newAjv } from '../../src/lib/ajv.js';
-import { loadSchemaTools, MAX_SCHEMA_MINIMUM, type SchemaTools } from '../../src/lib/schema-tools.js';
+import { newAjv, newAjvOfDraft } from '../../src/lib/ajv.js';
+import { loadSchemaTools, MAX_INSTANCE_CHARS, MAX_SCHEMA_MINIMUM, type SchemaTools } from '../../src/lib/schema-tools.js';
 import { PromptCache } from '../../src/store/prompt-cache.js';
 
 const ajv = newAjv();
@@ -163,6 +163,78 @@ describe('replies that honour the request', () => {
     // The same $id twice: users' schemas are not kept by ajv between requests.
     const withId = fmt({ $id: 'https://example.com/p', type: 'object', properties: { a: { type: 'boolean' } }, required: ['a'] });
     expect(reply(withId)).toEqual(reply(withId));
+  });
+});
+
+describe('users\' schemas: drafts, bounds before generating, nothing kept', () => {
+  const fmt = (schema: Record<string, unknown>) => ({ messages: [user('x')], response_format: { type: 'json_schema' as const, json_schema: { name: 's', schema } } });
+  const content = (schema: Record<string, unknown>) => JSON.parse(reply(fmt(schema)).choices[0]!.content!) as unknown;
+
+  it('$schema draft-07 (what the OpenAI SDK\'s zod helpers send, tuples as items: [...]) and 2019-09 are read in their own draft; an unknown one is a 400 naming it', () => {
+    const draft07 = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { pair: { type: 'array', minItems: 2, maxItems: 2, items: [{ type: 'string' }, { type: 'integer' }] }, more: { type: 'array', items: [{ const: 1 }], additionalItems: { type: 'boolean' }, minItems: 3 } },
+      required: ['pair', 'more'],
+      additionalProperties: false,
+    };
+    const value = content(draft07) as { pair: unknown[]; more: unknown[] };
+    expect(newAjvOfDraft('draft-07').validate(draft07, value)).toBe(true);
+    expect(typeof value.pair[0]).toBe('string');
+    expect(Number.isInteger(value.pair[1])).toBe(true);
+    expect(value.more[0]).toBe(1);
+    expect(value.more.slice(1).every((b) => typeof b === 'boolean')).toBe(true);
+    const draft2019 = { $schema: 'https://json-schema.org/draft/2019-09/schema', type: 'object', properties: { a: { type: 'integer' } }, required: ['a'], unevaluatedProperties: false };
+    expect(newAjvOfDraft('2019-09').validate(draft2019, content(draft2019))).toBe(true);
+    const tool = reply({ messages: [user('x')], tools: [{ type: 'function', function: { name: 'f', parameters: { ...draft07, $schema: 'http://json-schema.org/draft-07/schema' } } }], tool_choice: 'required' });
+    expect(newAjvOfDraft('draft-07').validate(draft07, JSON.parse(tool.choices[0]!.toolCalls[0]!.arguments))).toBe(true);
+    const unknown = errorOf(() => reply(fmt({ $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' })));
+    expect(unknown).toMatchObject({ code: 'unsatisfiable_schema', param: 'response_format.json_schema.schema' });
+    expect(unknown.message).toContain('names $schema "http://json-schema.org/draft-04/schema#"');
+  });
+
+  it('minimums that multiply down a path past the instance bound are a 400 naming the path, before anything is generated (also through a $ref)', () => {
+    const grid = errorOf(() => reply(fmt({ type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'integer' } } })));
+    expect(grid).toMatchObject({ code: 'unsatisfiable_schema', param: 'response_format.json_schema.schema' });
+    expect(grid.message).toContain(`asks for at least 1000000 items or characters along /items`);
+    expect(grid.message).toContain(`over the ${MAX_INSTANCE_CHARS} characters`);
+    const viaRef = errorOf(() => reply(fmt({ $defs: { row: { type: 'array', minItems: 100, items: { type: 'string', minLength: 100 } } }, type: 'object', properties: { rows: { type: 'array', minItems: 100, items: { $ref: '#/$defs/row' } } } })));
+    expect(viaRef.message).toContain('asks for at least 1000000 items or characters along /$defs/row/items');
+    expect(errorOf(() => reply(fmt({ type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000 } } } } } }))).message).toContain('asks for at least 1000000 items or characters along /items/items/items/items');
+    const strings = errorOf(() => reply(fmt({ type: 'array', minItems: 100, items: { type: 'string', minLength: 1000 } })));
+    expect(strings.message).toContain('asks for at least 100000 items or characters along /items');
+    // Within the bound but generated over 64 KiB, and not valid either: refused at the first seed, not generated four times.
+    const big = errorOf(() => reply(fmt({ type: 'array', minItems: 256, items: { type: 'array', minItems: 256, items: { type: 'integer' } }, contains: { const: 'never' } })));
+    expect(big.message).toContain(`the mock generates at most ${MAX_INSTANCE_CHARS}`);
+    // Within the bound, and a $ref cycle, still generate.
+    expect((content({ type: 'array', minItems: 200, items: { type: 'array', minItems: 2, items: { type: 'integer' } } }) as unknown[]).length).toBeGreaterThanOrEqual(200);
+    expect(content({ $defs: { n: { type: 'object', properties: { next: { $ref: '#/$defs/n' } } } }, $ref: '#/$defs/n' })).toBeTypeOf('object');
+  });
+
+  it('schemas with nested $ids leave nothing in ajv: its refs are the same size after many', () => {
+    const draft07 = (i: number) => ({ messages: [user('x')], tools: [{ type: 'function' as const, function: { name: 'f', parameters: { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { a: { $id: `https://example.com/d7-${i}`, type: 'integer' } } } } }], tool_choice: 'required' as const });
+    reply(draft07(-1)); // makes draft-07's instance, with its meta-schemas, if no test did
+    const before = schemas.heldRefs();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 50; i += 1) {
+      const nested = { $id: `https://example.com/nested-${i}`, type: 'object', properties: { v: { type: 'integer' } }, required: ['v'] };
+      reply(fmt({ $id: `https://example.com/root-${i}`, type: 'object', properties: { a: nested, b: { $id: `https://example.com/other-${i}`, type: 'string' } }, required: ['a', 'b'] }));
+      reply(draft07(i));
+    }
+    expect(schemas.heldRefs()).toBe(before);
+    // A nested $id seen before, now with another schema: not "resolves to more than one schema".
+    expect(content({ type: 'object', properties: { a: { $id: 'https://example.com/nested-0', type: 'integer' } }, required: ['a'] })).toEqual({ a: expect.any(Number) });
+    expect(schemas.heldRefs()).toBe(before);
+  });
+
+  it('a schema naming a property __proto__ is a 400 naming the field, never an instance that does not fit (both libraries would drop the property)', () => {
+    for (const text of ['{"type":"object","properties":{"__proto__":{"type":"integer"}},"required":["__proto__"]}', '{"type":"object","required":["__proto__"]}', '{"type":"object","properties":{"a":{"properties":{"__proto__":{"const":1}}}}}']) {
+      const e = errorOf(() => reply(fmt(JSON.parse(text) as Record<string, unknown>)));
+      expect(e, text).toMatchObject({ code: 'unsatisfiable_schema', param: 'response_format.json_schema.schema' });
+      expect(e.message).toContain('names a property __proto__');
+    }
+    // The name as a mere value is fine.
+    expect(content({ type: 'string', enum: ['__proto__'] })).toBe('__proto__');
   });
 });
 
