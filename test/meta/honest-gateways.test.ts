@@ -56,7 +56,7 @@ const CASES: [string, string[], string[]][] = [
   ['another order where the docs fix none: lists, models and limits reversed', ['lifecycle', 'hierarchy', 'patch', 'field-rules', 'pagination', 'cascade'], ['keys are not listed in creation order']],
   ['a 429 with another Retry-After and a retry_after field', ['inference'], []],
   ['a model that refuses tools and json_schema response formats (400)', ['inference'], ['tools with tool_choice auto: the target refused it (400', 'response_format json_schema: the target refused it (400']],
-  ['a slow network: 250 ms before every call', ['auth', 'pagination', 'cascade'], []],
+  ['a slow network: 150 ms before every call', ['auth', 'pagination', 'cascade'], []],
 ];
 
 describe('the conformance suite passes honest gateways that differ from the mock only where the docs allow', () => {

@@ -285,8 +285,8 @@ export const HONEST: Record<string, Breakage> = {
     },
   },
 
-  'a slow network: 250 ms before every call': {
-    delayMs: 250,
+  'a slow network: 150 ms before every call': {
+    delayMs: 150,
   },
 };
 
