@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import zlib from 'node:zlib';
 import { buildReport, gatewayOperationIds, renderJunit, type ConformanceReport, type RuleRecord } from '../conformance-report.js';
 import { ContractChecker } from '../contract.js';
-import { Journal, type JournalEntry } from '../http/journal.js';
+import { Journal, type JournalEntry, type NewJournalEntry } from '../http/journal.js';
 import { redactedJson, redactHeaders, redactQuery } from '../http/redact.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { TrafficChecker, type ObservedWorkspace, type Verdict } from './checker.js';
@@ -225,6 +225,22 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     let resHeaders: Record<string, string> = {};
     let outcome: JournalEntry['outcome'] = 'aborted';
     let done = false;
+    // The exchange's journal entry: what the proxy knows of every exchange, plus what differs.
+    const journalEntry = (fields: Pick<NewJournalEntry, 'status' | 'request' | 'response' | 'key_prefix' | 'group_id'>) =>
+      journal.add({
+        request_id: id,
+        at,
+        method,
+        path,
+        query: query === null ? null : redactQuery(query),
+        operation: contract.operationFor(method, path)?.id ?? null,
+        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+        outcome,
+        fault: null,
+        workspace_id: null,
+        refusal: null,
+        ...fields,
+      });
     const finish = () => {
       if (done) return;
       done = true;
@@ -245,25 +261,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         checker.end(pending, { status: 0, headers: {}, body: undefined, streamed: true });
       }
       record(id, method, path, verdicts);
-      journal.add({
-        request_id: id,
-        at,
-        method,
-        path,
-        query: query === null ? null : redactQuery(query),
-        operation: contract.operationFor(method, path)?.id ?? null,
+      journalEntry({
         status,
-        duration_ms: Math.round((performance.now() - started) * 10) / 10,
-        outcome,
         request: { headers: redactHeaders(req.headers), body: reqTap.over ? JSON.stringify({ truncated: true, bytes: reqTap.bytes }) : redactedJson(checker.scrub(reqBody)) },
         response: {
           headers: redactHeaders(resHeaders),
           body: streamed ? JSON.stringify({ streamed: true }) : resTap.over ? JSON.stringify({ truncated: true, bytes: resTap.bytes }) : redactedJson(checker.scrub(resBody)),
         },
-        fault: null,
-        workspace_id: null,
         ...checker.callerOf(pending),
-        refusal: null,
       });
     };
     out.on('response', (upstreamRes) => {
@@ -304,11 +309,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         done = true;
         totals.exchanges++;
         checker.end(pending, { status: 0, headers: {}, body: undefined, streamed: true });
-        journal.add({
-          request_id: id, at, method, path, query: query === null ? null : redactQuery(query), operation: contract.operationFor(method, path)?.id ?? null,
-          status: 502, duration_ms: Math.round((performance.now() - started) * 10) / 10, outcome,
-          request: { headers: redactHeaders(req.headers), body: 'null' }, response: { headers: resHeaders, body: JSON.stringify({ error: message }) }, fault: null,
-          workspace_id: null, key_prefix: null, group_id: null, refusal: null,
+        journalEntry({
+          status: 502,
+          request: { headers: redactHeaders(req.headers), body: 'null' },
+          response: { headers: resHeaders, body: JSON.stringify({ error: message }) },
+          key_prefix: null,
+          group_id: null,
         });
       } else {
         res.destroy();
